@@ -1,0 +1,79 @@
+"""seg_to_affinity against the numpy reference and the memory-bandwidth floor.
+
+Run: pytest benchmarks/ (add --benchmark-json=out.json to keep the figures).
+Groups compare, on the same labels: pytc on 1 thread and on all threads, each returning a new
+array and writing into a reused buffer (`-out`: no faulting and zeroing of fresh pages by the
+OS), and the numpy reference.
+"""
+
+import numpy as np
+import pytest
+
+from pytc.kernels import max_threads, seg_to_affinity, seg_to_affinity_ref
+from pytc.synthetic import random_segmentation
+from pytc.testing import read_gala
+
+NEAREST = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]
+LONG_RANGE = NEAREST + [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9),
+                        (-4, 0, 0), (0, -27, 0), (0, 0, -27)]  # fmt: skip
+OFFSETS = {3: NEAREST, 12: LONG_RANGE}
+ALL = max_threads()
+IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "pytc-1thread-out", f"pytc-{ALL}threads-out", "numpy-reference"]
+
+
+@pytest.fixture(scope="module")
+def labels():
+    cache = {}
+
+    def get(size, dtype):
+        if size not in cache:
+            cache[size] = random_segmentation((size,) * 3, n_segments=size**3 // 8000, anisotropy=4.0)
+        return cache[size].astype(dtype)
+
+    return get
+
+
+def run(benchmark, impl, seg, offsets, copy_bandwidth):
+    out = np.empty((len(offsets),) + seg.shape, np.float32)
+    fns = {
+        "pytc-1thread": lambda: seg_to_affinity(seg, offsets, threads=1),
+        f"pytc-{ALL}threads": lambda: seg_to_affinity(seg, offsets, threads=ALL),
+        "pytc-1thread-out": lambda: seg_to_affinity(seg, offsets, threads=1, out=out),
+        f"pytc-{ALL}threads-out": lambda: seg_to_affinity(seg, offsets, threads=ALL, out=out),
+        "numpy-reference": lambda: seg_to_affinity_ref(seg, offsets),
+    }
+    np.testing.assert_array_equal(fns[impl](), seg_to_affinity_ref(seg, offsets))  # agree before timing
+    rounds = 3 if impl == "numpy-reference" and seg.size * len(offsets) > 10**8 else 5
+    benchmark.pedantic(fns[impl], rounds=rounds, warmup_rounds=1)
+    seconds = benchmark.stats.stats.min
+    floor = (seg.nbytes + out.nbytes) / copy_bandwidth  # one read of the labels, one write of the output
+    benchmark.extra_info.update(
+        megavoxels_per_s=round(seg.size / seconds / 1e6, 1),
+        bandwidth_floor_ms=round(floor * 1e3, 2),
+        times_floor=round(seconds / floor, 2),
+        threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "numpy",
+    )
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("n_offsets", [3, 12])
+@pytest.mark.parametrize("dtype", ["uint32", "uint64"])
+@pytest.mark.parametrize("size", [128, 256])
+def test_seg_to_affinity(benchmark, labels, copy_bandwidth, size, dtype, n_offsets, impl):
+    benchmark.group = f"seg_to_affinity {size}^3 {dtype} {n_offsets} offsets"
+    run(benchmark, impl, labels(size, dtype), OFFSETS[n_offsets], copy_bandwidth)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_seg_to_affinity_real_labels(benchmark, copy_bandwidth, impl):
+    benchmark.group = "seg_to_affinity gala_fibsem_mini train-gt (50, 100, 200) int32 12 offsets"
+    run(benchmark, impl, read_gala("train-gt"), LONG_RANGE, copy_bandwidth)
+
+
+def test_memory_copy(benchmark, labels, copy_bandwidth):
+    """The bandwidth reference: numpy copying the 256^3 uint64 labels into a reused buffer."""
+    benchmark.group = "seg_to_affinity 256^3 uint64 3 offsets"
+    seg = labels(256, "uint64")
+    dst = np.empty_like(seg)
+    benchmark.pedantic(np.copyto, args=(dst, seg), rounds=7, warmup_rounds=1)
+    benchmark.extra_info.update(copy_bandwidth_gb_s=round(copy_bandwidth / 1e9, 2))

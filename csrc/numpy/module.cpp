@@ -1,0 +1,55 @@
+// pytc._ext: the numpy-facing compiled kernels. No torch headers here.
+#include <pybind11/pybind11.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+
+namespace pytc::binding {
+void register_affinity(py::module_& m);
+}
+
+#ifndef PYTC_BUILD_FLAGS
+#define PYTC_BUILD_FLAGS "unknown"
+#endif
+
+static py::dict build_info() {
+  py::dict info;
+#if defined(__clang__)
+  info["compiler"] = "clang " __clang_version__;
+#elif defined(__GNUC__)
+  info["compiler"] = "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+  info["compiler"] = "msvc " + std::to_string(_MSC_VER);
+#else
+  info["compiler"] = "unknown";
+#endif
+  info["flags"] = PYTC_BUILD_FLAGS;
+  info["cplusplus"] = static_cast<long>(__cplusplus);
+  info["pybind11"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." + std::to_string(PYBIND11_VERSION_MINOR) +
+                     "." + std::to_string(PYBIND11_VERSION_PATCH);
+#if defined(_OPENMP)
+  info["openmp"] = static_cast<long>(_OPENMP);
+#else
+  info["openmp"] = py::none();
+#endif
+  return info;
+}
+
+PYBIND11_MODULE(_ext, m) {
+  m.doc() = "pytc compiled kernels for numpy arrays (see pytc.kernels for the public API)";
+  m.attr("build_info") = build_info();
+  m.def(
+      "max_threads",
+      []() {
+#if defined(_OPENMP)
+        return omp_get_max_threads();
+#else
+        return 1;
+#endif
+      },
+      "Threads a kernel uses when `threads` is None (1 in a build without OpenMP).");
+  pytc::binding::register_affinity(m);
+}

@@ -1,0 +1,18 @@
+"""Fast numpy kernels for connectomics (compiled C++; never imports torch).
+
+If the compiled extension is missing or broken, importing this package raises
+`pytc._extension.ExtensionError` (an ImportError and a RuntimeError) that says what to do.
+"""
+
+from ._affinity import seg_to_affinity
+from ._offsets import DEFAULT_OFFSETS
+from ._reference import seg_to_affinity_ref
+
+__all__ = ["DEFAULT_OFFSETS", "seg_to_affinity", "seg_to_affinity_ref"]
+
+
+def max_threads():
+    """Threads a kernel uses when `threads` is None (1 in a build without OpenMP)."""
+    from ._affinity import _ext
+
+    return _ext.max_threads()

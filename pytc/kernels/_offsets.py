@@ -1,0 +1,31 @@
+"""Offsets of affinity channels: defaults and validation."""
+
+import numpy as np
+
+# PyTorch Connectomics' convention: channel c links voxel v with v + offsets[c].
+DEFAULT_OFFSETS = {
+    2: ((-1, 0), (0, -1)),
+    3: ((-1, 0, 0), (0, -1, 0), (0, 0, -1)),
+}
+
+
+def as_offsets(offsets, ndim, fn="seg_to_affinity"):
+    """Returns `offsets` as a C-contiguous (C, ndim) int64 array, the default for `ndim` if None."""
+    if offsets is None:
+        offsets = DEFAULT_OFFSETS[ndim]
+    try:
+        array = np.asarray(offsets)
+    except ValueError as e:  # ragged nested sequences
+        raise ValueError(f"{fn}: `offsets` must be a list of {ndim}-tuples of integers; got {offsets!r}") from e
+    if array.size == 0:
+        return np.zeros((0, ndim), dtype=np.int64)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"{fn}: `offsets` must contain integers; got dtype {array.dtype} from {offsets!r}"
+        )
+    if array.ndim != 2 or array.shape[1] != ndim:
+        raise ValueError(
+            f"{fn}: each offset must have length seg.ndim = {ndim}; got offsets of shape "
+            f"{array.shape} from {offsets!r}"
+        )
+    return np.ascontiguousarray(array, dtype=np.int64)

@@ -1,0 +1,38 @@
+"""Access to the real EM volumes used by tests and benchmarks (the PYTC_DATA folder)."""
+
+import os
+from pathlib import Path
+
+DATA_ENV = "PYTC_DATA"
+
+
+def data_dir():
+    """The shared data folder: $PYTC_DATA, else ../shared/data beside the project root."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    return Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def require_data(*parts):
+    """Path of a file or folder in the shared data, for tests and benchmarks.
+
+    When it is missing, the calling test fails under CI (CI=true) and is skipped elsewhere,
+    with the path and the variable to set in the message.
+    """
+    import pytest
+
+    path = data_dir().joinpath(*parts)
+    if not path.exists():
+        message = f"real EM data not found at {path}: set {DATA_ENV} to the shared data folder"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def read_gala(name):
+    """A volume of gala_fibsem_mini, e.g. 'train-gt' or 'test-p1' (dataset 'stack')."""
+    from .data import read_volume
+
+    suffix = ".h5" if name.endswith("image") else ".lzf.h5"
+    return read_volume(require_data("gala_fibsem_mini", name + suffix), "stack")

@@ -1,0 +1,81 @@
+"""Build script for pytc's compiled kernels.
+
+Metadata lives in pyproject.toml; this file only describes the extension `pytc._ext`
+(pybind11, C++17, -O3, OpenMP where the compiler supports it). Environment variables:
+
+  PYTC_OPENMP=0      build without OpenMP even if the compiler has it (single-threaded kernels)
+  PYTC_NATIVE=1      add -march=native (fastest on this machine; the build is then not portable)
+  PYTC_BUILD_JOBS=N  compile N source files in parallel (default: number of CPUs)
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from glob import glob
+
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
+from setuptools import setup
+
+OPENMP_FLAGS = {
+    # compiler type -> (compile flags, link flags), tried in order
+    "unix": [(["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"])],
+    "msvc": [(["/openmp"], [])],
+}
+
+
+def _compiles(compiler, flags, link_flags):
+    """True if a small OpenMP program compiles and links with these flags."""
+    source = "#include <omp.h>\nint main() { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "check_openmp.cpp")
+        with open(path, "w") as f:
+            f.write(source)
+        objects = compiler.compile([path], output_dir=tmp, extra_postargs=flags)
+        compiler.link_executable(objects, os.path.join(tmp, "check_openmp"), extra_postargs=link_flags)
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    """Adds OpenMP when available and records the flags in the module (pytc.doctor prints them)."""
+
+    def build_extensions(self):
+        compile_flags = ["/O2"] if self.compiler.compiler_type == "msvc" else ["-O3"]
+        link_flags = []
+        if os.environ.get("PYTC_NATIVE") == "1" and self.compiler.compiler_type != "msvc":
+            compile_flags.append("-march=native")
+        openmp = "disabled by PYTC_OPENMP=0"
+        if os.environ.get("PYTC_OPENMP", "1") != "0":
+            openmp = "not found: building single-threaded kernels (see TROUBLESHOOTING.md, 'No OpenMP')"
+            for flags, link in OPENMP_FLAGS.get(self.compiler.compiler_type, []):
+                if _compiles(self.compiler, flags, link):
+                    compile_flags += flags
+                    link_flags += link
+                    openmp = " ".join(flags)
+                    break
+        print(f"pytc: OpenMP: {openmp}", file=sys.stderr)
+        for ext in self.extensions:
+            ext.extra_compile_args += compile_flags
+            ext.extra_link_args += link_flags
+            ext.define_macros.append(("PYTC_BUILD_FLAGS", '"' + " ".join(compile_flags) + '"'))
+        super().build_extensions()
+
+
+ParallelCompile("PYTC_BUILD_JOBS", default=0).install()
+
+ext_modules = [
+    Pybind11Extension(
+        "pytc._ext",
+        sorted(glob("csrc/numpy/*.cpp")),
+        include_dirs=["csrc"],
+        depends=sorted(glob("csrc/core/*.hpp") + glob("csrc/numpy/*.hpp")),
+        cxx_std=17,
+    ),
+]
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from pytc import demo
+from pytc.data import write_volume
+from pytc.testing import require_data
+
+
+def test_demo_on_generated_volume(capsys):
+    assert demo.main(["--shape", "24", "32", "40", "--repeat", "1", "--long-range"]) == 0
+    out = capsys.readouterr().out
+    assert "shape (24, 32, 40)" in out and "12 channels" in out
+    assert "matches numpy reference: True" in out
+    assert "Mvoxel/s" in out and "pytc, 1 thread" in out
+
+
+def test_demo_on_user_volumes(tmp_path, capsys):
+    seg = np.random.default_rng(0).integers(0, 5, size=(20, 30), dtype=np.uint16)
+    for name in ("labels.npy", "labels.tif", "labels.h5"):
+        write_volume(tmp_path / name, seg)
+        assert demo.main([str(tmp_path / name), "--repeat", "1", "--threads", "1"]) == 0
+        assert "shape (20, 30), dtype uint16" in capsys.readouterr().out
+
+
+def test_demo_on_real_labels(capsys):
+    path = require_data("gala_fibsem_mini", "train-gt.lzf.h5")
+    assert demo.main([str(path), "--repeat", "1"]) == 0
+    assert "shape (50, 100, 200), dtype int32, 88 ids" in capsys.readouterr().out
+
+
+def test_demo_rejects_images(tmp_path, capsys):
+    write_volume(tmp_path / "image.npy", np.zeros((4, 4), np.float32))
+    assert demo.main([str(tmp_path / "image.npy"), "--repeat", "1"]) == 2
+    assert "must hold 2D or 3D integer labels" in capsys.readouterr().err
+
+
+def test_demo_bad_arguments():
+    with pytest.raises(SystemExit):
+        demo.main(["--repeat", "0"])
