@@ -3,6 +3,7 @@
 #include "core/affinity.hpp"
 
 #include "numpy/common.hpp"
+#include "numpy/registry.hpp"
 
 namespace pytc::binding {
 
@@ -67,7 +68,7 @@ void seg_to_affinity_binding(const py::array& seg,
 
 }  // namespace
 
-void register_affinity(py::module_& m) {
+PYTC_BINDING(affinity) {
   m.def("seg_to_affinity", &seg_to_affinity_binding, py::arg("seg"), py::arg("offsets"),
         py::arg("aff"), py::arg("valid"), py::arg("threads"),
         "Fills `aff` (and `valid` unless None) in place; see pytc.kernels.seg_to_affinity.");

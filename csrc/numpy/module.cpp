@@ -1,15 +1,15 @@
 // pytc._ext: the numpy-facing compiled kernels. No torch headers here.
 #include <pybind11/pybind11.h>
 
+#include <string>
+
+#include "numpy/registry.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 namespace py = pybind11;
-
-namespace pytc::binding {
-void register_affinity(py::module_& m);
-}
 
 #ifndef PYTC_BUILD_FLAGS
 #define PYTC_BUILD_FLAGS "unknown"
@@ -51,5 +51,5 @@ PYBIND11_MODULE(_ext, m) {
 #endif
       },
       "Threads a kernel uses when `threads` is None (1 in a build without OpenMP).");
-  pytc::binding::register_affinity(m);
+  for (auto registration : pytc::binding::registrations()) registration(m);
 }

@@ -1,11 +1,8 @@
-"""Plain numpy references for the compiled kernels: written for clarity, not speed.
-
-Tests compare each fast kernel with its reference here; benchmarks time both.
-"""
+"""Reference for seg_to_affinity."""
 
 import numpy as np
 
-from ._offsets import as_offsets
+from .._offsets import as_offsets
 
 
 def seg_to_affinity_ref(seg, offsets=None, *, dtype=np.float32, return_mask=False):

@@ -1,0 +1,9 @@
+"""Plain numpy/scipy references for the compiled kernels: written for clarity, not speed.
+
+One module per kernel family. Tests compare each fast kernel with its reference; benchmarks
+time both.
+"""
+
+from .affinity import seg_to_affinity_ref
+
+__all__ = ["seg_to_affinity_ref"]
