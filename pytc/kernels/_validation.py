@@ -29,3 +29,32 @@ def as_threads(threads, fn):
     if value < 1:
         raise ValueError(f"{fn}: `threads` must be a positive int or None; got {threads!r}")
     return value
+
+
+def as_affinities(affinities, fn, arg="affinities", min_channels=3):
+    """Affinities as a C-contiguous float32 (C, Z, Y, X) array.
+
+    float32 C-contiguous input is used as is; uint8 is scaled by 1/255 and non-contiguous input
+    copied (both documented copies). Other dtypes, other ndims, too few channels and NaN values
+    are rejected.
+    """
+    array = np.asarray(affinities)
+    if array.ndim != 4:
+        raise ValueError(f"{fn}: `{arg}` must be 4D (C, Z, Y, X); got ndim={array.ndim}, shape {array.shape}")
+    if array.shape[0] < min_channels:
+        raise ValueError(
+            f"{fn}: `{arg}` must have at least {min_channels} channels (the nearest neighbours "
+            f"(-1,0,0), (0,-1,0), (0,0,-1) first); got shape {array.shape}"
+        )
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255)
+    if array.dtype != np.float32:
+        raise TypeError(
+            f"{fn}: `{arg}` must be float32 in [0, 1] or uint8 (scaled by 1/255); got dtype {array.dtype}. "
+            f"Convert explicitly, e.g. {arg}.astype(np.float32)."
+        )
+    array = np.ascontiguousarray(array)
+    if np.isnan(array).any():
+        raise ValueError(f"{fn}: `{arg}` contains NaN at {np.argwhere(np.isnan(array))[0].tolist()} (first of "
+                         f"{int(np.isnan(array).sum())})")
+    return array
