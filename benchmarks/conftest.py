@@ -1,17 +1,7 @@
 import numpy as np
 import pytest
 
-
-def best_seconds(fn, repeat=5):
-    """Best wall time of `repeat` calls (for figures computed outside pytest-benchmark)."""
-    import time
-
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from bench_utils import best_seconds
 
 
 @pytest.fixture(scope="session")

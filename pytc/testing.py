@@ -7,10 +7,16 @@ DATA_ENV = "PYTC_DATA"
 
 
 def data_dir():
-    """The shared data folder: $PYTC_DATA, else ../shared/data beside the project root."""
+    """The shared data folder: $PYTC_DATA, else ../shared/data beside the project root.
+
+    The project root is the checkout pytc was imported from (editable installs) or, for an
+    install in site-packages, the working directory.
+    """
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV])
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    roots = (Path(__file__).resolve().parents[1], Path.cwd())
+    candidates = [(root / ".." / "shared" / "data").resolve() for root in roots]
+    return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
 def require_data(*parts):
