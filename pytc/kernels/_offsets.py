@@ -29,3 +29,15 @@ def as_offsets(offsets, ndim, fn="seg_to_affinity"):
             f"{array.shape} from {offsets!r}"
         )
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def overlap_slices(offset, shape):
+    """Slices (here, there) selecting the voxels v whose neighbour v + offset is inside `shape`,
+    and those neighbours; both are empty when no voxel has one."""
+    here, there = [], []
+    for o, n in zip(offset, shape):
+        lo = max(0, -o)
+        hi = max(lo, min(n, n - o))
+        here.append(slice(lo, hi))
+        there.append(slice(lo + o, hi + o))
+    return tuple(here), tuple(there)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._offsets import as_offsets
+from .._offsets import as_offsets, overlap_slices
 
 
 def seg_to_affinity_ref(seg, offsets=None, *, dtype=np.float32, return_mask=False):
@@ -17,13 +17,9 @@ def seg_to_affinity_ref(seg, offsets=None, *, dtype=np.float32, return_mask=Fals
     aff = np.zeros((len(offsets),) + seg.shape, dtype=dtype)
     valid = np.zeros((len(offsets),) + seg.shape, dtype=np.uint8) if return_mask else None
     for c, offset in enumerate(offsets):
-        here, there = [], []
-        for o, n in zip(offset, seg.shape):
-            lo, hi = max(0, -o), min(n, n - o)
-            here.append(slice(lo, max(lo, hi)))
-            there.append(slice(lo + o, max(lo, hi) + o))
-        a, b = seg[tuple(here)], seg[tuple(there)]
-        aff[c][tuple(here)] = (a == b) & (a != 0)
+        here, there = overlap_slices(offset, seg.shape)
+        a, b = seg[here], seg[there]
+        aff[c][here] = (a == b) & (a != 0)
         if return_mask:
-            valid[c][tuple(here)] = 1
+            valid[c][here] = 1
     return (aff, valid) if return_mask else aff

@@ -1,0 +1,65 @@
+"""From network outputs to instance segmentations: affinities from boundary maps, connected
+components, relabeling and dust removal (thin wrappers over cc3d and fastremap)."""
+
+import cc3d
+import fastremap
+import numpy as np
+
+from .kernels._offsets import as_offsets, overlap_slices
+from .kernels._validation import as_label_array
+
+
+def boundary_to_affinity(boundary, offsets=None):
+    """Affinities from a boundary probability map: ``aff[c, v] = 1 - max(p[v], p[v + offsets[c]])``.
+
+    Parameters
+    ----------
+    boundary : ndarray, shape (Z, Y, X) or (Y, X)
+        Boundary probability, float in [0, 1] or uint8 (scaled by 1/255); 1 = membrane.
+    offsets : sequence of int tuples, optional
+        As in `pytc.kernels.seg_to_affinity`; default: the nearest neighbours.
+
+    Returns
+    -------
+    ndarray, shape (C, *boundary.shape), float32; 0 where ``v + offsets[c]`` is outside.
+    """
+    fn = "boundary_to_affinity"
+    p = np.asarray(boundary)
+    if p.ndim not in (2, 3):
+        raise ValueError(f"{fn}: `boundary` must be 2D or 3D; got shape {p.shape}")
+    if p.dtype == np.uint8:
+        p = p.astype(np.float32) / np.float32(255)
+    elif not np.issubdtype(p.dtype, np.floating):
+        raise TypeError(f"{fn}: `boundary` must be float in [0, 1] or uint8; got dtype {p.dtype}")
+    offsets = as_offsets(offsets, p.ndim, fn)
+    aff = np.zeros((len(offsets),) + p.shape, dtype=np.float32)
+    for c, offset in enumerate(offsets):
+        here, there = overlap_slices(offset, p.shape)
+        aff[c][here] = 1 - np.maximum(p[here], p[there])
+    return aff
+
+
+def connected_components(labels, connectivity=6):
+    """Splits every label into its connected components (0 stays background); uint64 ids 1..N.
+
+    `connectivity`: 6, 18 or 26 in 3D; 4 or 8 in 2D. Uses connected-components-3d.
+    """
+    labels = as_label_array(labels, "connected_components", "labels")
+    return cc3d.connected_components(labels, connectivity=connectivity, out_dtype=np.uint64)
+
+
+def relabel_sequential(seg):
+    """Renumbers the ids of `seg` to 1..N in order of first appearance (0 kept); returns uint64."""
+    seg = as_label_array(seg, "relabel_sequential", "seg")
+    out, _ = fastremap.renumber(seg, preserve_zero=True, in_place=False)
+    return out.astype(np.uint64, copy=False)
+
+
+def remove_small_segments(seg, min_size):
+    """Sets to 0 the segments with fewer than `min_size` voxels (counted per id); returns a new array."""
+    seg = as_label_array(seg, "remove_small_segments", "seg")
+    if min_size < 0:
+        raise ValueError(f"remove_small_segments: `min_size` must be >= 0; got {min_size}")
+    ids, counts = fastremap.unique(seg, return_counts=True)
+    small = ids[(counts < min_size) & (ids != 0)]
+    return fastremap.mask(seg, small, in_place=False) if len(small) else seg.copy()
