@@ -1,5 +1,5 @@
-"""Volume I/O (and, as they land, datasets and training targets)."""
+"""Volume I/O, training datasets and training targets."""
 
-from .io import read_volume, write_volume
+from .io import open_volume, read_volume, write_volume
 
-__all__ = ["read_volume", "write_volume"]
+__all__ = ["open_volume", "read_volume", "write_volume"]

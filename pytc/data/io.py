@@ -1,12 +1,37 @@
-"""Reading and writing EM volumes: HDF5, TIFF and .npy."""
+"""Reading and writing EM volumes.
 
+Formats, chosen by the path:
+  HDF5 (.h5, .hdf5, .hdf)      a named dataset, or the only one in the file
+  zarr (.zarr, .zr, or a folder holding zarr metadata)
+  TIFF stack (.tif, .tiff)     one multi-page file
+  NumPy (.npy)
+  image slices                 a folder of PNG/TIFF files, or a glob such as "raw/*.png", sorted
+                               naturally (2 before 10): one file per z-section
+  tiles (.json)                a large volume stored as tiles, see `TiledVolume`
+
+`open_volume` returns an array-like read lazily by region (``vol[z0:z1, y0:y1, x0:x1]``) for HDF5, zarr,
+.npy (memory-mapped), slice folders (only the sections asked for are read) and tiles, so training never
+loads a whole large volume. `read_volume` reads everything into memory.
+"""
+
+import glob
+import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 TIFF_SUFFIXES = (".tif", ".tiff")
-SUFFIXES = HDF5_SUFFIXES + TIFF_SUFFIXES + (".npy",)
+ZARR_SUFFIXES = (".zarr", ".zr")
+IMAGE_SUFFIXES = (".png",) + TIFF_SUFFIXES
+FORMATS = "HDF5 (.h5/.hdf5/.hdf), zarr (.zarr), TIFF (.tif/.tiff), .npy, .json tiles, or a folder/glob of PNG/TIFF slices"
+
+
+def natural_key(path):
+    """Sort key that orders numbers by value: 'slice2.png' before 'slice10.png'."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
 
 def _hdf5_datasets(group, prefix=""):
@@ -21,62 +46,216 @@ def _hdf5_datasets(group, prefix=""):
     return names
 
 
-def read_volume(path, dataset=None):
-    """Reads a whole volume into memory.
+def _is_zarr(path):
+    return path.suffix.lower() in ZARR_SUFFIXES or (
+        path.is_dir() and any((path / name).exists() for name in (".zarray", ".zgroup", "zarr.json"))
+    )
 
-    Parameters
-    ----------
-    path : str or Path
-        An HDF5 file (.h5, .hdf5, .hdf), a TIFF stack (.tif, .tiff) or a .npy file.
-    dataset : str, optional
-        HDF5 dataset name; may be omitted when the file holds exactly one dataset.
 
-    Returns
-    -------
-    ndarray, as stored (e.g. (Z, Y, X)).
+def _read_image(path):
+    if Path(path).suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
+
+        return tifffile.imread(path)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+class SliceStack:
+    """A (Z, Y, X) volume stored as one image file per section, read lazily section by section."""
+
+    def __init__(self, files):
+        self.files = list(files)
+        first = _read_image(self.files[0])
+        self.shape = (len(self.files),) + first.shape
+        self.dtype = first.dtype
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        sections = range(len(self.files))[key[0]] if key else range(len(self.files))
+        rest = key[1:]
+        if isinstance(sections, int):
+            return _read_image(self.files[sections])[rest]
+        out = np.stack([_read_image(self.files[z])[rest] for z in sections]) if len(sections) else None
+        return out if out is not None else np.zeros((0,) + np.empty(self.shape[1:])[rest].shape, self.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[:], dtype=dtype)
+
+    def __len__(self):
+        return self.shape[0]
+
+
+class TiledVolume:
+    """A large volume stored as tiles, described by a JSON file::
+
+        {"shape": [Z, Y, X], "dtype": "uint8",
+         "tiles": [{"path": "tiles/0_0_0.h5", "offset": [0, 0, 0]}, ...]}
+
+    Tile paths are relative to the JSON file; each tile is any format `read_volume` reads (dataset name
+    in "dataset" if HDF5). Reading a region reads only the tiles it overlaps; voxels no tile covers
+    read as 0.
+    """
+
+    def __init__(self, description, root="."):
+        try:
+            self.shape = tuple(int(s) for s in description["shape"])
+            self.dtype = np.dtype(description["dtype"])
+            tiles = description["tiles"]
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"TiledVolume: the description needs 'shape', 'dtype' and 'tiles'; missing {e}") from e
+        self.ndim = len(self.shape)
+        self.dataset = description.get("dataset")
+        self.tiles = []
+        for tile in tiles:
+            volume = open_volume(Path(root) / tile["path"], self.dataset)
+            offset = tuple(int(o) for o in tile["offset"])
+            if len(offset) != self.ndim or len(volume.shape) != self.ndim:
+                raise ValueError(f"TiledVolume: tile {tile['path']} has offset {offset} and shape {volume.shape}; "
+                                 f"expected {self.ndim} dimensions")
+            self.tiles.append((offset, volume))
+
+    @classmethod
+    def from_json(cls, path):
+        path = Path(path)
+        with open(path) as f:
+            return cls(json.load(f), root=path.parent)
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        key = key + (slice(None),) * (self.ndim - len(key))
+        bounds = []
+        for k, n in zip(key, self.shape):
+            if not isinstance(k, slice) or k.step not in (None, 1):
+                raise IndexError("TiledVolume: only contiguous slices are supported, e.g. vol[0:8, 100:228, 0:128]")
+            bounds.append(k.indices(n)[:2])
+        out = np.zeros(tuple(max(0, b - a) for a, b in bounds), self.dtype)
+        for offset, volume in self.tiles:
+            lo = [max(a, o) for (a, _), o in zip(bounds, offset)]
+            hi = [min(b, o + s) for (_, b), o, s in zip(bounds, offset, volume.shape)]
+            if all(l < h for l, h in zip(lo, hi)):
+                src = tuple(slice(l - o, h - o) for l, h, o in zip(lo, hi, offset))
+                dst = tuple(slice(l - a, h - a) for l, h, (a, _) in zip(lo, hi, bounds))
+                out[dst] = volume[src]
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[:], dtype=dtype)
+
+
+def _slice_files(path):
+    pattern = str(path)
+    if any(c in pattern for c in "*?["):
+        files = glob.glob(pattern)
+    else:
+        files = [str(p) for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    files = sorted((f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    if not files:
+        found = sorted(os.listdir(path))[:10] if Path(path).is_dir() else []
+        raise FileNotFoundError(f"open_volume: no PNG/TIFF slices at {path}; found {found or 'nothing'}")
+    return files
+
+
+def open_volume(path, dataset=None):
+    """A lazily read array-like for `path` (see the module docstring for formats).
+
+    HDF5 files stay open while the returned dataset is in use; open volumes in each worker process
+    rather than before forking (`VolumeDataset` does this).
     """
     path = Path(path)
+    text = str(path)
+    if any(c in text for c in "*?["):
+        return SliceStack(_slice_files(text))
     if not path.exists():
-        raise FileNotFoundError(f"read_volume: `path` does not exist: {path}")
+        parent = path.parent
+        found = sorted(os.listdir(parent))[:20] if parent.is_dir() else []
+        raise FileNotFoundError(f"open_volume: `path` does not exist: {path}; {parent} holds {found or 'nothing'}")
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
         import h5py
 
-        with h5py.File(path, "r") as f:
-            if dataset is None:
-                names = _hdf5_datasets(f)
-                if len(names) != 1:
-                    raise ValueError(
-                        f"read_volume: `dataset` must name one of the datasets in {path}; "
-                        f"found {names or 'none'}"
-                    )
-                dataset = names[0]
-            if dataset not in f:
-                raise KeyError(f"read_volume: dataset {dataset!r} not in {path}; found {_hdf5_datasets(f)}")
-            return f[dataset][()]
+        f = h5py.File(path, "r")
+        names = _hdf5_datasets(f)
+        if dataset is None:
+            if len(names) != 1:
+                f.close()
+                raise ValueError(f"open_volume: `dataset` must name one of the datasets in {path}; found {names or 'none'}")
+            dataset = names[0]
+        if dataset not in names:
+            f.close()
+            raise KeyError(f"open_volume: dataset {dataset!r} not in {path}; found {names}")
+        return f[dataset]
+    if _is_zarr(path):
+        import zarr
+
+        node = zarr.open(str(path), mode="r")
+        if hasattr(node, "shape"):
+            return node
+        names = sorted(name for name, _ in node.arrays())
+        if dataset is None and len(names) == 1:
+            dataset = names[0]
+        if dataset not in names:
+            raise ValueError(f"open_volume: `dataset` must name one of the arrays in {path}; found {names or 'none'}")
+        return node[dataset]
+    if suffix == ".npy":
+        return np.load(path, mmap_mode="r")
+    if suffix == ".json":
+        return TiledVolume.from_json(path)
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
         return tifffile.imread(path)
-    if suffix == ".npy":
-        return np.load(path)
-    raise ValueError(f"read_volume: unknown format {suffix!r} for {path}; supported: {', '.join(SUFFIXES)}")
+    if path.is_dir():
+        return SliceStack(_slice_files(path))
+    raise ValueError(f"open_volume: unknown format {suffix!r} for {path}; supported: {FORMATS}")
+
+
+def read_volume(path, dataset=None):
+    """Reads a whole volume into memory as a numpy array (see `open_volume` for formats).
+
+    Examples
+    --------
+    >>> labels = read_volume("train-gt.lzf.h5", "stack")           # doctest: +SKIP
+    >>> raw = read_volume("stack1/raw/*.tif")                      # doctest: +SKIP
+    """
+    volume = open_volume(path, dataset)
+    try:
+        return np.asarray(volume)
+    finally:
+        if hasattr(volume, "file"):  # h5py dataset: close its file
+            volume.file.close()
 
 
 def write_volume(path, array, dataset="main", compression="gzip"):
-    """Writes `array` to HDF5 (under `dataset`, compressed), TIFF or .npy, chosen by suffix."""
+    """Writes `array`, in the format chosen by the path: HDF5 (under `dataset`, compressed), zarr,
+    TIFF, .npy, or a folder of PNG slices when `path` is a folder name ending in '/' or without suffix."""
     path = Path(path)
     suffix = path.suffix.lower()
+    array = np.asarray(array)
     if suffix in HDF5_SUFFIXES:
         import h5py
 
         with h5py.File(path, "w") as f:
             f.create_dataset(dataset, data=array, compression=compression)
+    elif suffix in ZARR_SUFFIXES:
+        import zarr
+
+        zarr.save_array(str(path), array)
     elif suffix in TIFF_SUFFIXES:
         import tifffile
 
         tifffile.imwrite(path, array, photometric="minisblack")  # a stack of sections, never RGB
     elif suffix == ".npy":
         np.save(path, array)
+    elif suffix == "":
+        from PIL import Image
+
+        path.mkdir(parents=True, exist_ok=True)
+        digits = len(str(max(len(array) - 1, 0)))
+        for z, section in enumerate(array):
+            Image.fromarray(section).save(path / f"{z:0{digits}d}.png")
     else:
-        raise ValueError(f"write_volume: unknown format {suffix!r} for {path}; supported: {', '.join(SUFFIXES)}")
+        raise ValueError(f"write_volume: unknown format {suffix!r} for {path}; supported: {FORMATS}")
