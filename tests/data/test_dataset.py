@@ -1,0 +1,176 @@
+import json
+
+import numpy as np
+import pytest
+
+from pytc.augment import Compose, Flip, Grayscale
+from pytc.data.dataset import VolumeDataset, build_dataloader, widen_borders
+from pytc.testing import require_data
+
+SHAPE = (10, 30, 40)
+
+
+def coordinates_volume(shape=SHAPE):
+    """A float32 volume whose value encodes the voxel's position (exact in float32)."""
+    return np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+
+
+def locate(block, shape=SHAPE):
+    """The (z, y, x) start of a crop of coordinates_volume, from its first value."""
+    return np.unravel_index(int(block.ravel()[0]), shape)
+
+
+def test_training_crops_are_exact_crops_with_aligned_labels():
+    volume = coordinates_volume()
+    labels = volume.astype(np.int64)
+    ds = VolumeDataset([volume], [labels], sample_shape=(4, 8, 9), seed=3)
+    assert len(ds) == volume.size // (4 * 8 * 9)
+    starts = set()
+    for i in range(20):
+        item = ds[i]
+        assert item["image"].shape == (1, 4, 8, 9) and item["image"].dtype == np.float32
+        z, y, x = locate(item["image"][0])
+        np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 8, x:x + 9])
+        np.testing.assert_array_equal(item["label"], labels[z:z + 4, y:y + 8, x:x + 9])
+        starts.add((z, y, x))
+    assert len(starts) > 15  # random positions
+
+
+def test_uint8_images_are_scaled_to_unit_range():
+    volume = np.full(SHAPE, 255, np.uint8)
+    item = VolumeDataset(volume, sample_shape=(2, 4, 4))[0]
+    assert item["image"].dtype == np.float32 and item["image"].max() == 1.0
+
+
+def test_volumes_chosen_by_size():
+    small, large = np.zeros((4, 8, 8), np.float32), np.ones((4, 64, 64), np.float32)
+    ds = VolumeDataset([small, large], sample_shape=(4, 8, 8), length=400)
+    picks = [ds[i]["image"].mean() for i in range(400)]
+    assert np.mean(picks) > 0.95  # 1 crop position in the small volume, 57^2 in the large one
+
+
+def test_rejection_sampling_and_instances():
+    labels = np.zeros(SHAPE, np.uint32)
+    labels[:, :6, :6] = 1
+    labels[:, :6, 6:9] = 2
+    image = coordinates_volume()
+    ds = VolumeDataset(image, labels, sample_shape=(2, 8, 8), min_foreground=10, reject_p=1.0, length=30)
+    assert all(np.count_nonzero(ds[i]["label"]) >= 10 for i in range(30))
+    ds = VolumeDataset(image, labels, sample_shape=(2, 8, 8), min_instances=2, length=30)
+    for i in range(10):
+        label = ds[i]["label"]
+        assert len(np.unique(label[label > 0])) >= 2
+    ds = VolumeDataset(image, labels, sample_shape=(2, 8, 8), min_instances=3, max_tries=5)
+    with pytest.warns(UserWarning, match="no crop met the rejection criteria in 5 tries"):
+        ds[0]
+
+
+def test_valid_masks_reject_crops():
+    mask = np.zeros(SHAPE, bool)
+    mask[:, :, 20:] = True
+    ds = VolumeDataset(coordinates_volume(), np.ones(SHAPE, np.uint8), valid_masks=mask.astype(np.uint8),
+                       sample_shape=(2, 8, 8), min_valid=0.9)  # fmt: skip
+    for i in range(20):
+        item = ds[i]
+        assert item["mask"].mean() >= 0.9
+        assert locate(item["image"][0])[2] >= 19
+
+
+def test_reflect_padding_and_2d_samples():
+    volume = coordinates_volume()
+    padded = np.pad(volume, ((0, 0), (5, 5), (5, 5)), mode="reflect")
+    ds = VolumeDataset(volume, sample_shape=(30, 40), pad=(0, 5, 5), length=30)
+    windows = {(z, y, x): padded[z, y:y + 30, x:x + 40] for z in range(10) for y in range(11) for x in range(11)}
+    found = []
+    for i in range(30):
+        image = ds[i]["image"]
+        assert image.shape == (1, 30, 40)  # 2D sample: no z axis
+        found += [key for key, window in windows.items() if np.array_equal(window, image[0])]
+    assert len(found) >= 30  # every sample is a window of the reflect-padded volume
+    assert any(key[1] != 5 or key[2] != 5 for key in found)  # and padding is used
+
+
+def test_widen_borders():
+    label = np.array([[[1, 1, 1, 2, 2, 2]]], np.uint32)
+    np.testing.assert_array_equal(widen_borders(label, 1), [[[1, 1, 0, 0, 2, 2]]])
+    np.testing.assert_array_equal(widen_borders(label, 0), label)
+
+
+def test_test_mode_grid_covers_volume_with_last_window_inside():
+    volume = coordinates_volume()
+    ds = VolumeDataset(volume, mode="test", sample_shape=(4, 16, 16), stride=(4, 10, 10))
+    covered = np.zeros(SHAPE, bool)
+    for i in range(len(ds)):
+        item = ds[i]
+        index, z, y, x = item["position"]
+        np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 16, x:x + 16])
+        covered[z:z + 4, y:y + 16, x:x + 16] = True
+    assert covered.all()
+    assert {tuple(p[1:]) for p in ds.positions} >= {(6, 14, 24)}  # last windows end at the volume's end
+
+
+def test_augmentation_margins_and_output_shape():
+    image = (coordinates_volume() % 251).astype(np.uint8)
+    aug = Compose([Flip(), Grayscale()], output_shape=(4, 8, 12))
+    ds = VolumeDataset(image, image.astype(np.uint32), sample_shape=(4, 8, 12), augment=aug)
+    assert ds.read_shape == (4, 12, 12)
+    item = ds[0]
+    assert item["image"].shape == (1, 4, 8, 12) and item["label"].shape == (4, 8, 12)
+
+
+def test_tiled_volume_dataset(tmp_path):
+    volume = coordinates_volume()
+    tiles = []
+    for x in (0, 20):
+        np.save(tmp_path / f"t{x}.npy", volume[:, :, x:x + 20])
+        tiles.append({"path": f"t{x}.npy", "offset": [0, 0, x]})
+    (tmp_path / "vol.json").write_text(json.dumps({"shape": list(SHAPE), "dtype": "float32", "tiles": tiles}))
+    ds = VolumeDataset(str(tmp_path / "vol.json"), sample_shape=(4, 8, 30))
+    item = ds[0]
+    z, y, x = locate(item["image"][0])
+    np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 8, x:x + 30])
+
+
+def test_real_volumes_stay_aligned():
+    image = str(require_data("gala_fibsem_mini", "train-image.h5"))
+    gt = str(require_data("gala_fibsem_mini", "train-gt.lzf.h5"))
+    ds = VolumeDataset(image, gt, sample_shape=(8, 48, 48), augment=Compose([Flip()], output_shape=(8, 48, 48)))
+    for i in range(5):
+        item = ds[i]
+        membrane, inside = item["image"][0][item["label"] == 0], item["image"][0][item["label"] > 0]
+        assert membrane.mean() < inside.mean() - 0.05  # dark membranes stay under the boundary label
+
+
+def test_workers_get_distinct_reproducible_streams():
+    volume = coordinates_volume()
+    ds = VolumeDataset(volume, sample_shape=(2, 4, 4), length=16)
+
+    def starts(seed):
+        loader = build_dataloader(ds, batch_size=1, num_workers=2, seed=seed, persistent_workers=False)
+        return [locate(batch["image"][0, 0].numpy()) for batch in loader]
+
+    first = starts(7)
+    assert len(set(first)) > 12  # workers do not repeat each other's crops
+    assert starts(7) == first  # reproducible run to run
+    assert starts(8) != first
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"sample_shape": (4, 4)}, None),
+        ({"sample_shape": (0, 4, 4)}, r"`sample_shape` must be 3 positive ints"),
+        ({"sample_shape": (4, 4, 4), "mode": "val"}, r"`mode` must be 'train' or 'test'; got 'val'"),
+        ({"sample_shape": (40, 4, 4)}, r"smaller than the crop \(40, 4, 4\)"),
+        ({"sample_shape": (4, 4, 4), "labels": [np.zeros((1, 2, 3))]}, r"labels\[0\] has shape \(1, 2, 3\)"),
+        ({"sample_shape": (4, 4, 4), "targets": ["affinity"]}, r"`targets` need `labels`"),
+        ({"sample_shape": (4, 4, 4), "valid_masks": []}, r"one entry per image \(1\); got 0"),
+        ({"sample_shape": (4, 4, 4), "pad": (0, -1, 0)}, r"`pad` must be 3 non-negative ints"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    if match is None:
+        VolumeDataset(coordinates_volume(), **kwargs)
+        return
+    with pytest.raises(ValueError, match=match):
+        VolumeDataset(coordinates_volume(), **kwargs)
