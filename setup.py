@@ -6,6 +6,9 @@ Metadata lives in pyproject.toml; this file only describes the extension `pytc._
   PYTC_OPENMP=0      build without OpenMP even if the compiler has it (single-threaded kernels)
   PYTC_NATIVE=1      add -march=native (fastest on this machine; the build is then not portable)
   PYTC_BUILD_JOBS=N  compile N source files in parallel (default: number of CPUs)
+  PYTC_BUILD_TORCH=1 also build the torch extension `pytc._C` ahead of time (needs torch in the build
+                     environment: pip install --no-build-isolation); otherwise pytc builds it just in
+                     time on first use. Its CUDA kernels are included when torch finds CUDA.
 """
 
 import os
@@ -16,6 +19,14 @@ from glob import glob
 
 from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import setup
+
+BUILD_TORCH = os.environ.get("PYTC_BUILD_TORCH") == "1"
+if BUILD_TORCH:
+    from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+
+    build_base = BuildExtension
+else:
+    build_base = build_ext
 
 OPENMP_FLAGS = {
     # compiler type -> (compile flags, link flags), tried in order
@@ -41,7 +52,7 @@ def _compiles(compiler, flags, link_flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class BuildExt(build_ext):
+class BuildExt(build_base):
     """Adds OpenMP when available and records the flags in the module (pytc.doctor prints them)."""
 
     def build_extensions(self):
@@ -60,6 +71,8 @@ class BuildExt(build_ext):
                     break
         print(f"pytc: OpenMP: {openmp}", file=sys.stderr)
         for ext in self.extensions:
+            if not isinstance(ext, Pybind11Extension):  # the torch extension has its own flags
+                continue
             ext.extra_compile_args += compile_flags
             ext.extra_link_args += link_flags
             ext.define_macros.append(("PYTC_BUILD_FLAGS", '"' + " ".join(compile_flags) + '"'))
@@ -77,5 +90,18 @@ ext_modules = [
         cxx_std=17,
     ),
 ]
+
+if BUILD_TORCH:
+    torch_sources = sorted(glob("csrc/torch/*.cpp") + glob("csrc/torch/cpu/*.cpp"))
+    cuda_sources = sorted(glob("csrc/torch/cuda/*.cu")) if CUDA_HOME else []
+    openmp = [] if os.name == "nt" else ["-fopenmp"]
+    ext_modules.append(
+        (CUDAExtension if cuda_sources else CppExtension)(
+            "pytc._C",
+            torch_sources + cuda_sources,
+            extra_compile_args={"cxx": ["-O3"] + openmp, "nvcc": ["-O3", "--expt-relaxed-constexpr"]},
+            extra_link_args=openmp,
+        )
+    )
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

@@ -31,12 +31,17 @@ def _nvcc():
     return f"{path} ({release[-1].strip() if release else 'unknown version'})"
 
 
-def _torch():
+def _torch(build_ops=False):
     try:
         import torch
     except ImportError:
-        return [("torch", "not installed (only needed for models and training)")]
-    rows = [("torch", f"{torch.__version__} ({torch.__file__})")]
+        return [("torch", "not installed (only needed for models and training)"),
+                ("pytc._C (torch ops)", "needs torch")]  # fmt: skip
+    from pytc import _torch_ext
+
+    if build_ops:
+        _torch_ext.load_ops()
+    rows = [("torch", f"{torch.__version__} ({torch.__file__})"), ("pytc._C (torch ops)", _torch_ext.status())]
     rows.append(("torch CUDA", f"built with {torch.version.cuda}" if torch.version.cuda else "CPU-only build"))
     if torch.version.cuda:
         available = torch.cuda.is_available()
@@ -45,7 +50,7 @@ def _torch():
     return rows
 
 
-def report():
+def report(build_ops=False):
     """Rows (name, value) of the diagnosis, and whether the compiled kernels loaded."""
     import numpy
 
@@ -77,8 +82,7 @@ def report():
             ("  OpenMP", f"yes (version {info['openmp']})" if info["openmp"] else "no: kernels run on one thread"),
             ("  threads", f"{ext.max_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})"),
         ]
-    rows.append(("pytc._C (torch ops)", "not part of this version"))
-    rows += _torch()
+    rows += _torch(build_ops)
     rows.append(("nvcc", _nvcc()))
     from pytc.testing import DATA_ENV, data_dir
 
@@ -87,8 +91,13 @@ def report():
     return rows, ok
 
 
-def main():
-    rows, ok = report()
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pytc.doctor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build-torch-ops", action="store_true", help="build (or load) pytc._C now and report")
+    args = parser.parse_args(argv)
+    rows, ok = report(args.build_torch_ops)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name.ljust(width)}  {value}")

@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 #include <torch/extension.h>
 
+#include <type_traits>
 #include <vector>
 
 namespace pytc {
@@ -87,25 +88,53 @@ std::tuple<at::Tensor, at::Tensor> bn_stats_cpu(const at::Tensor& input_) {
   return {out_mean, out_m2};
 }
 
-// Per-channel y = x * scale + shift, for the normalization and the input gradient alike.
+// Per-channel constants of the elementwise ops, in the accumulation type (double for double input,
+// float otherwise). The mean is split into hi + lo so that float inputs far from zero are centered
+// almost exactly: (x - hi) - lo.
+template <typename acc_t>
+struct Centered {
+  std::vector<acc_t> hi, lo;
+  explicit Centered(const std::vector<double>& mean) : hi(mean.size()), lo(mean.size()) {
+    for (size_t c = 0; c < mean.size(); ++c) {
+      hi[c] = static_cast<acc_t>(mean[c]);
+      lo[c] = static_cast<acc_t>(mean[c] - static_cast<double>(hi[c]));
+    }
+  }
+};
+
 template <typename scalar_t>
-void affine_rows(const Layout& l, const scalar_t* x, const std::vector<double>& scale,
-                 const std::vector<double>& shift, scalar_t* y, const scalar_t* extra = nullptr,
-                 const std::vector<double>* extra_scale = nullptr) {
+using acc_type = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+
+template <typename acc_t>
+std::vector<acc_t> cast(const std::vector<double>& v) {
+  return std::vector<acc_t>(v.begin(), v.end());
+}
+
+// out = (u * a[c] if u) + ((x - mean[c]) * j[c]) + d[c] over the (n, c) rows: the normalization
+// (no u) and the input gradient (u = dy) alike.
+template <typename scalar_t>
+void centered_affine(const Layout& l, const scalar_t* u, const std::vector<double>& a, const scalar_t* x,
+                     const std::vector<double>& mean, const std::vector<double>& j, const std::vector<double>& d,
+                     scalar_t* out) {
+  using acc_t = acc_type<scalar_t>;
+  const Centered<acc_t> center(mean);
+  const auto a_ = cast<acc_t>(a), j_ = cast<acc_t>(j), d_ = cast<acc_t>(d);
   for_each_chunk(l, [&](int64_t, int64_t row, int64_t begin, int64_t end) {
     const int64_t c = row % l.c;
-    const float a = static_cast<float>(scale[c]), b = static_cast<float>(shift[c]);
+    const acc_t hi = center.hi[c], lo = center.lo[c], jc = j_[c], dc = d_[c];
     const scalar_t* p = x + row * l.s;
-    scalar_t* q = y + row * l.s;
-    if (extra == nullptr) {
-#pragma omp simd
-      for (int64_t i = begin; i < end; ++i) q[i] = static_cast<scalar_t>(static_cast<float>(p[i]) * a + b);
-    } else {
-      const float e = static_cast<float>((*extra_scale)[c]);
-      const scalar_t* r = extra + row * l.s;
+    scalar_t* q = out + row * l.s;
+    if (u == nullptr) {
 #pragma omp simd
       for (int64_t i = begin; i < end; ++i) {
-        q[i] = static_cast<scalar_t>(static_cast<float>(p[i]) * a + static_cast<float>(r[i]) * e + b);
+        q[i] = static_cast<scalar_t>(((static_cast<acc_t>(p[i]) - hi) - lo) * jc + dc);
+      }
+    } else {
+      const acc_t ac = a_[c];
+      const scalar_t* g = u + row * l.s;
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) {
+        q[i] = static_cast<scalar_t>(static_cast<acc_t>(g[i]) * ac + ((static_cast<acc_t>(p[i]) - hi) - lo) * jc + dc);
       }
     }
   });
@@ -130,14 +159,12 @@ at::Tensor bn_normalize_cpu(const at::Tensor& input_, const at::Tensor& mean_, c
   const auto invstd = to_vector(channel_vector(invstd_, l.c, "bn_normalize", "invstd"));
   const auto w = weight_or_one(weight, l.c, "bn_normalize", "weight", 1.0);
   const auto b = weight_or_one(bias, l.c, "bn_normalize", "bias", 0.0);
-  std::vector<double> scale(l.c), shift(l.c);
-  for (int64_t c = 0; c < l.c; ++c) {
-    scale[c] = invstd[c] * w[c];
-    shift[c] = b[c] - mean[c] * scale[c];
-  }
+  std::vector<double> scale(l.c);
+  for (int64_t c = 0; c < l.c; ++c) scale[c] = invstd[c] * w[c];
   at::Tensor out = at::empty_like(input);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "bn_normalize", [&] {
-    affine_rows<scalar_t>(l, input.const_data_ptr<scalar_t>(), scale, shift, out.data_ptr<scalar_t>());
+    centered_affine<scalar_t>(l, nullptr, {}, input.const_data_ptr<scalar_t>(), mean, scale, b,
+                              out.data_ptr<scalar_t>());
   });
   return out;
 }
@@ -194,17 +221,17 @@ at::Tensor bn_backward_elemt_cpu(const at::Tensor& grad_, const at::Tensor& inpu
   const auto mean_dy = to_vector(channel_vector(mean_dy_, l.c, fn, "mean_dy"));
   const auto mean_dy_xmu = to_vector(channel_vector(mean_dy_xmu_, l.c, fn, "mean_dy_xmu"));
   const auto w = weight_or_one(weight, l.c, fn, "weight", 1.0);
-  // grad_in = dy * k + x * j + (-k * mean_dy - j * mean), k = w * invstd, j = -k * invstd^2 * mean_dy_xmu
+  // grad_in = dy * k + (x - mean) * j - k * mean_dy, with k = w * invstd, j = -k * invstd^2 * mean_dy_xmu
   std::vector<double> k(l.c), j(l.c), shift(l.c);
   for (int64_t c = 0; c < l.c; ++c) {
     k[c] = w[c] * invstd[c];
     j[c] = -k[c] * invstd[c] * invstd[c] * mean_dy_xmu[c];
-    shift[c] = -k[c] * mean_dy[c] - j[c] * mean[c];
+    shift[c] = -k[c] * mean_dy[c];
   }
   at::Tensor out = at::empty_like(input);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), fn, [&] {
-    affine_rows<scalar_t>(l, grad.const_data_ptr<scalar_t>(), k, shift, out.data_ptr<scalar_t>(),
-                          input.const_data_ptr<scalar_t>(), &j);
+    centered_affine<scalar_t>(l, grad.const_data_ptr<scalar_t>(), k, input.const_data_ptr<scalar_t>(), mean, j,
+                              shift, out.data_ptr<scalar_t>());
   });
   return out;
 }

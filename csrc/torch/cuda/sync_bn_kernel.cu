@@ -10,6 +10,8 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/extension.h>
 
+#include <type_traits>
+
 namespace pytc {
 namespace {
 
@@ -59,14 +61,17 @@ __global__ void channel_sums(const scalar_t* x, const scalar_t* dy, const double
   }
 }
 
-template <typename scalar_t>
-__global__ void channel_affine(const scalar_t* u, const scalar_t* v, const float* a, const float* b, const float* d,
-                               int64_t numel, int64_t c_count, int64_t s, scalar_t* out) {
+// out = (u * a[c] if u) + ((x - hi[c]) - lo[c]) * j[c] + d[c], with the mean split into hi + lo so
+// that float inputs far from zero are centered almost exactly. acc_t: double for double, else float.
+template <typename scalar_t, typename acc_t>
+__global__ void centered_affine(const scalar_t* u, const acc_t* a, const scalar_t* x, const acc_t* hi,
+                                const acc_t* lo, const acc_t* j, const acc_t* d, int64_t numel, int64_t c_count,
+                                int64_t s, scalar_t* out) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < numel;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t c = (i / s) % c_count;
-    float y = static_cast<float>(u[i]) * a[c] + d[c];
-    if (v != nullptr) y += static_cast<float>(v[i]) * b[c];
+    acc_t y = ((static_cast<acc_t>(x[i]) - hi[c]) - lo[c]) * j[c] + d[c];
+    if (u != nullptr) y += static_cast<acc_t>(u[i]) * a[c];
     out[i] = static_cast<scalar_t>(y);
   }
 }
@@ -109,17 +114,20 @@ at::Tensor sums(const at::Tensor& x, const at::Tensor* dy, const at::Tensor& shi
   return out;
 }
 
-at::Tensor affine(const at::Tensor& u, const at::Tensor* v, const at::Tensor& a, const at::Tensor* b,
-                  const at::Tensor& d, const Layout& l) {
-  at::Tensor out = at::empty_like(u);
-  if (u.numel() == 0) return out;
-  const at::Tensor af = a.to(at::kFloat).contiguous(), df = d.to(at::kFloat).contiguous();
-  const at::Tensor bf = b ? b->to(at::kFloat).contiguous() : at::Tensor();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, u.scalar_type(), "pytc_channel_affine", [&] {
-    channel_affine<scalar_t><<<elementwise_blocks(u.numel()), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-        u.const_data_ptr<scalar_t>(), v ? v->const_data_ptr<scalar_t>() : nullptr, af.const_data_ptr<float>(),
-        b ? bf.const_data_ptr<float>() : nullptr, df.const_data_ptr<float>(), u.numel(), l.c, l.s,
-        out.data_ptr<scalar_t>());
+// See centered_affine; a, mean, j and d are float64 (C) tensors, u may be null.
+at::Tensor affine(const at::Tensor* u, const at::Tensor& a, const at::Tensor& x, const at::Tensor& mean,
+                  const at::Tensor& j, const at::Tensor& d, const Layout& l) {
+  at::Tensor out = at::empty_like(x);
+  if (x.numel() == 0) return out;
+  const auto acc = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const at::Tensor hi = mean.to(acc).contiguous(), lo = (mean - hi.to(at::kDouble)).to(acc).contiguous();
+  const at::Tensor a_ = a.to(acc).contiguous(), j_ = j.to(acc).contiguous(), d_ = d.to(acc).contiguous();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "pytc_centered_affine", [&] {
+    using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+    centered_affine<scalar_t, acc_t><<<elementwise_blocks(x.numel()), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+        u ? u->const_data_ptr<scalar_t>() : nullptr, a_.const_data_ptr<acc_t>(), x.const_data_ptr<scalar_t>(),
+        hi.const_data_ptr<acc_t>(), lo.const_data_ptr<acc_t>(), j_.const_data_ptr<acc_t>(), d_.const_data_ptr<acc_t>(),
+        x.numel(), l.c, l.s, out.data_ptr<scalar_t>());
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
@@ -147,9 +155,9 @@ at::Tensor bn_normalize_cuda(const at::Tensor& input_, const at::Tensor& mean, c
   const at::Tensor input = input_.contiguous();
   at::Tensor scale = channel_vector(invstd, l.c, "bn_normalize", "invstd");
   if (weight.has_value() && weight->defined()) scale = scale * channel_vector(*weight, l.c, "bn_normalize", "weight");
-  at::Tensor shift = -channel_vector(mean, l.c, "bn_normalize", "mean") * scale;
-  if (bias.has_value() && bias->defined()) shift = shift + channel_vector(*bias, l.c, "bn_normalize", "bias");
-  return affine(input, nullptr, scale, nullptr, shift, l);
+  const at::Tensor shift = bias.has_value() && bias->defined() ? channel_vector(*bias, l.c, "bn_normalize", "bias")
+                                                               : at::zeros_like(scale);
+  return affine(nullptr, scale, input, channel_vector(mean, l.c, "bn_normalize", "mean"), scale, shift, l);
 }
 
 std::tuple<at::Tensor, at::Tensor> bn_backward_reduce_cuda(const at::Tensor& grad, const at::Tensor& input_,
@@ -176,8 +184,8 @@ at::Tensor bn_backward_elemt_cuda(const at::Tensor& grad, const at::Tensor& inpu
   at::Tensor k = is;
   if (weight.has_value() && weight->defined()) k = k * channel_vector(*weight, l.c, fn, "weight");
   const at::Tensor j = -k * is * is * channel_vector(mean_dy_xmu, l.c, fn, "mean_dy_xmu");
-  const at::Tensor shift = -k * channel_vector(mean_dy, l.c, fn, "mean_dy") - j * channel_vector(mean, l.c, fn, "mean");
-  return affine(dy, &input, k, &j, shift, l);
+  const at::Tensor shift = -k * channel_vector(mean_dy, l.c, fn, "mean_dy");
+  return affine(&dy, k, input, channel_vector(mean, l.c, fn, "mean"), j, shift, l);
 }
 
 }  // namespace

@@ -1,0 +1,189 @@
+"""SyncBatchNorm across processes (gloo, CPU) against BatchNorm on the concatenated batch."""
+
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
+
+from pytc.models import SyncBatchNorm, convert_sync_batchnorm  # noqa: E402
+from pytc.models.sync_bn import TorchOps, _SyncBatchNormFunction, merge_statistics  # noqa: E402
+from pytc._torch_ext import load_ops  # noqa: E402
+
+C = 3
+SPATIAL = (4, 5, 6)
+
+
+def global_batch(sizes, offset, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(sum(sizes), C, *SPATIAL, generator=g, dtype=torch.float64) * 2 + offset
+    dy = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    weight = torch.rand(C, generator=g, dtype=torch.float64) + 0.5
+    bias = torch.rand(C, generator=g, dtype=torch.float64) - 0.5
+    return x, dy, weight, bias
+
+
+def make_bn(weight, bias, **kwargs):
+    bn = SyncBatchNorm(C, momentum=0.3, **kwargs).double()
+    with torch.no_grad():
+        bn.weight.copy_(weight)
+        bn.bias.copy_(bias)
+    return bn
+
+
+def worker(rank, world, init_file, out_dir, cases):
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    results = []
+    for sizes, offset, use_compiled in cases:
+        x, dy, weight, bias = global_batch(sizes, offset)
+        start = sum(sizes[:rank])
+        x_local = x[start:start + sizes[rank]].clone().requires_grad_()
+        bn = make_bn(weight, bias, use_compiled=use_compiled)
+        y = bn(x_local)
+        y.backward(dy[start:start + sizes[rank]])
+        grads = torch.cat([bn.weight.grad, bn.bias.grad])
+        dist.all_reduce(grads)  # DDP sums parameter gradients across ranks (then averages)
+        results.append({"y": y.detach(), "dx": x_local.grad, "dw": grads[:C], "db": grads[C:],
+                        "mean": bn.running_mean, "var": bn.running_var})  # fmt: skip
+    torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def reference(sizes, offset, round_to=None):
+    x, dy, weight, bias = global_batch(sizes, offset)
+    if round_to is not None:
+        x = x.to(round_to).double()  # the reference sees the same rounded input
+    bn = torch.nn.BatchNorm3d(C, momentum=0.3).double()
+    with torch.no_grad():
+        bn.weight.copy_(weight)
+        bn.bias.copy_(bias)
+    x = x.clone().requires_grad_()
+    bn(x).backward(dy)
+    y = torch.nn.BatchNorm3d(C, momentum=0.3).double()
+    with torch.no_grad():
+        y.weight.copy_(weight)
+        y.bias.copy_(bias)
+    return {"y": y(x.detach()), "dx": x.grad, "dw": bn.weight.grad, "db": bn.bias.grad,
+            "mean": bn.running_mean, "var": bn.running_var}  # fmt: skip
+
+
+CASES = [([3, 5], 0.0), ([2, 0, 4], 1e4), ([1, 6, 2], 0.0)]
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_matches_batchnorm_on_the_concatenated_batch(tmp_path, world):
+    cases = [(sizes, offset, compiled) for sizes, offset in CASES if len(sizes) == world for compiled in (True, False)]
+    mp.spawn(worker, args=(world, str(tmp_path / "init"), str(tmp_path), cases), nprocs=world, join=True)
+    per_rank = [torch.load(tmp_path / f"rank{r}.pt") for r in range(world)]
+    for i, (sizes, offset, compiled) in enumerate(cases):
+        ref = reference(sizes, offset)
+        y = torch.cat([per_rank[r][i]["y"] for r in range(world)])
+        dx = torch.cat([per_rank[r][i]["dx"] for r in range(world)])
+        for name, value in (("y", y), ("dx", dx)):
+            torch.testing.assert_close(value, ref[name], atol=1e-5, rtol=0, msg=f"{name} {sizes} {offset} {compiled}")
+        for r in range(world):  # parameter gradients and running statistics agree on every rank
+            for name in ("dw", "db", "mean", "var"):
+                torch.testing.assert_close(per_rank[r][i][name], ref[name], atol=1e-5, rtol=1e-6,
+                                           msg=f"{name} rank {r} {sizes} {offset} {compiled}")  # fmt: skip
+
+
+def test_compiled_ops_match_torch_ops():
+    ops = load_ops()
+    if ops is None:
+        pytest.skip("compiled torch ops unavailable")
+    torch_ops = TorchOps()
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(3, 4, 7, 9, dtype=dtype) * 3 + 5
+        dy = torch.randn_like(x)
+        mean, m2 = ops.bn_stats(x)
+        ref_mean, ref_m2 = torch_ops.bn_stats(x)
+        torch.testing.assert_close(mean, ref_mean)
+        torch.testing.assert_close(m2, ref_m2)
+        invstd = torch.rsqrt(m2 / 189 + 1e-5)
+        w, b = torch.rand(4, dtype=dtype), torch.rand(4, dtype=dtype)
+        tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {}
+        torch.testing.assert_close(ops.bn_normalize(x, mean, invstd, w, b), torch_ops.bn_normalize(x, mean, invstd, w, b), **tol)
+        torch.testing.assert_close(ops.bn_normalize(x, mean, invstd, None, None), torch_ops.bn_normalize(x, mean, invstd, None, None), **tol)
+        s1, s2 = ops.bn_backward_reduce(dy, x, mean)
+        r1, r2 = torch_ops.bn_backward_reduce(dy, x, mean)
+        torch.testing.assert_close(s1, r1)
+        torch.testing.assert_close(s2, r2)
+        args = (dy, x, mean, invstd, w, s1 / 189, s2 / 189)
+        torch.testing.assert_close(ops.bn_backward_elemt(*args), torch_ops.bn_backward_elemt(*args), **tol)
+    x = torch.randn(0, 4, 5)  # an empty rank
+    mean, m2 = ops.bn_stats(x)
+    assert mean.shape == (4,) and not mean.any() and not m2.any()
+    with pytest.raises(RuntimeError, match=r"`mean` must have shape \(4\)"):
+        ops.bn_normalize(torch.randn(2, 4, 3), torch.zeros(3, dtype=torch.float64), torch.ones(4), None, None)
+
+
+def test_float32_far_from_zero_keeps_precision():
+    """Inputs offset by 1e4 in float32: the float64 shifted sums keep the variance; sum-of-squares does not."""
+    x, dy, weight, bias = global_batch([4], 1e4)
+    ref = reference([4], 1e4, round_to=torch.float32)
+    x32 = x.float().requires_grad_()
+    bn = make_bn(weight, bias).float()
+    y = bn(x32)
+    torch.testing.assert_close(y.double(), ref["y"], atol=1e-5, rtol=0)
+    rows = x.float().transpose(0, 1).reshape(C, -1)
+    naive_var = (rows * rows).mean(1) - rows.mean(1) ** 2  # E[x^2] - E[x]^2 in float32
+    assert (naive_var.double() - ref["var"]).abs().max() > 0.1  # the naive formula is far off
+    torch.testing.assert_close(bn.running_var.double(), ref["var"], atol=1e-5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("eps_mode", ["add", "max"])
+def test_gradcheck_float64(eps_mode):
+    ops = load_ops() or TorchOps()
+    eps = 1e-5 if eps_mode == "add" else 0.5  # 'max' with eps above some channel variances
+
+    def fn(x, w, b):
+        return _SyncBatchNormFunction.apply(x, w, b, None, None, eps, 0.1, None, eps_mode, ops)
+
+    x = torch.randn(3, 2, 5, dtype=torch.float64) * torch.tensor([0.3, 2.0], dtype=torch.float64)[None, :, None]
+    args = (x.requires_grad_(), torch.rand(2, dtype=torch.float64, requires_grad=True),
+            torch.rand(2, dtype=torch.float64, requires_grad=True))  # fmt: skip
+    assert torch.autograd.gradcheck(fn, args)
+
+
+def test_max_eps_mode_is_pytorch_connectomics_normalization():
+    x = torch.randn(4, 2, 6, dtype=torch.float64) * torch.tensor([0.1, 3.0], dtype=torch.float64)[None, :, None]
+    bn = SyncBatchNorm(2, eps=0.5, affine=False, eps_mode="max").double()
+    var = x.transpose(0, 1).reshape(2, -1).var(1, unbiased=False)
+    expected = (x - x.mean((0, 2), keepdim=True)) / torch.sqrt(torch.clamp(var, min=0.5))[None, :, None]
+    torch.testing.assert_close(bn(x), expected)
+
+
+def test_module_behaviour():
+    model = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.BatchNorm3d(4), torch.nn.ReLU(),
+                                torch.nn.Sequential(torch.nn.BatchNorm3d(4)))  # fmt: skip
+    model[1].running_mean.fill_(0.5)
+    converted = convert_sync_batchnorm(model)
+    assert isinstance(converted[1], SyncBatchNorm) and isinstance(converted[3][0], SyncBatchNorm)
+    assert converted[1].running_mean[0] == 0.5
+    x = torch.randn(2, 1, 6, 6, 6)
+    converted(x).sum().backward()  # single process: plain batch norm
+    converted.eval()
+    bn = torch.nn.BatchNorm3d(4).eval()
+    bn.load_state_dict(converted[1].state_dict())
+    z = torch.randn(2, 4, 3, 3, 3)
+    torch.testing.assert_close(converted[1](z), bn(z))  # eval uses running statistics
+    with pytest.raises(ValueError, match=r"`eps_mode` must be one of \('add', 'max'\); got 'sqrt'"):
+        SyncBatchNorm(4, eps_mode="sqrt")
+    with pytest.raises(ValueError, match=r"expected 4 channels; got input \(2, 3, 5\)"):
+        converted[1].train()(torch.randn(2, 3, 5))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        SyncBatchNorm(4)(torch.randn(1, 4))
+
+
+def test_merge_statistics_handles_empty_parts():
+    parts = [torch.randn(n, 3, dtype=torch.float64) + 7 for n in (4, 0, 9)]
+    counts = torch.tensor([4.0, 0.0, 9.0], dtype=torch.float64)
+    means = torch.stack([p.mean(0) if len(p) else torch.zeros(3, dtype=torch.float64) for p in parts])
+    m2s = torch.stack([((p - p.mean(0)) ** 2).sum(0) if len(p) else torch.zeros(3, dtype=torch.float64) for p in parts])
+    n, mean, m2 = merge_statistics(counts, means, m2s)
+    allx = torch.cat(parts)
+    assert n == 13
+    torch.testing.assert_close(mean, allx.mean(0))
+    torch.testing.assert_close(m2, ((allx - allx.mean(0)) ** 2).sum(0))
