@@ -85,7 +85,7 @@ ext_modules = [
     Pybind11Extension(
         "pytc._ext",
         sorted(glob("csrc/numpy/*.cpp")),
-        include_dirs=["csrc"],
+        include_dirs=[os.path.join(os.path.dirname(os.path.abspath(__file__)), "csrc")],  # absolute for ninja
         depends=sorted(glob("csrc/core/*.hpp") + glob("csrc/numpy/*.hpp")),
         cxx_std=17,
     ),
