@@ -187,3 +187,26 @@ def test_merge_statistics_handles_empty_parts():
     assert n == 13
     torch.testing.assert_close(mean, allx.mean(0))
     torch.testing.assert_close(m2, ((allx - allx.mean(0)) ** 2).sum(0))
+
+
+def test_falls_back_to_torch_ops_with_one_warning(monkeypatch):
+    import sys
+
+    from pytc import _torch_ext
+
+    def broken():
+        raise RuntimeError("Error building extension 'pytc_C': no compiler")
+
+    monkeypatch.setattr(_torch_ext, "_build_just_in_time", broken)
+    monkeypatch.setitem(sys.modules, "pytc._C", None)  # no ahead-of-time build either
+    _torch_ext.load_ops.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=r"could not be built.*no compiler.*'The torch extension \(pytc._C\)'"):
+            assert _torch_ext.load_ops() is None
+        assert _torch_ext.load_ops() is None  # cached: no second warning, no second build
+        x = torch.randn(4, C, 5, dtype=torch.float64)
+        y = SyncBatchNorm(C).double()(x)
+        torch.testing.assert_close(y, torch.nn.BatchNorm1d(C).double()(x))
+    finally:
+        _torch_ext.load_ops.cache_clear()
+        _torch_ext._status["state"] = "not loaded yet"

@@ -1,0 +1,186 @@
+"""Losses for EM segmentation, with per-voxel weights, and a multitask criterion over channel ranges.
+
+Every loss is called as ``loss(output, target, weight=None)``; `output` holds logits where the loss
+takes an activation (BCE, Dice, Jaccard, focal, cross-entropy) and values otherwise (MSE, MAE).
+Weighted losses average ``weight * loss`` over all elements.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _weighted_mean(loss, weight):
+    return loss.mean() if weight is None else (loss * weight).mean()
+
+
+class WeightedBCEWithLogits(nn.Module):
+    def forward(self, output, target, weight=None):
+        return F.binary_cross_entropy_with_logits(output, target, weight=weight, reduction="mean")
+
+
+class WeightedMSE(nn.Module):
+    def forward(self, output, target, weight=None):
+        return _weighted_mean((output - target) ** 2, weight)
+
+
+class WeightedMAE(nn.Module):
+    def forward(self, output, target, weight=None):
+        return _weighted_mean((output - target).abs(), weight)
+
+
+class _Overlap(nn.Module):
+    """Soft overlap losses on sigmoid(output), per channel over batch and space, averaged over channels."""
+
+    def __init__(self, smooth=1.0):
+        super().__init__()
+        self.smooth = smooth
+
+    def sums(self, output, target, weight):
+        p = torch.sigmoid(output)
+        w = torch.ones_like(p) if weight is None else weight
+        dims = [0] + list(range(2, p.dim()))
+        return (w * p * target).sum(dims), (w * p).sum(dims), (w * target).sum(dims)
+
+
+class DiceLoss(_Overlap):
+    """1 - (2 |P.T| + s) / (|P| + |T| + s)."""
+
+    def forward(self, output, target, weight=None):
+        inter, p, t = self.sums(output, target, weight)
+        return (1 - (2 * inter + self.smooth) / (p + t + self.smooth)).mean()
+
+
+class JaccardLoss(_Overlap):
+    """1 - (|P.T| + s) / (|P| + |T| - |P.T| + s)."""
+
+    def forward(self, output, target, weight=None):
+        inter, p, t = self.sums(output, target, weight)
+        return (1 - (inter + self.smooth) / (p + t - inter + self.smooth)).mean()
+
+
+class FocalLoss(nn.Module):
+    """Binary focal loss (Lin et al. 2017): -alpha_t (1 - p_t)^gamma log(p_t), from logits."""
+
+    def __init__(self, gamma=2.0, alpha=0.25):
+        super().__init__()
+        if gamma < 0 or not 0 <= alpha <= 1:
+            raise ValueError(f"FocalLoss: `gamma` must be >= 0 and `alpha` in [0, 1]; got {gamma}, {alpha}")
+        self.gamma, self.alpha = gamma, alpha
+
+    def forward(self, output, target, weight=None):
+        ce = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+        p_t = torch.exp(-ce)
+        alpha_t = self.alpha * target + (1 - self.alpha) * (1 - target)
+        return _weighted_mean(alpha_t * (1 - p_t) ** self.gamma * ce, weight)
+
+
+class WeightedCrossEntropy(nn.Module):
+    """Cross-entropy over the class channels of `output` (N, K, ...) against integer classes `target`
+    (N, ...) or (N, 1, ...), with optional class weights and per-voxel weights."""
+
+    def __init__(self, class_weights=None, ignore_index=-100):
+        super().__init__()
+        self.register_buffer("class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32))
+        self.ignore_index = ignore_index
+
+    def forward(self, output, target, weight=None):
+        if target.dim() == output.dim():
+            target = target[:, 0]
+        loss = F.cross_entropy(output, target.long(), weight=self.class_weights, ignore_index=self.ignore_index,
+                               reduction="none")  # fmt: skip
+        if weight is not None and weight.dim() == output.dim():
+            weight = weight[:, 0]
+        return _weighted_mean(loss, weight)
+
+
+LOSSES = {
+    "bce": WeightedBCEWithLogits,
+    "mse": WeightedMSE,
+    "mae": WeightedMAE,
+    "dice": DiceLoss,
+    "jaccard": JaccardLoss,
+    "focal": FocalLoss,
+    "ce": WeightedCrossEntropy,
+}
+ACTIVATIONS = {
+    "sigmoid": torch.sigmoid,
+    "softmax": lambda x: torch.softmax(x, 1),
+    "tanh": torch.tanh,
+    "none": lambda x: x,
+}
+
+
+def build_loss(spec):
+    """A loss from a name ('bce') or a dict {'name': 'focal', 'gamma': 2}."""
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    name = spec.pop("name", None)
+    if name not in LOSSES:
+        raise ValueError(f"build_loss: unknown loss {name!r}; available: {sorted(LOSSES)}")
+    return LOSSES[name](**spec)
+
+
+class MultitaskCriterion(nn.Module):
+    """Sums weighted losses of several tasks, each reading its own channel ranges.
+
+    Parameters
+    ----------
+    tasks : list of dict
+        ``{"output": (start, stop), "target": (start, stop), "losses": [("bce", 1.0), ("dice", 0.5)],
+        "activation": "sigmoid"}``: the task's output channels, target (and weight) channels, its losses with
+        their weights, and the activation applied at inference. "target" defaults to "output".
+
+    The total is ``sum over tasks and losses of weight * loss(output[:, o0:o1], target[:, t0:t1],
+    weight[:, t0:t1])``: each weight is applied once. `forward` also returns the parts by name.
+    """
+
+    def __init__(self, tasks):
+        super().__init__()
+        self.tasks = []
+        self.losses = nn.ModuleList()
+        for i, task in enumerate(tasks):
+            out = tuple(task["output"])
+            target = tuple(task.get("target", out))
+            if len(out) != 2 or len(target) != 2 or out[0] >= out[1] or target[0] >= target[1]:
+                raise ValueError(f"MultitaskCriterion: task {i} needs (start, stop) channel ranges; got output {out}, "
+                                 f"target {target}")  # fmt: skip
+            activation = task.get("activation", "none")
+            if activation not in ACTIVATIONS:
+                raise ValueError(f"MultitaskCriterion: task {i} `activation` must be one of {sorted(ACTIVATIONS)}; "
+                                 f"got {activation!r}")  # fmt: skip
+            entries = []
+            for spec, weight in task["losses"]:
+                self.losses.append(build_loss(spec))
+                entries.append((len(self.losses) - 1, float(weight), spec if isinstance(spec, str) else spec["name"]))
+            self.tasks.append({"output": out, "target": target, "losses": entries, "activation": activation,
+                               "name": task.get("name", f"task{i}")})  # fmt: skip
+
+    @classmethod
+    def from_target_channels(cls, channels, losses, activations=None):
+        """Tasks whose output and target channels coincide, from `build_targets`' channel records
+        [(name, start, stop), ...] and a dict name -> list of (loss, weight)."""
+        activations = activations or {}
+        return cls([{"name": name, "output": (a, b), "losses": losses[name], "activation": activations.get(name, "none")}
+                    for name, a, b in channels])  # fmt: skip
+
+    def forward(self, output, target, weight=None):
+        total, parts = 0.0, {}
+        for task in self.tasks:
+            (o0, o1), (t0, t1) = task["output"], task["target"]
+            if o1 > output.shape[1] or t1 > target.shape[1]:
+                raise ValueError(f"MultitaskCriterion: task {task['name']} reads output channels {o0}:{o1} and "
+                                 f"target channels {t0}:{t1}; got {output.shape[1]} and {target.shape[1]}")  # fmt: skip
+            w = None if weight is None else weight[:, t0:t1]
+            for index, scale, name in task["losses"]:
+                value = self.losses[index](output[:, o0:o1], target[:, t0:t1], w)
+                parts[f"{task['name']}/{name}"] = value.detach()
+                total = total + scale * value
+        return total, parts
+
+    def activate(self, output):
+        """The output with each task's activation applied to its channels (for inference)."""
+        out = output.clone()
+        for task in self.tasks:
+            o0, o1 = task["output"]
+            out[:, o0:o1] = ACTIVATIONS[task["activation"]](output[:, o0:o1])
+        return out

@@ -1,0 +1,73 @@
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pytc.models import MODELS, SyncBatchNorm, build_model, num_parameters  # noqa: E402
+
+# Parameter counts of the default models (1 input channel, 3 outputs): a change here changes the architecture.
+PARAMETERS = {"unet_residual_3d": 1092915, "unet_3d": 5372419, "unet_2d": 7427011, "fpn_3d": 852067}
+TRAINING_SIZES = {"unet_residual_3d": (18, 160, 160), "unet_3d": (16, 64, 64), "unet_2d": (128, 128),
+                  "fpn_3d": (16, 64, 64)}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_parameter_counts_are_stable(name):
+    assert num_parameters(build_model(name)) == PARAMETERS[name]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_training_sizes_keep_their_shape(name):
+    model = build_model(name, in_channels=1, out_channels=[3, 1]).eval()
+    size = TRAINING_SIZES[name]
+    with torch.no_grad():
+        y = model(torch.randn(1, 1, *size))
+    assert y.shape == (1, 4) + size
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_odd_sizes_and_gradients_reach_every_parameter(name):
+    ndim = MODELS[name][1]["ndim"]
+    isotropy = [False, True, True] if ndim == 3 else [True, True, True]
+    model = build_model(name, in_channels=2, out_channels=2, filters=[4, 6, 8], isotropy=isotropy, norm="gn")
+    size = (9, 35, 37)[-ndim:]  # sizes that are not multiples of the downsampling
+    x = torch.randn(2, 2, *size)
+    y = model(x)
+    assert y.shape == (2, 2) + size
+    y.square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+@pytest.mark.parametrize("option, values", [("norm", ["bn", "sync_bn", "in", "gn", "none"]),
+                                            ("activation", ["relu", "elu", "leaky_relu", "gelu", "silu"]),
+                                            ("padding_mode", ["zeros", "reflect", "replicate"]),
+                                            ("block", ["residual", "residual_se", "dilated", "plain"])])  # fmt: skip
+def test_options(option, values):
+    for value in values:
+        model = build_model("unet_3d", out_channels=1, filters=[4, 8], isotropy=[True, True], **{option: value})
+        assert model(torch.randn(2, 1, 8, 8, 8)).shape == (2, 1, 8, 8, 8)
+    assert any(isinstance(m, SyncBatchNorm) for m in build_model("unet_2d", norm="sync_bn").modules())
+
+
+def test_too_small_inputs_say_which_sizes_work():
+    model = build_model("unet_residual_3d")
+    with pytest.raises(ValueError, match=r"spatial size \(4, 160, 160\) is too small.*at least \(8, 32, 32\)"):
+        model(torch.randn(1, 1, 4, 160, 160))
+    with pytest.raises(ValueError, match=r"input must be \(N, C, Z, Y, X\); got shape \(1, 160, 160\)"):
+        model(torch.randn(1, 160, 160))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"name": "unet_4d"}, r"unknown model 'unet_4d'; available: \['fpn_3d'"),
+        ({"name": "unet_3d", "norm": "batch"}, r"`norm` must be one of \('bn', 'sync_bn', 'in', 'gn', 'none'\); got 'batch'"),
+        ({"name": "unet_3d", "activation": "tanh"}, r"`activation` must be one of"),
+        ({"name": "unet_3d", "block": "dense"}, r"`block` must be one of"),
+        ({"name": "unet_3d", "isotropy": [True]}, r"`isotropy` needs one value per level \(4\); got 1"),
+        ({"name": "unet_3d", "out_channels": 0}, r"`out_channels` must be a positive int"),
+    ],
+)
+def test_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(**kwargs)

@@ -1,0 +1,93 @@
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pytc.losses import (  # noqa: E402
+    DiceLoss, FocalLoss, JaccardLoss, MultitaskCriterion, WeightedBCEWithLogits, WeightedCrossEntropy, WeightedMAE,
+    WeightedMSE, build_loss,
+)  # fmt: skip
+
+OUT = torch.tensor([[[0.0, 2.0], [-1.0, 1.0]]])  # (N=1, C=2, 2 voxels): logits / values
+TARGET = torch.tensor([[[0.0, 1.0], [1.0, 1.0]]])
+WEIGHT = torch.tensor([[[1.0, 2.0], [0.5, 0.0]]])
+
+
+def sig(v):
+    return 1 / (1 + math.exp(-v))
+
+
+def test_bce_mse_mae_by_hand():
+    o, t, w = [0.0, 2.0, -1.0, 1.0], [0.0, 1.0, 1.0, 1.0], [1.0, 2.0, 0.5, 0.0]
+    bce = [-(ti * math.log(sig(oi)) + (1 - ti) * math.log(1 - sig(oi))) for oi, ti in zip(o, t)]
+    assert WeightedBCEWithLogits()(OUT, TARGET, WEIGHT).item() == pytest.approx(sum(b * wi for b, wi in zip(bce, w)) / 4)
+    assert WeightedMSE()(OUT, TARGET, WEIGHT).item() == pytest.approx((0 + 2 * 1 + 0.5 * 4 + 0) / 4)
+    assert WeightedMAE()(OUT, TARGET).item() == pytest.approx((0 + 1 + 2 + 0) / 4)
+
+
+def test_dice_jaccard_by_hand():
+    dice, jaccard = [], []
+    for logits, t in (((0.0, 2.0), (0.0, 1.0)), ((-1.0, 1.0), (1.0, 1.0))):  # per channel, then the mean
+        p = [sig(v) for v in logits]
+        inter, sp, st = sum(a * b for a, b in zip(p, t)), sum(p), sum(t)
+        dice.append(1 - (2 * inter + 1) / (sp + st + 1))
+        jaccard.append(1 - inter / (sp + st - inter))
+    assert DiceLoss(smooth=1)(OUT, TARGET).item() == pytest.approx(sum(dice) / 2)
+    assert JaccardLoss(smooth=0)(OUT, TARGET).item() == pytest.approx(sum(jaccard) / 2)
+
+
+def test_focal_by_hand():
+    o, t = [0.0, 2.0, -1.0, 1.0], [0.0, 1.0, 1.0, 1.0]
+    total = 0.0
+    for oi, ti in zip(o, t):
+        p_t = sig(oi) if ti else 1 - sig(oi)
+        alpha_t = 0.25 if ti else 0.75
+        total += -alpha_t * (1 - p_t) ** 2 * math.log(p_t)
+    assert FocalLoss()(OUT, TARGET).item() == pytest.approx(total / 4)
+    with pytest.raises(ValueError, match="`gamma` must be >= 0"):
+        FocalLoss(gamma=-1)
+
+
+def test_cross_entropy_with_class_weights_by_hand():
+    logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]]])  # (N=1, K=3, 2 voxels)
+    classes = torch.tensor([[[0, 2]]])
+    ce = WeightedCrossEntropy(class_weights=[1.0, 1.0, 3.0])(logits, classes)
+    lse = [math.log(math.exp(2) + 1 + math.e), math.log(1 + math.e + math.exp(3))]
+    expected = ((lse[0] - 2.0) * 1.0 + (lse[1] - 3.0) * 3.0) / 2  # per-voxel class weight, then the mean
+    assert ce.item() == pytest.approx(expected)
+
+
+def test_multitask_applies_each_weight_once():
+    output = torch.randn(2, 4, 5, 6)
+    target = (torch.rand(2, 4, 5, 6) > 0.5).float()
+    weight = torch.rand(2, 4, 5, 6)
+    criterion = MultitaskCriterion([
+        {"name": "affinity", "output": (0, 3), "losses": [("bce", 1.0), ("dice", 0.5)], "activation": "sigmoid"},
+        {"name": "distance", "output": (3, 4), "losses": [("mse", 2.0)], "activation": "tanh"},
+    ])  # fmt: skip
+    total, parts = criterion(output, target, weight)
+    expected = (WeightedBCEWithLogits()(output[:, :3], target[:, :3], weight[:, :3])
+                + 0.5 * DiceLoss()(output[:, :3], target[:, :3], weight[:, :3])
+                + 2.0 * WeightedMSE()(output[:, 3:], target[:, 3:], weight[:, 3:]))  # fmt: skip
+    assert total.item() == pytest.approx(expected.item())
+    assert set(parts) == {"affinity/bce", "affinity/dice", "distance/mse"}
+    active = criterion.activate(output)
+    torch.testing.assert_close(active[:, :3], torch.sigmoid(output[:, :3]))
+    torch.testing.assert_close(active[:, 3:], torch.tanh(output[:, 3:]))
+    from_channels = MultitaskCriterion.from_target_channels([("affinity", 0, 3), ("distance", 3, 4)],
+                                                            {"affinity": [("bce", 1.0), ("dice", 0.5)],
+                                                             "distance": [("mse", 2.0)]})  # fmt: skip
+    assert from_channels(output, target, weight)[0].item() == pytest.approx(total.item())
+
+
+def test_bad_specs():
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; available: \['bce'"):
+        build_loss("hinge")
+    with pytest.raises(ValueError, match=r"task 0 needs \(start, stop\) channel ranges"):
+        MultitaskCriterion([{"output": (3, 1), "losses": [("bce", 1)]}])
+    with pytest.raises(ValueError, match=r"`activation` must be one of"):
+        MultitaskCriterion([{"output": (0, 1), "losses": [("bce", 1)], "activation": "relu6"}])
+    criterion = MultitaskCriterion([{"output": (0, 5), "losses": [("mse", 1)]}])
+    with pytest.raises(ValueError, match=r"reads output channels 0:5 and target channels 0:5; got 3 and 3"):
+        criterion(torch.zeros(1, 3, 2), torch.zeros(1, 3, 2))
