@@ -1,16 +1,6 @@
 """Helpers for the benchmark suites (plain functions; fixtures live in conftest.py)."""
 
-import time
-
-
-def best_seconds(fn, repeat=5):
-    """Best wall time of `repeat` calls (for figures computed outside pytest-benchmark)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from pytc._timing import best_time as best_seconds  # noqa: F401  (re-exported for the suites)
 
 
 def timed_seconds(benchmark):

@@ -6,21 +6,13 @@ compiled kernel and with the numpy reference, checks that they agree and prints 
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
+from ._timing import best_time
+
 LONG_RANGE = [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9),
               (-4, 0, 0), (0, -27, 0), (0, 0, -27)]  # fmt: skip
-
-
-def _best_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def parse_args(argv=None):
@@ -72,10 +64,10 @@ def main(argv=None):
           f"matches numpy reference: {same}")
 
     megavoxels = seg.size / 1e6
-    reference = _best_time(lambda: seg_to_affinity_ref(seg, offsets), args.repeat)
-    timings = [("pytc, 1 thread", _best_time(lambda: seg_to_affinity(seg, offsets, threads=1), args.repeat))]
+    reference = best_time(lambda: seg_to_affinity_ref(seg, offsets), args.repeat)
+    timings = [("pytc, 1 thread", best_time(lambda: seg_to_affinity(seg, offsets, threads=1), args.repeat))]
     if threads > 1:
-        seconds = _best_time(lambda: seg_to_affinity(seg, offsets, threads=threads), args.repeat)
+        seconds = best_time(lambda: seg_to_affinity(seg, offsets, threads=threads), args.repeat)
         timings.append((f"pytc, {threads} threads", seconds))
     timings.append(("numpy reference", reference))
     for name, seconds in timings:

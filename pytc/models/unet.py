@@ -57,7 +57,18 @@ class _Encoder(nn.Module):
         return tuple(2 * f if f > 1 else 1 for f in factors)
 
 
-class UNet(nn.Module):
+class _EncoderDecoder(nn.Module):
+    """Checks the input, runs the encoder, `decode`s its features and applies the output heads."""
+
+    def min_size(self):
+        return self.encoder.min_size()
+
+    def forward(self, x):
+        check_input(self, x)
+        return self.heads(self.decode(self.encoder(x)))
+
+
+class UNet(_EncoderDecoder):
     """Encoder-decoder with skip connections (added), for 2D or 3D inputs.
 
     Levels downsample by strided convolutions ((1, 2, 2) at anisotropic 3D levels, 2 elsewhere) and
@@ -78,19 +89,14 @@ class UNet(nn.Module):
         self.ndim = ndim
         init_weights(self)
 
-    def min_size(self):
-        return self.encoder.min_size()
-
-    def forward(self, x):
-        check_input(self, x)
-        features = self.encoder(x)
+    def decode(self, features):
         y = features[-1]
         for stage, skip in zip(self.decoder, reversed(features[:-1])):
             y = stage["block"](match_size(stage["reduce"](y), skip) + skip)
-        return self.heads(y)
+        return y
 
 
-class FPN3D(nn.Module):
+class FPN3D(_EncoderDecoder):
     """Feature pyramid network (Lin et al. 2017) on the residual encoder: lateral 1x1 convolutions,
     a top-down pathway (upsample and add), and a smoothing convolution at every level; the heads read
     the finest level."""
@@ -105,17 +111,12 @@ class FPN3D(nn.Module):
         self.ndim = 3
         init_weights(self)
 
-    def min_size(self):
-        return self.encoder.min_size()
-
-    def forward(self, x):
-        check_input(self, x)
-        features = self.encoder(x)
+    def decode(self, features):
         y = self.smooth[-1](self.lateral[-1](features[-1]))
         for i in range(len(features) - 2, -1, -1):
             lateral = self.lateral[i](features[i])
             y = self.smooth[i](lateral + match_size(y, lateral))
-        return self.heads(y)
+        return y
 
 
 def check_input(model, x):
