@@ -115,13 +115,25 @@ inline uint64_t pair_key(uint32_t a, uint32_t b) {
   return a < b ? (uint64_t{a} << 32 | b) : (uint64_t{b} << 32 | a);
 }
 
-// Stable LSD radix sort of `keys` by the 32-bit sort key key_of(element), 11-bit digits.
+// Stable LSD radix sort of `keys` by the 32-bit sort key key_of(element) - min over keys:
+// 2 passes of 15-bit digits when the keys span at most 2^30 values (any weights within [0, 1]),
+// else 3 passes of 11 bits.
 template <typename T, typename KeyOf>
-void radix_sort(std::vector<T>& keys, KeyOf key_of, int threads) {
+void radix_sort(std::vector<T>& keys, KeyOf raw_key_of, int threads) {
   const size_t n = keys.size();
   if (n < 2) return;
+  uint32_t lo = 0xffffffffu, hi = 0;
+  for (const T& k : keys) {
+    const uint32_t key = raw_key_of(k);
+    lo = std::min(lo, key);
+    hi = std::max(hi, key);
+  }
+  if (lo == hi) return;
+  const int kBits = hi - lo < (uint32_t{1} << 30) ? 15 : 11;
+  const int kBuckets = 1 << kBits;
+  const int total_bits = hi - lo < (uint32_t{1} << 30) ? 30 : 32;
+  auto key_of = [&](const T& k) { return raw_key_of(k) - lo; };
   std::vector<T> buffer(n);
-  constexpr int kBits = 11, kBuckets = 1 << kBits;
   int n_threads = 1;
 #if defined(_OPENMP)
   n_threads = threads > 0 ? threads : omp_get_max_threads();
@@ -130,7 +142,7 @@ void radix_sort(std::vector<T>& keys, KeyOf key_of, int threads) {
   (void)threads;
 #endif
   std::vector<size_t> counts(static_cast<size_t>(n_threads) * kBuckets);
-  for (int shift = 0; shift < 32; shift += kBits) {
+  for (int shift = 0; shift < total_bits; shift += kBits) {
     std::fill(counts.begin(), counts.end(), 0);
     const T* src = keys.data();
     T* dst = buffer.data();
@@ -283,9 +295,11 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
 
   // Mutex lists: singly linked, head/tail/length per root, entries in a pool.
   constexpr uint32_t kNone = 0xffffffffu;
-  std::vector<uint32_t> head(static_cast<size_t>(N), kNone), tail(static_cast<size_t>(N), kNone);
-  std::vector<uint32_t> list_len(static_cast<size_t>(N), 0);
-  std::vector<uint32_t> size(static_cast<size_t>(N), 1);  // voxels per root
+  // Per-root state in one 16-byte record, so that a root costs one cache line.
+  struct RootState {
+    uint32_t head, tail, list_len, size;  // mutex list, its length, voxels in the cluster
+  };
+  std::vector<RootState> state(static_cast<size_t>(N), RootState{kNone, kNone, 0, 1});
   std::vector<uint32_t> pool_node, pool_next;
   PairSet mutexes;
   std::vector<uint32_t> scratch;
@@ -296,48 +310,48 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     const uint32_t e = static_cast<uint32_t>(pool_node.size());
     pool_node.push_back(member);
     pool_next.push_back(kNone);
-    if (head[root] == kNone) {
-      head[root] = e;
+    if (state[root].head == kNone) {
+      state[root].head = e;
     } else {
-      pool_next[tail[root]] = e;
+      pool_next[state[root].tail] = e;
     }
-    tail[root] = e;
-    ++list_len[root];
+    state[root].tail = e;
+    ++state[root].list_len;
   };
 
   auto process = [&](uint32_t u, uint32_t w, bool attractive) {
     uint32_t ru = find(u), rw = find(w);
     if (ru == rw) return;
     if (attractive) {
-      if (list_len[ru] != 0 && list_len[rw] != 0 && mutexes.contains(pair_key(ru, rw))) return;
+      if (state[ru].list_len != 0 && state[rw].list_len != 0 && mutexes.contains(pair_key(ru, rw))) return;
       // r keeps the longer mutex list; s's entries are re-keyed and moved onto it.
-      if (list_len[ru] < list_len[rw] || (list_len[ru] == list_len[rw] && size[ru] < size[rw])) std::swap(ru, rw);
+      if (state[ru].list_len < state[rw].list_len || (state[ru].list_len == state[rw].list_len && state[ru].size < state[rw].size)) std::swap(ru, rw);
       const uint32_t r = ru, s = rw;
       parent[s] = r;
-      size[r] += size[s];
-      if (list_len[s] == 0) return;
+      state[r].size += state[s].size;
+      if (state[s].list_len == 0) return;
       // Move s's entries whose partner is new to r onto r's list (the entry now names the
       // partner's root); drop the ones that repeat a partner r already has.
       // Two passes so that the hash slots of all of s's partners are prefetched together.
       scratch.clear();
-      for (uint32_t e = head[s]; e != kNone; e = pool_next[e]) {
+      for (uint32_t e = state[s].head; e != kNone; e = pool_next[e]) {
         const uint32_t partner = find(pool_node[e]);
         pool_node[e] = partner;
         mutexes.prefetch(pair_key(r, partner));
         scratch.push_back(e);
       }
-      head[s] = tail[s] = kNone;
-      list_len[s] = 0;
+      state[s].head = state[s].tail = kNone;
+      state[s].list_len = 0;
       for (const uint32_t e : scratch) {
         if (mutexes.insert(pair_key(r, pool_node[e]))) {
           pool_next[e] = kNone;
-          if (head[r] == kNone) {
-            head[r] = e;
+          if (state[r].head == kNone) {
+            state[r].head = e;
           } else {
-            pool_next[tail[r]] = e;
+            pool_next[state[r].tail] = e;
           }
-          tail[r] = e;
-          ++list_len[r];
+          state[r].tail = e;
+          ++state[r].list_len;
         }
       }
     } else if (mutexes.insert(pair_key(ru, rw))) {
@@ -370,7 +384,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     bool ring_attractive[kRing];
     auto decode = [&](size_t i) {
       const uint64_t index = index_of(i);
-      const uint64_t c = index / static_cast<uint64_t>(N);
+      uint64_t c = 0;  // channel: the number of later channel starts at or below index
+      for (int64_t k = 1; k < n_channels; ++k) c += index >= static_cast<uint64_t>(k * N);
       const uint32_t v = static_cast<uint32_t>(index - c * static_cast<uint64_t>(N));
       const size_t slot = i % kRing;
       ring_u[slot] = v;
@@ -386,8 +401,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
         const size_t slot = (i + kNear) % kRing;
         const uint32_t ru = find(ring_u[slot]), rw = find(ring_w[slot]);
         if (ru != rw) {
-          __builtin_prefetch(&list_len[ru]);
-          __builtin_prefetch(&list_len[rw]);
+          __builtin_prefetch(&state[ru].list_len);
+          __builtin_prefetch(&state[rw].list_len);
           mutexes.prefetch(pair_key(ru, rw));
         }
       }
@@ -429,7 +444,7 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   }
 
   // 3. Labels 1..K in order of each cluster's first voxel; reuse `head` as root -> label.
-  std::fill(head.begin(), head.end(), 0u);
+  for (RootState& r : state) r.head = 0;
   uint64_t next = 0;
   for (int64_t v = 0; v < N; ++v) {
     if (mask != nullptr && mask[v] == 0) {
@@ -437,8 +452,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       continue;
     }
     const uint32_t r = find(static_cast<uint32_t>(v));
-    if (head[r] == 0) head[r] = static_cast<uint32_t>(++next);
-    labels[v] = head[r];
+    if (state[r].head == 0) state[r].head = static_cast<uint32_t>(++next);
+    labels[v] = state[r].head;
   }
   return next;
 }
