@@ -21,13 +21,16 @@
 //
 // Sorting: each edge is one 64-bit key, the order-preserving (descending) bits of its float weight
 // in the high half and its edge index in the low half. Keys are generated in index order, so a
-// stable LSD radix sort on the high 32 bits (3 passes of 11 bits) gives the full order. When
-// C * N >= 2^32 the index does not fit and a 128-bit key path is used.
+// stable LSD radix sort on the high 32 bits gives the full order (2 passes of 15 bits when the
+// weights span at most 2^30 float steps, as any weights within [0, 1] do; else 3 passes of 11
+// bits). When C * N >= 2^32 the index does not fit and a 16-byte key path is used.
+// The greedy pass is software-pipelined (parents, roots and hash slots of upcoming edges are
+// prefetched), since its random accesses to arrays larger than the caches dominate its cost.
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
-// Complexity: O(E) sort + O(E alpha(N)) union-find + mutex work O(M log M) (M mutexes). Memory:
-// 16 bytes per edge during the sort, 8-12 bytes per voxel, 8 bytes per mutex list entry and
-// ~16 bytes per mutex set entry.
+// Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
+// list). Memory: 16 bytes per edge during the sort, 20 bytes per voxel, 8 bytes per mutex list
+// entry and 16-32 bytes per mutex set entry (the set is reserved for half the repulsive edges).
 // Threading: key generation and the radix histogram/scatter run with OpenMP over `threads`
 // (<= 0: OpenMP's default); the greedy union-find pass is sequential.
 #pragma once
