@@ -1,0 +1,464 @@
+// Mutex watershed (Wolf et al. 2018, "The Mutex Watershed: Efficient, Parameter-Free Image
+// Partitioning") on an affinity graph with attractive and repulsive offset channels.
+//
+// Graph: channel c links voxel v with v + offsets[c] (edges leaving the volume, edges touching a
+// masked-out voxel and repulsive edges not selected by `keep` are skipped). The first
+// `n_attractive` channels are attractive edges of weight aff[c, v]; the others are repulsive edges
+// of weight 1 - aff[c, v] (computed in float32).
+//
+// Order: edges are processed by descending weight; equal weights by ascending edge index
+// c * N + v (channel-major, then C-order voxel index). The Python reference uses the same order,
+// so both give identical labels.
+//
+// Algorithm: union-find with path compression over the voxels. An attractive edge between two
+// clusters merges them unless a mutex exists between their roots; a repulsive edge between two
+// clusters adds a mutex. Mutexes live in one open-addressing hash set of root pairs, plus one
+// linked list per root holding a member of each mutex partner (each entry's current root is a
+// partner; two entries may name the same partner after partners merged). When root s merges
+// into root r (r: the root with the longer list), s's entries are re-keyed to r and moved onto
+// r's list, except those naming a partner r already has; a stale pair (s, x) left in the set is
+// never queried again because s is no longer a root.
+//
+// Sorting: each edge is one 64-bit key, the order-preserving (descending) bits of its float weight
+// in the high half and its edge index in the low half. Keys are generated in index order, so a
+// stable LSD radix sort on the high 32 bits gives the full order (2 passes of 15 bits when the
+// weights span at most 2^30 float steps, as any weights within [0, 1] do; else 3 passes of 11
+// bits). When C * N >= 2^32 the index does not fit and a 16-byte key path is used.
+// The greedy pass is software-pipelined (parents, roots and hash slots of upcoming edges are
+// prefetched), since its random accesses to arrays larger than the caches dominate its cost.
+//
+// Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
+// Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
+// list). Memory: 16 bytes per edge during the sort, 20 bytes per voxel, 8 bytes per mutex list
+// entry and 16-32 bytes per mutex set entry (the set is reserved for half the repulsive edges).
+// Threading: key generation and the radix histogram/scatter run with OpenMP over `threads`
+// (<= 0: OpenMP's default); the greedy union-find pass is sequential.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace pytc {
+
+namespace mws_detail {
+
+// Order-preserving map of a float to uint32, inverted so that larger weights sort first.
+inline uint32_t descending_key(float w) {
+  w += 0.0f;  // -0 -> +0
+  uint32_t bits;
+  std::memcpy(&bits, &w, sizeof bits);
+  const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  return ~ascending;
+}
+
+// Hash set of nonzero uint64 keys (0 = empty slot), linear probing, grows at load 1/2.
+class PairSet {
+ public:
+  PairSet() { rehash(1 << 12); }
+
+  bool contains(uint64_t key) const {
+    for (size_t i = slot(key);; i = (i + 1) & mask_) {
+      const uint64_t k = table_[i];
+      if (k == key) return true;
+      if (k == 0) return false;
+    }
+  }
+  void prefetch(uint64_t key) const { __builtin_prefetch(&table_[slot(key)]); }
+  void reserve(size_t n) {
+    size_t capacity = table_.size();
+    while (capacity < 2 * n) capacity *= 2;
+    if (capacity > table_.size()) rehash(capacity);
+  }
+  // Returns true if the key was new.
+  bool insert(uint64_t key) {
+    if (2 * (size_ + 1) > table_.size()) rehash(table_.size() * 2);
+    for (size_t i = slot(key);; i = (i + 1) & mask_) {
+      const uint64_t k = table_[i];
+      if (k == key) return false;
+      if (k == 0) {
+        table_[i] = key;
+        ++size_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  size_t slot(uint64_t key) const {
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return static_cast<size_t>(key) & mask_;
+  }
+  void rehash(size_t capacity) {
+    std::vector<uint64_t> old(capacity, 0);
+    old.swap(table_);
+    mask_ = capacity - 1;
+    for (uint64_t k : old) {
+      if (k == 0) continue;
+      size_t i = slot(k);
+      while (table_[i] != 0) i = (i + 1) & mask_;
+      table_[i] = k;
+    }
+  }
+  std::vector<uint64_t> table_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+inline uint64_t pair_key(uint32_t a, uint32_t b) {
+  return a < b ? (uint64_t{a} << 32 | b) : (uint64_t{b} << 32 | a);
+}
+
+// Stable LSD radix sort of `keys` by the 32-bit sort key key_of(element) - min over keys:
+// 2 passes of 15-bit digits when the keys span at most 2^30 values (any weights within [0, 1]),
+// else 3 passes of 11 bits.
+template <typename T, typename KeyOf>
+void radix_sort(std::vector<T>& keys, KeyOf raw_key_of, int threads) {
+  const size_t n = keys.size();
+  if (n < 2) return;
+  uint32_t lo = 0xffffffffu, hi = 0;
+  for (const T& k : keys) {
+    const uint32_t key = raw_key_of(k);
+    lo = std::min(lo, key);
+    hi = std::max(hi, key);
+  }
+  if (lo == hi) return;
+  const int kBits = hi - lo < (uint32_t{1} << 30) ? 15 : 11;
+  const int kBuckets = 1 << kBits;
+  const int total_bits = hi - lo < (uint32_t{1} << 30) ? 30 : 32;
+  auto key_of = [&](const T& k) { return raw_key_of(k) - lo; };
+  std::vector<T> buffer(n);
+  int n_threads = 1;
+#if defined(_OPENMP)
+  n_threads = threads > 0 ? threads : omp_get_max_threads();
+  if (n < (size_t{1} << 16)) n_threads = 1;
+#else
+  (void)threads;
+#endif
+  std::vector<size_t> counts(static_cast<size_t>(n_threads) * kBuckets);
+  for (int shift = 0; shift < total_bits; shift += kBits) {
+    std::fill(counts.begin(), counts.end(), 0);
+    const T* src = keys.data();
+    T* dst = buffer.data();
+    bool single_bucket = false;
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(n_threads)
+#endif
+    {
+      int t = 0;
+#if defined(_OPENMP)
+      t = omp_get_thread_num();
+#endif
+      const size_t begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+      size_t* count = counts.data() + static_cast<size_t>(t) * kBuckets;
+      for (size_t i = begin; i < end; ++i) ++count[(key_of(src[i]) >> shift) & (kBuckets - 1)];
+#if defined(_OPENMP)
+#pragma omp barrier
+#pragma omp single
+#endif
+      {
+        // Exclusive prefix over (bucket, thread): thread t writes its share of a bucket after
+        // the shares of threads < t, which keeps the sort stable.
+        size_t total = 0;
+        for (int b = 0; b < kBuckets; ++b) {
+          for (int u = 0; u < n_threads; ++u) {
+            size_t& c = counts[static_cast<size_t>(u) * kBuckets + b];
+            if (c == n) single_bucket = true;
+            const size_t here = c;
+            c = total;
+            total += here;
+          }
+        }
+      }
+      if (!single_bucket) {
+        for (size_t i = begin; i < end; ++i) {
+          const T value = src[i];
+          dst[count[(key_of(value) >> shift) & (kBuckets - 1)]++] = value;
+        }
+      }
+    }
+    if (!single_bucket) keys.swap(buffer);
+  }
+}
+
+struct Key128 {
+  uint32_t weight;
+  uint64_t index;
+};
+
+}  // namespace mws_detail
+
+struct MwsOffset3 {
+  int64_t z, y, x;
+};
+
+// aff: C-contiguous float32 (C, Z, Y, X). mask: uint8 (Z, Y, X) or nullptr (all voxels in).
+// keep: uint8 (C - n_attractive, Z, Y, X) or nullptr: repulsive edge of channel c at v is used
+// only if keep[c - n_attractive, v] != 0. stride: 3 ints >= 1; a repulsive edge is used only if
+// v lies on the stride grid (z % stride[0] == 0, ...). labels: uint64 (Z, Y, X) output.
+// Returns the number of clusters.
+inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const MwsOffset3* offsets,
+                                int64_t n_channels, int64_t n_attractive, const uint8_t* mask,
+                                const uint8_t* keep, const int64_t stride[3], uint64_t* labels,
+                                int threads) {
+  using namespace mws_detail;
+  for (int d = 0; d < 3; ++d) {
+    if (shape[d] < 0) {
+      throw std::invalid_argument("mutex_watershed: shape[" + std::to_string(d) + "] must be >= 0; got " +
+                                  std::to_string(shape[d]));
+    }
+    if (stride[d] < 1) {
+      throw std::invalid_argument("mutex_watershed: stride[" + std::to_string(d) + "] must be >= 1; got " +
+                                  std::to_string(stride[d]));
+    }
+  }
+  if (n_attractive < 0 || n_attractive > n_channels) {
+    throw std::invalid_argument("mutex_watershed: n_attractive must be in [0, " + std::to_string(n_channels) +
+                                "]; got " + std::to_string(n_attractive));
+  }
+  const int64_t Z = shape[0], Y = shape[1], X = shape[2];
+  const int64_t N = Z * Y * X;
+  if (N == 0) return 0;
+  if (N >= (int64_t{1} << 32) - 1) {
+    throw std::invalid_argument("mutex_watershed: volumes of 2^32 - 1 voxels or more are not supported; got " +
+                                std::to_string(N));
+  }
+#if defined(_OPENMP)
+  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
+#else
+  (void)threads;
+#endif
+
+  // 1. Edge keys, generated channel by channel in index order (each row's keys are written to
+  // a position known from per-row counts so that rows can be filled in parallel).
+  const int64_t rows = Z * Y;
+  std::vector<uint64_t> row_counts(static_cast<size_t>(n_channels * rows) + 1, 0);
+  auto row_range = [&](int64_t c, int64_t r, int64_t& begin, int64_t& end) -> bool {
+    const int64_t z = r / Y, y = r % Y;
+    const MwsOffset3 o = offsets[c];
+    const int64_t nz = z + o.z, ny = y + o.y;
+    if (nz < 0 || nz >= Z || ny < 0 || ny >= Y) return false;
+    if (c >= n_attractive && (z % stride[0] != 0 || y % stride[1] != 0)) return false;
+    begin = std::clamp<int64_t>(-o.x, 0, X);
+    end = std::clamp<int64_t>(X - o.x, 0, X);
+    return begin < end;
+  };
+  // Calls f(v, w) for each edge of channel c in row r, in increasing v.
+  auto for_row = [&](int64_t c, int64_t r, auto&& f) {
+    int64_t begin, end;
+    if (!row_range(c, r, begin, end)) return;
+    const MwsOffset3 o = offsets[c];
+    const int64_t base = r * X;
+    const int64_t delta = (o.z * Y + o.y) * X + o.x;
+    const float* a = aff + c * N + base;
+    const bool attractive = c < n_attractive;
+    const uint8_t* kept = keep != nullptr && !attractive ? keep + (c - n_attractive) * N + base : nullptr;
+    const int64_t sx = attractive ? 1 : stride[2];
+    if (sx > 1) begin = (begin + sx - 1) / sx * sx;
+    for (int64_t x = begin; x < end; x += sx) {
+      const int64_t v = base + x;
+      if (mask != nullptr && (mask[v] == 0 || mask[v + delta] == 0)) continue;
+      if (kept != nullptr && kept[x] == 0) continue;
+      f(v, v + delta, attractive ? a[x] : 1.0f - a[x]);
+    }
+  };
+  const int64_t n_rows_total = n_channels * rows;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (N * n_channels >= (1 << 16))
+#endif
+  for (int64_t cr = 0; cr < n_rows_total; ++cr) {
+    uint64_t count = 0;
+    for_row(cr / rows, cr % rows, [&](int64_t, int64_t, float) { ++count; });
+    row_counts[cr + 1] = count;
+  }
+  for (int64_t i = 0; i < n_rows_total; ++i) row_counts[i + 1] += row_counts[i];
+  const uint64_t n_edges = row_counts[n_rows_total];
+
+  std::vector<uint32_t> parent(static_cast<size_t>(N));
+  for (int64_t v = 0; v < N; ++v) parent[v] = static_cast<uint32_t>(v);
+  auto find = [&](uint32_t v) {
+    uint32_t root = v;
+    while (parent[root] != root) root = parent[root];
+    while (parent[v] != root) {
+      const uint32_t next = parent[v];
+      parent[v] = root;
+      v = next;
+    }
+    return root;
+  };
+
+  // Mutex lists: singly linked, head/tail/length per root, entries in a pool.
+  constexpr uint32_t kNone = 0xffffffffu;
+  // Per-root state in one 16-byte record, so that a root costs one cache line.
+  struct RootState {
+    uint32_t head, tail, list_len, size;  // mutex list, its length, voxels in the cluster
+  };
+  std::vector<RootState> state(static_cast<size_t>(N), RootState{kNone, kNone, 0, 1});
+  std::vector<uint32_t> pool_node, pool_next;
+  PairSet mutexes;
+  std::vector<uint32_t> scratch;
+  auto push = [&](uint32_t root, uint32_t member) {
+    if (pool_node.size() >= kNone) {
+      throw std::length_error("mutex_watershed: more than 2^32 - 1 mutex list entries");
+    }
+    const uint32_t e = static_cast<uint32_t>(pool_node.size());
+    pool_node.push_back(member);
+    pool_next.push_back(kNone);
+    if (state[root].head == kNone) {
+      state[root].head = e;
+    } else {
+      pool_next[state[root].tail] = e;
+    }
+    state[root].tail = e;
+    ++state[root].list_len;
+  };
+
+  auto process = [&](uint32_t u, uint32_t w, bool attractive) {
+    uint32_t ru = find(u), rw = find(w);
+    if (ru == rw) return;
+    if (attractive) {
+      if (state[ru].list_len != 0 && state[rw].list_len != 0 && mutexes.contains(pair_key(ru, rw))) return;
+      // r keeps the longer mutex list; s's entries are re-keyed and moved onto it.
+      if (state[ru].list_len < state[rw].list_len || (state[ru].list_len == state[rw].list_len && state[ru].size < state[rw].size)) std::swap(ru, rw);
+      const uint32_t r = ru, s = rw;
+      parent[s] = r;
+      state[r].size += state[s].size;
+      if (state[s].list_len == 0) return;
+      // Move s's entries whose partner is new to r onto r's list (the entry now names the
+      // partner's root); drop the ones that repeat a partner r already has.
+      // Two passes so that the hash slots of all of s's partners are prefetched together.
+      scratch.clear();
+      for (uint32_t e = state[s].head; e != kNone; e = pool_next[e]) {
+        const uint32_t partner = find(pool_node[e]);
+        pool_node[e] = partner;
+        mutexes.prefetch(pair_key(r, partner));
+        scratch.push_back(e);
+      }
+      state[s].head = state[s].tail = kNone;
+      state[s].list_len = 0;
+      for (const uint32_t e : scratch) {
+        if (mutexes.insert(pair_key(r, pool_node[e]))) {
+          pool_next[e] = kNone;
+          if (state[r].head == kNone) {
+            state[r].head = e;
+          } else {
+            pool_next[state[r].tail] = e;
+          }
+          state[r].tail = e;
+          ++state[r].list_len;
+        }
+      }
+    } else if (mutexes.insert(pair_key(ru, rw))) {
+      push(ru, rw);
+      push(rw, ru);
+    }
+  };
+
+  // Repulsive edges bound the number of mutexes; reserving for half of them avoids most of the
+  // rehashing and vector growth (each of which rewrites arrays larger than the caches).
+  uint64_t n_repulsive_edges = 0;
+  for (int64_t c = n_attractive; c < n_channels; ++c) {
+    n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
+  }
+  mutexes.reserve(static_cast<size_t>(n_repulsive_edges / 2));
+  pool_node.reserve(static_cast<size_t>(n_repulsive_edges / 2));
+  pool_next.reserve(static_cast<size_t>(n_repulsive_edges / 2));
+
+  // 2. The greedy pass. Union-find and mutex lookups are random accesses into arrays larger than
+  // the caches, so the loop is software-pipelined: kFar edges ahead it decodes the edge and
+  // prefetches the parents of its ends; kNear edges ahead it finds their (likely final) roots
+  // and prefetches their mutex-list lengths and hash slot.
+  std::vector<int64_t> channel_delta(static_cast<size_t>(n_channels));
+  for (int64_t c = 0; c < n_channels; ++c) {
+    channel_delta[c] = (offsets[c].z * Y + offsets[c].y) * X + offsets[c].x;
+  }
+  auto greedy_pass = [&](size_t n, auto&& index_of) {
+    constexpr size_t kFar = 16, kNear = 6, kRing = 32;
+    uint32_t ring_u[kRing], ring_w[kRing];
+    bool ring_attractive[kRing];
+    auto decode = [&](size_t i) {
+      const uint64_t index = index_of(i);
+      uint64_t c = 0;  // channel: the number of later channel starts at or below index
+      for (int64_t k = 1; k < n_channels; ++k) c += index >= static_cast<uint64_t>(k * N);
+      const uint32_t v = static_cast<uint32_t>(index - c * static_cast<uint64_t>(N));
+      const size_t slot = i % kRing;
+      ring_u[slot] = v;
+      ring_w[slot] = static_cast<uint32_t>(static_cast<int64_t>(v) + channel_delta[c]);
+      ring_attractive[slot] = static_cast<int64_t>(c) < n_attractive;
+      __builtin_prefetch(&parent[ring_u[slot]]);
+      __builtin_prefetch(&parent[ring_w[slot]]);
+    };
+    for (size_t i = 0; i < std::min(n, kFar); ++i) decode(i);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kFar < n) decode(i + kFar);
+      if (i + kNear < n) {
+        const size_t slot = (i + kNear) % kRing;
+        const uint32_t ru = find(ring_u[slot]), rw = find(ring_w[slot]);
+        if (ru != rw) {
+          __builtin_prefetch(&state[ru].list_len);
+          __builtin_prefetch(&state[rw].list_len);
+          mutexes.prefetch(pair_key(ru, rw));
+        }
+      }
+      const size_t slot = i % kRing;
+      process(ring_u[slot], ring_w[slot], ring_attractive[slot]);
+    }
+  };
+
+  if (n_edges < (uint64_t{1} << 32) && static_cast<uint64_t>(N) * n_channels < (uint64_t{1} << 32)) {
+    std::vector<uint64_t> keys(n_edges);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (N * n_channels >= (1 << 16))
+#endif
+    for (int64_t cr = 0; cr < n_rows_total; ++cr) {
+      const int64_t c = cr / rows;
+      uint64_t* out = keys.data() + row_counts[cr];
+      for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
+        *out++ = uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v);
+      });
+    }
+    std::vector<uint64_t>().swap(row_counts);
+    radix_sort(keys, [](uint64_t k) { return static_cast<uint32_t>(k >> 32); }, threads);
+    greedy_pass(keys.size(), [&](size_t i) { return keys[i] & 0xffffffffu; });
+  } else {
+    std::vector<Key128> keys(n_edges);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+#endif
+    for (int64_t cr = 0; cr < n_rows_total; ++cr) {
+      const int64_t c = cr / rows;
+      Key128* out = keys.data() + row_counts[cr];
+      for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
+        *out++ = Key128{descending_key(weight), static_cast<uint64_t>(c * N + v)};
+      });
+    }
+    std::vector<uint64_t>().swap(row_counts);
+    radix_sort(keys, [](const Key128& k) { return k.weight; }, threads);
+    greedy_pass(keys.size(), [&](size_t i) { return keys[i].index; });
+  }
+
+  // 3. Labels 1..K in order of each cluster's first voxel; reuse `head` as root -> label.
+  for (RootState& r : state) r.head = 0;
+  uint64_t next = 0;
+  for (int64_t v = 0; v < N; ++v) {
+    if (mask != nullptr && mask[v] == 0) {
+      labels[v] = 0;
+      continue;
+    }
+    const uint32_t r = find(static_cast<uint32_t>(v));
+    if (state[r].head == 0) state[r].head = static_cast<uint32_t>(++next);
+    labels[v] = state[r].head;
+  }
+  return next;
+}
+
+}  // namespace pytc
