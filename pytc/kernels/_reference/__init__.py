@@ -5,5 +5,6 @@ time both.
 """
 
 from .affinity import seg_to_affinity_ref
+from .mutex_watershed import mutex_watershed_ref
 
-__all__ = ["seg_to_affinity_ref"]
+__all__ = ["mutex_watershed_ref", "seg_to_affinity_ref"]
