@@ -7,8 +7,9 @@ segmentations; merging is sequential) and waterz (prebuilt variants, warmed up).
 its segmentations into the fragments array it is given, so its timing includes the copy of the
 fragments it needs to leave the caller's intact and a copy of each segmentation (pytc returns
 new arrays). The adapted Rand error of the best threshold (against the ground truth, 0 ignored)
-is recorded in extra_info for both, and checked to agree before timing. Peak memory is not
-recorded (tracemalloc does not see C++ allocations).
+is recorded in extra_info for both (computed before timing). Peak memory (tracemalloc does not
+see C++ allocations) is measured by test_agglomerate_peak_memory in a fresh process per run, from
+Linux's VmHWM, and printed (-s) and recorded as a junit property.
 """
 
 import numpy as np
@@ -119,3 +120,62 @@ def test_agglomerate(benchmark, cases, case, scoring, impl):
         megavoxels_per_s=round(fragments.size / seconds / 1e6, 2),
         threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz (1)",
     )
+
+
+PEAK_SCRIPT = """
+import sys, numpy as np
+
+def status(key):  # kB, from /proc/self/status (getrusage's maxrss carries the parent's peak over fork)
+    for line in open('/proc/self/status'):
+        if line.startswith(key + ':'):
+            return int(line.split()[1])
+
+aff, fragments = np.load(sys.argv[1]), np.load(sys.argv[2])
+thresholds = [float(t) for t in sys.argv[5].split(',')]
+import waterz
+from pytc.kernels._agglomerate import agglomerate, iter_agglomerate
+with open('/proc/self/clear_refs', 'w') as f:
+    f.write('5')  # resets the peak (VmHWM) to the current RSS
+base = status('VmRSS')
+impl, scoring = sys.argv[3], sys.argv[4]
+if impl == 'pytc':
+    kept = agglomerate(aff, thresholds, fragments=fragments, scoring=scoring)
+elif impl == 'pytc-iter':
+    for seg in iter_agglomerate(aff, thresholds, fragments=fragments, scoring=scoring):
+        pass
+elif impl == 'waterz':
+    kept = [s.copy() for s in waterz.agglomerate(aff, thresholds, fragments=fragments.copy(), scoring_function=scoring)]
+else:
+    for seg in waterz.agglomerate(aff, thresholds, fragments=fragments.copy(), scoring_function=scoring):
+        pass
+print((status('VmHWM') - base) / 1024)
+"""
+
+
+@pytest.mark.parametrize("impl", ["pytc", "pytc-iter", "waterz", "waterz-iter"])
+@pytest.mark.parametrize("scoring", list(SCORINGS))
+def test_agglomerate_peak_memory(cases, tmp_path_factory, record_property, scoring, impl):
+    """Peak RSS above the loaded inputs (MiB) in a fresh process: list of segmentations kept
+    ('pytc', 'waterz' copying each) or one at a time ('-iter'). Reported, never asserted."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("waterz")
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("peak memory is measured through Linux's /proc/self/clear_refs and VmHWM")
+    folder = tmp_path_factory.getbasetemp() / "agglomerate_inputs"
+    if not folder.exists():
+        folder.mkdir()
+        aff, fragments, _ = cases("synthetic 256^3")
+        np.save(folder / "aff.npy", aff)
+        np.save(folder / "fragments.npy", fragments)
+    name = scoring if impl.startswith("pytc") else SCORINGS[scoring]
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(folder / "aff.npy"), str(folder / "fragments.npy"), impl, name,
+         ",".join(map(str, THRESHOLDS))],
+        capture_output=True, text=True, check=True,
+    )
+    mib = float(result.stdout.strip().splitlines()[-1])
+    record_property("peak_mib_above_inputs", mib)
+    print(f"agglomerate synthetic 256^3 {scoring} {impl}: peak {mib:.0f} MiB above the inputs")

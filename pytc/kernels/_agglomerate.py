@@ -105,7 +105,8 @@ def iter_agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", 
 
     Only one segmentation (plus the region graph) is held at any time, so many thresholds on a
     large volume need no more memory than one. Arguments are checked when this is called, not
-    when iteration starts. Each yielded array is new (the caller may keep or modify it).
+    when iteration starts. Each yielded array is new (the caller may keep or modify it). The
+    fragments are read again for each segmentation: do not modify them while iterating.
 
     Examples
     --------
