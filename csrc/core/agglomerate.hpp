@@ -346,24 +346,31 @@ class Agglomeration {
 
     // region graph
     PairMap& map = map_;
-    map = PairMap(static_cast<std::size_t>(labels_.size()) * 4);
-    Label last_a[3] = {0, 0, 0}, last_b[3] = {0, 0, 0};
-    uint32_t last_edge[3] = {0, 0, 0};
+    map = PairMap(static_cast<std::size_t>(labels_.size()));
+    // A small direct-mapped cache of recent label pairs in front of the hash map: a fragment
+    // touches few others, so most faces hit it without touching the (larger) hash map.
+    struct Cached {
+      Label a, b;
+      uint32_t edge;
+    };
+    constexpr std::size_t kCache = 1024;
+    std::vector<Cached> cache(kCache, Cached{0, 0, 0});
     auto add = [&](int d, Label a, Label b, float affinity) {
+      (void)d;
+      const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
+      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> 54)];
       uint32_t e;
-      if (a == last_a[d] && b == last_b[d]) {
-        e = last_edge[d];
+      if (slot.a == a && slot.b == b) {
+        e = slot.edge;
       } else {
-        const uint64_t key = pair_key(node_of(static_cast<uint64_t>(a)), node_of(static_cast<uint64_t>(b)));
+        const uint64_t key = pair_key(node_of(ua), node_of(ub));
         e = map.find_or_insert(key, static_cast<uint32_t>(eu_.size()));
         if (e == eu_.size()) {
           eu_.push_back(static_cast<uint32_t>(key >> 32));
           ev_.push_back(static_cast<uint32_t>(key));
           stats_.add_edge();
         }
-        last_a[d] = a;
-        last_b[d] = b;
-        last_edge[d] = e;
+        slot = Cached{a, b, e};
       }
       stats_.add(e, affinity);
     };
@@ -446,7 +453,7 @@ class Agglomeration {
         if (lut_[l] != PairMap::kNone) lut[l] = root_label[lut_[l]];
       }
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 16))
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 22))
 #else
       (void)threads;
 #endif
