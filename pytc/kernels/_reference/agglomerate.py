@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._agglomerate import parse_scoring
+from .._agglomerate_scoring import parse_scoring
 
 _NEAREST = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
 _BINS = 256
