@@ -1,0 +1,181 @@
+"""agglomerate against waterz, same fragments, affinities and thresholds.
+
+Run: pytest benchmarks/test_bench_agglomerate.py (add --benchmark-json=out.json to keep the figures).
+Groups compare, end to end (validation, region graph, merging, one uint64 segmentation per
+threshold): pytc on 1 thread and on all threads (threads only speed up writing the
+segmentations; merging is sequential) and waterz (prebuilt variants, warmed up). waterz writes
+its segmentations into the fragments array it is given, so its timing includes the copy of the
+fragments it needs to leave the caller's intact and a copy of each segmentation (pytc returns
+new arrays). The adapted Rand error of the best threshold (against the ground truth, 0 ignored)
+is recorded in extra_info for both (computed before timing). Peak memory (tracemalloc does not
+see C++ allocations) is measured by test_agglomerate_peak_memory in a fresh process per run, from
+Linux's VmHWM, and printed (-s) and recorded as a junit property.
+"""
+
+import numpy as np
+import pytest
+
+from pytc.kernels import max_threads, seg_to_affinity
+from pytc.kernels._agglomerate import agglomerate
+from pytc.synthetic import random_segmentation
+from pytc.testing import read_gala, require_data
+
+ALL = max_threads()
+THRESHOLDS = [0.1, 0.3, 0.5, 0.7]
+SCORINGS = {
+    "mean": "OneMinus<MeanAffinity<RegionGraphType,ScoreValue>>",
+    "quantile-50-histogram": "OneMinus<HistogramQuantileAffinity<RegionGraphType,50,ScoreValue,256,true>>",
+}
+IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "waterz"]
+
+
+def boundary_to_affinities(p):
+    """aff[c] = 1 - max(p[v], p[v + offset_c]) for the 3 nearest neighbours, 0 outside."""
+    p = np.asarray(p, dtype=np.float32)
+    aff = np.zeros((3,) + p.shape, dtype=np.float32)
+    aff[0, 1:] = 1 - np.maximum(p[1:], p[:-1])
+    aff[1, :, 1:] = 1 - np.maximum(p[:, 1:], p[:, :-1])
+    aff[2, :, :, 1:] = 1 - np.maximum(p[:, :, 1:], p[:, :, :-1])
+    return aff
+
+
+def synthetic(size=256, seed=0):
+    """Noisy, blurred affinities of a random segmentation, and fragments that split it further.
+
+    Fragments: the ground truth intersected with a finer random Voronoi partition (connected
+    components), so they over-segment every object; the noise makes the mean affinity of some
+    false boundaries low and of some true ones high.
+    """
+    import cc3d
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    gt = random_segmentation((size,) * 3, n_segments=400, seed=seed)
+    aff = seg_to_affinity(gt)
+    aff += rng.normal(0, 0.5, aff.shape).astype(np.float32)
+    aff = np.clip(np.stack([gaussian_filter(a, 1.0) for a in aff]), 0, 1).astype(np.float32)
+    fine = random_segmentation(gt.shape, n_segments=size**3 // 300, boundary=False, seed=seed + 1)
+    combined = gt.astype(np.uint64) * np.uint64(fine.max() + 1) + fine
+    combined[gt == 0] = 0
+    fragments = cc3d.connected_components(combined, connectivity=6, out_dtype=np.uint64)
+    return aff, fragments, gt
+
+
+@pytest.fixture(scope="module")
+def cases():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            if name == "synthetic 256^3":
+                cache[name] = synthetic()
+            elif name == "gala_fibsem_mini train":
+                cache[name] = (boundary_to_affinities(read_gala("train-p1")),
+                               read_gala("train-ws").astype(np.uint64), read_gala("train-gt"))
+            else:
+                import tifffile
+
+                folder = require_data("gala_snemi_mini_labels_only")
+                p = tifffile.imread(folder / "train-probabilities.tif").astype(np.float32) / np.float32(255)
+                cache[name] = (boundary_to_affinities(p),
+                               tifffile.imread(folder / "train-fragments.tif").astype(np.uint64),
+                               tifffile.imread(folder / "train-labels.tif"))
+        return cache[name]
+
+    return get
+
+
+def best_adapted_rand(gt, segmentations):
+    from skimage.metrics import adapted_rand_error
+
+    return min(adapted_rand_error(gt, seg, ignore_labels=(0,))[0] for seg in segmentations)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("scoring", list(SCORINGS))
+@pytest.mark.parametrize("case", ["synthetic 256^3", "gala_fibsem_mini train", "gala_snemi_mini train"])
+def test_agglomerate(benchmark, cases, case, scoring, impl):
+    aff, fragments, gt = cases(case)
+    benchmark.group = f"agglomerate {case} {fragments.shape} {scoring} {len(THRESHOLDS)} thresholds"
+    if impl == "waterz":
+        waterz = pytest.importorskip("waterz")
+
+        def fn():
+            return [seg.copy() for seg in waterz.agglomerate(aff, THRESHOLDS, fragments=fragments.copy(),
+                                                             scoring_function=SCORINGS[scoring])]
+    else:
+        threads = 1 if "1thread" in impl else ALL
+
+        def fn():
+            return agglomerate(aff, THRESHOLDS, fragments=fragments, scoring=scoring, threads=threads)
+
+    error = best_adapted_rand(gt, fn())  # also warms waterz up (loads its compiled variant)
+    benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
+    stats = getattr(benchmark, "stats", None)
+    seconds = stats.stats.min if stats is not None else float("nan")  # None under --benchmark-disable
+    benchmark.extra_info.update(
+        best_adapted_rand_error=round(float(error), 5),
+        fragments_adapted_rand_error=round(float(best_adapted_rand(gt, [fragments])), 5),
+        n_fragments=int(len(np.unique(fragments))),
+        megavoxels_per_s=round(fragments.size / seconds / 1e6, 2),
+        threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz (1)",
+    )
+
+
+PEAK_SCRIPT = """
+import sys, numpy as np
+
+def status(key):  # kB, from /proc/self/status (getrusage's maxrss carries the parent's peak over fork)
+    for line in open('/proc/self/status'):
+        if line.startswith(key + ':'):
+            return int(line.split()[1])
+
+aff, fragments = np.load(sys.argv[1]), np.load(sys.argv[2])
+thresholds = [float(t) for t in sys.argv[5].split(',')]
+import waterz
+from pytc.kernels._agglomerate import agglomerate, iter_agglomerate
+with open('/proc/self/clear_refs', 'w') as f:
+    f.write('5')  # resets the peak (VmHWM) to the current RSS
+base = status('VmRSS')
+impl, scoring = sys.argv[3], sys.argv[4]
+if impl == 'pytc':
+    kept = agglomerate(aff, thresholds, fragments=fragments, scoring=scoring)
+elif impl == 'pytc-iter':
+    for seg in iter_agglomerate(aff, thresholds, fragments=fragments, scoring=scoring):
+        pass
+elif impl == 'waterz':
+    kept = [s.copy() for s in waterz.agglomerate(aff, thresholds, fragments=fragments.copy(), scoring_function=scoring)]
+else:
+    for seg in waterz.agglomerate(aff, thresholds, fragments=fragments.copy(), scoring_function=scoring):
+        pass
+print((status('VmHWM') - base) / 1024)
+"""
+
+
+@pytest.mark.parametrize("impl", ["pytc", "pytc-iter", "waterz", "waterz-iter"])
+@pytest.mark.parametrize("scoring", list(SCORINGS))
+def test_agglomerate_peak_memory(cases, tmp_path_factory, record_property, scoring, impl):
+    """Peak RSS above the loaded inputs (MiB) in a fresh process: list of segmentations kept
+    ('pytc', 'waterz' copying each) or one at a time ('-iter'). Reported, never asserted."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("waterz")
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("peak memory is measured through Linux's /proc/self/clear_refs and VmHWM")
+    folder = tmp_path_factory.getbasetemp() / "agglomerate_inputs"
+    if not folder.exists():
+        folder.mkdir()
+        aff, fragments, _ = cases("synthetic 256^3")
+        np.save(folder / "aff.npy", aff)
+        np.save(folder / "fragments.npy", fragments)
+    name = scoring if impl.startswith("pytc") else SCORINGS[scoring]
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(folder / "aff.npy"), str(folder / "fragments.npy"), impl, name,
+         ",".join(map(str, THRESHOLDS))],
+        capture_output=True, text=True, check=True,
+    )
+    mib = float(result.stdout.strip().splitlines()[-1])
+    record_property("peak_mib_above_inputs", mib)
+    print(f"agglomerate synthetic 256^3 {scoring} {impl}: peak {mib:.0f} MiB above the inputs")

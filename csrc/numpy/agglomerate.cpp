@@ -1,0 +1,93 @@
+// Binding of core/agglomerate.hpp: a class holding one agglomeration, so that Python can
+// extract a segmentation after each threshold (one merging pass for all thresholds).
+// Validation of user input lives in pytc/kernels/_agglomerate.py; the checks here guard the
+// raw pointers against misuse of the private class.
+#include <memory>
+
+#include "core/agglomerate.hpp"
+
+#include "numpy/common.hpp"
+#include "numpy/registry.hpp"
+
+namespace pytc::binding {
+
+namespace {
+
+constexpr const char* kName = "agglomerate";
+
+class PyAgglomeration {
+ public:
+  PyAgglomeration(const py::array& fragments, const py::array_t<float, py::array::c_style>& affinities,
+                  int scoring, int quantile, bool init_with_max)
+      : fragments_(fragments) {
+    if (fragments.ndim() != 3) {
+      throw py::value_error(std::string(kName) + ": `fragments` must be 3D; got shape " + shape_string(fragments));
+    }
+    if (!(fragments.flags() & py::array::c_style)) {
+      throw py::value_error(std::string(kName) + ": `fragments` must be C-contiguous");
+    }
+    if (affinities.ndim() != 4 || affinities.shape(0) < 3 || affinities.shape(1) != fragments.shape(0) ||
+        affinities.shape(2) != fragments.shape(1) || affinities.shape(3) != fragments.shape(2)) {
+      throw py::value_error(std::string(kName) + ": `affinities` must have shape (C >= 3, *fragments.shape); got " +
+                            shape_string(affinities) + " for fragments " + shape_string(fragments));
+    }
+    if (scoring < 0 || scoring > 4) {
+      throw py::value_error(std::string(kName) + ": unknown scoring code " + std::to_string(scoring));
+    }
+    const int64_t shape[3] = {fragments.shape(0), fragments.shape(1), fragments.shape(2)};
+    n_ = shape[0] * shape[1] * shape[2];
+    const float* aff = affinities.data();
+    dispatch_label_width(fragments, kName, "fragments", [&](auto tag) {
+      using Label = decltype(tag);
+      const auto* data = static_cast<const Label*>(fragments.data());
+      py::gil_scoped_release release;
+      impl_ = std::make_unique<agglo::Agglomeration>(data, aff, shape, static_cast<agglo::Scoring>(scoring),
+                                                     quantile, init_with_max);
+    });
+  }
+
+  std::size_t merge_until(float threshold) {
+    py::gil_scoped_release release;
+    return impl_->merge_until(threshold);
+  }
+
+  void extract(py::array& out, int threads) {
+    require_c_contiguous_writable(out, kName, "out");
+    if (!out.dtype().is(py::dtype::of<uint64_t>()) || out.size() != n_) {
+      throw py::value_error(std::string(kName) + ": `out` must be uint64 with one value per voxel");
+    }
+    auto* dst = static_cast<uint64_t*>(out.mutable_data());
+    dispatch_label_width(fragments_, kName, "fragments", [&](auto tag) {
+      using Label = decltype(tag);
+      const auto* data = static_cast<const Label*>(fragments_.data());
+      py::gil_scoped_release release;
+      impl_->extract(data, n_, dst, threads);
+    });
+  }
+
+  std::size_t num_nodes() const { return impl_->num_nodes(); }
+  std::size_t num_edges() const { return impl_->num_edges(); }
+
+ private:
+  py::array fragments_;  // kept alive (and unmodified) for extract()
+  int64_t n_ = 0;
+  std::unique_ptr<agglo::Agglomeration> impl_;
+};
+
+}  // namespace
+
+PYTC_BINDING(agglomerate) {
+  py::class_<PyAgglomeration>(m, "Agglomeration",
+                              "Region graph and merge state; see pytc.kernels._agglomerate.iter_agglomerate.")
+      .def(py::init<const py::array&, const py::array_t<float, py::array::c_style>&, int, int, bool>(),
+           py::arg("fragments"), py::arg("affinities"), py::arg("scoring"), py::arg("quantile"),
+           py::arg("init_with_max"))
+      .def("merge_until", &PyAgglomeration::merge_until, py::arg("threshold"),
+           "Merges while the cheapest edge scores < threshold; returns the number of merges.")
+      .def("extract", &PyAgglomeration::extract, py::arg("out"), py::arg("threads"),
+           "Writes the current segmentation (uint64, region = label of one of its fragments) into `out`.")
+      .def_property_readonly("num_nodes", &PyAgglomeration::num_nodes)
+      .def_property_readonly("num_edges", &PyAgglomeration::num_edges);
+}
+
+}  // namespace pytc::binding
