@@ -5,11 +5,21 @@ If the compiled extension is missing or broken, importing this package raises
 """
 
 from ._affinity import seg_to_affinity
+from ._agglomerate import agglomerate, iter_agglomerate
 from ._mutex_watershed import mutex_watershed
 from ._offsets import DEFAULT_OFFSETS
-from ._reference import mutex_watershed_ref, seg_to_affinity_ref
+from ._reference import agglomerate_ref, mutex_watershed_ref, seg_to_affinity_ref
 
-__all__ = ["DEFAULT_OFFSETS", "mutex_watershed", "mutex_watershed_ref", "seg_to_affinity", "seg_to_affinity_ref"]
+__all__ = [
+    "DEFAULT_OFFSETS",
+    "agglomerate",
+    "agglomerate_ref",
+    "iter_agglomerate",
+    "mutex_watershed",
+    "mutex_watershed_ref",
+    "seg_to_affinity",
+    "seg_to_affinity_ref",
+]
 
 
 def max_threads():
