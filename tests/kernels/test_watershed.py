@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from pytc.kernels._reference.watershed import watershed_ref
+from pytc.kernels._watershed import watershed
+from pytc.testing import read_gala
+
+
+def boundary_affinities(p):
+    p = p.astype(np.float32)
+    aff = np.zeros((3,) + p.shape, np.float32)
+    aff[0, 1:] = 1 - np.maximum(p[1:], p[:-1])
+    aff[1, :, 1:] = 1 - np.maximum(p[:, 1:], p[:, :-1])
+    aff[2, :, :, 1:] = 1 - np.maximum(p[:, :, 1:], p[:, :, :-1])
+    return aff
+
+
+@pytest.mark.parametrize("kind", ["random", "ties", "uint8", "masked"])
+def test_matches_reference(rng, kind):
+    for _ in range(8):
+        shape = tuple(rng.integers(1, 8, 3))
+        if kind == "ties":
+            aff = (rng.integers(0, 5, (3,) + shape) / 4).astype(np.float32)
+        elif kind == "uint8":
+            aff = rng.integers(0, 256, (3,) + shape).astype(np.uint8)
+        else:
+            aff = rng.random((3,) + shape).astype(np.float32)
+        kw = dict(size_threshold=int(rng.integers(0, 10)), dust=int(rng.integers(0, 5)),
+                  low=float(rng.choice([0.0001, 0.2])), high=float(rng.choice([0.9999, 0.7])))
+        if kind == "masked":
+            kw["mask"] = rng.random(shape) > 0.2
+        before = aff.copy()
+        out = watershed(aff, **kw)
+        np.testing.assert_array_equal(aff, before)
+        np.testing.assert_array_equal(out, watershed_ref(aff, **kw))
+        assert out.dtype == np.uint64
+        ids = np.unique(out[out > 0])
+        np.testing.assert_array_equal(ids, np.arange(1, ids.size + 1))
+
+
+def test_edge_cases():
+    assert watershed(np.zeros((3, 0, 4, 4), np.float32)).shape == (0, 4, 4)
+    np.testing.assert_array_equal(watershed(np.ones((3, 1, 1, 1), np.float32), dust=0), [[[1]]])
+    assert (watershed(np.ones((3, 4, 5, 6), np.float32)) == 1).all()
+    assert watershed(np.ones((3, 2, 2, 2), np.float32), mask=np.zeros((2, 2, 2), bool)).max() == 0
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(low=0.9, high=0.1), ValueError, "`low` must be <= `high`"),
+    (dict(low=-0.1), ValueError, "`low`"),
+    (dict(size_threshold=-1), ValueError, "`size_threshold`"),
+    (dict(dust=-1), ValueError, "`dust`"),
+    (dict(mask=np.ones((2, 2, 2), bool)), ValueError, "`mask`"),
+])  # fmt: skip
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        watershed(np.ones((3, 3, 3, 3), np.float32), **kwargs)
+
+
+def test_bad_affinities():
+    with pytest.raises(ValueError, match="`affinities`"):
+        watershed(np.ones((2, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="`affinities`"):
+        watershed(np.ones((3, 3, 3), np.float32))
+    aff = np.ones((3, 3, 3, 3), np.float32)
+    aff[0, 1, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        watershed(aff)
+
+
+def test_real_data_is_an_oversegmentation():
+    from skimage.metrics import adapted_rand_error
+
+    gt = read_gala("train-gt")
+    aff = boundary_affinities(read_gala("train-p1"))
+    seg = watershed(aff)
+    error, precision, recall = adapted_rand_error(gt, seg, ignore_labels=(0,))
+    assert error < 0.4 and recall > 0.7
+    inside = (gt > 0) & (seg > 0)
+    s, g = seg[inside].astype(np.int64), gt[inside].astype(np.int64)
+    (ps, _), counts = np.unique(np.stack([s, g]), axis=1, return_counts=True)
+    best = np.zeros(s.max() + 1, np.int64)
+    np.maximum.at(best, ps, counts)
+    total = np.bincount(s)
+    ids = np.nonzero(total)[0]
+    assert (best[ids] / total[ids] > 0.9).mean() > 0.9
+    seg8 = watershed(np.round(aff * 255).astype(np.uint8))
+    assert seg8.max() > 10
