@@ -8,7 +8,8 @@ from ._affinity import seg_to_affinity
 from ._agglomerate import agglomerate, iter_agglomerate
 from ._mutex_watershed import mutex_watershed
 from ._offsets import DEFAULT_OFFSETS
-from ._reference import agglomerate_ref, mutex_watershed_ref, seg_to_affinity_ref
+from ._reference import agglomerate_ref, mutex_watershed_ref, seg_to_affinity_ref, watershed_ref
+from ._watershed import watershed
 
 __all__ = [
     "DEFAULT_OFFSETS",
@@ -19,6 +20,8 @@ __all__ = [
     "mutex_watershed_ref",
     "seg_to_affinity",
     "seg_to_affinity_ref",
+    "watershed",
+    "watershed_ref",
 ]
 
 

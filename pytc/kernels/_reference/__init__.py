@@ -7,5 +7,6 @@ time both.
 from .affinity import seg_to_affinity_ref
 from .agglomerate import agglomerate_ref
 from .mutex_watershed import mutex_watershed_ref
+from .watershed import watershed_ref
 
-__all__ = ["agglomerate_ref", "mutex_watershed_ref", "seg_to_affinity_ref"]
+__all__ = ["agglomerate_ref", "mutex_watershed_ref", "seg_to_affinity_ref", "watershed_ref"]
