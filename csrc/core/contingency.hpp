@@ -207,6 +207,7 @@ void count_range(const S* seg, const G* gt, const Layout& layout, int64_t begin,
                   (!ignore_gt.empty() && contains(ignore_gt, label_id(g, gt_signed)));
   };
 
+  constexpr int kBlock = 16;
   int64_t remaining = end - begin;
   while (remaining > 0) {
     int64_t so = layout.seg_origin, go = layout.gt_origin;
@@ -222,13 +223,30 @@ void count_range(const S* seg, const G* gt, const Layout& layout, int64_t begin,
       run = 0;  // and the loop below counts it
     }
     if (ss == 1 && gs == 1) {
-      for (int64_t i = 0; i < n; ++i) {
-        const S s = ps[i];
-        const G g = pg[i];
-        if (s == cur_s && g == cur_g) {
-          ++run;
-        } else {
-          start(s, g);
+      int64_t i = 0;
+      while (i < n) {
+        // Skip whole blocks that continue the current run: an OR of XORs, branch-free, vectorizes.
+        while (i + kBlock <= n) {
+          S ds = 0;
+          G dg = 0;
+          for (int k = 0; k < kBlock; ++k) {
+            ds = static_cast<S>(ds | (ps[i + k] ^ cur_s));
+            dg = static_cast<G>(dg | (pg[i + k] ^ cur_g));
+          }
+          if ((ds | dg) != 0) break;
+          i += kBlock;
+          run += kBlock;
+        }
+        // Then voxel by voxel up to the next block boundary (the pair changes somewhere in there).
+        const int64_t stop = std::min(n, i + kBlock);
+        for (; i < stop; ++i) {
+          const S s = ps[i];
+          const G g = pg[i];
+          if (s == cur_s && g == cur_g) {
+            ++run;
+          } else {
+            start(s, g);
+          }
         }
       }
     } else {
