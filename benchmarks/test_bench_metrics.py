@@ -1,0 +1,110 @@
+"""Segmentation metrics (adapted Rand error + VOI) against scikit-image and the numpy reference.
+
+Run: pytest benchmarks/test_bench_metrics.py (add --benchmark-json=out.json to keep the figures).
+Each group times, on the same pair of volumes: pytc.metrics.evaluate (all metrics from one
+compiled contingency table) and the bare contingency table, on 1 thread and on all threads;
+scikit-image's adapted_rand_error + variation_of_information (what a user would call for the
+same numbers; each builds its own table); and the numpy/scipy reference. The scores are checked
+against scikit-image before timing and stored in extra_info.
+"""
+
+import numpy as np
+import pytest
+from skimage.metrics import adapted_rand_error, variation_of_information
+
+from pytc.kernels import max_threads
+from pytc.kernels._contingency import contingency_table
+from pytc.kernels._reference.metrics import adapted_rand_ref, voi_ref
+from pytc.metrics import evaluate
+from pytc.synthetic import random_segmentation
+from pytc.testing import read_gala
+
+ALL = max_threads()
+IMPLEMENTATIONS = [
+    "pytc-evaluate-1thread",
+    f"pytc-evaluate-{ALL}threads",
+    "pytc-contingency-1thread",
+    f"pytc-contingency-{ALL}threads",
+    "skimage",
+    "numpy-reference",
+]
+
+
+def skimage_scores(seg, gt):
+    error, recall, precision = adapted_rand_error(image_true=gt, image_test=seg, ignore_labels=(0,))  # swapped: skimage #6485
+    split, merge = variation_of_information(gt, seg, ignore_labels=(0,))
+    return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
+            "voi_split": split, "voi_merge": merge}  # fmt: skip
+
+
+def reference_scores(seg, gt):
+    error, precision, recall = adapted_rand_ref(seg, gt, return_all=True)
+    split, merge = voi_ref(seg, gt)
+    return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
+            "voi_split": split, "voi_merge": merge}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def synthetic_pair():
+    """256^3 uint32 Voronoi ground truth and a uint64 segmentation of it with false merges (a
+    quarter of the gt segments merged in pairs with a touching neighbour, via fastremap) and
+    false splits (every segment cut along a second, coarser Voronoi partition)."""
+    import fastremap
+
+    size = 256
+    gt = random_segmentation((size,) * 3, n_segments=size**3 // 8000, anisotropy=4.0, seed=0)
+    a, b = gt[:, :, :-2].ravel(), gt[:, :, 2:].ravel()  # the two sides of a one-voxel membrane
+    touching = (a != 0) & (b != 0) & (a != b)
+    pairs = np.unique(np.stack([a[touching], b[touching]], axis=1), axis=0)
+    rng = np.random.default_rng(1)
+    mapping, used, n_merged = {}, set(), len(fastremap.unique(gt)) // 4
+    for i, j in pairs[rng.permutation(len(pairs))].tolist():
+        if i not in used and j not in used and len(used) < n_merged:
+            mapping[j] = i
+            used.update((i, j))
+    merged = fastremap.remap(gt, mapping, preserve_missing_labels=True).astype(np.uint64)
+    splits = random_segmentation((size,) * 3, n_segments=500, boundary=False, seed=2, dtype=np.uint64)
+    return merged * np.uint64(1000) + splits, gt
+
+
+_EXPECTED = {}
+
+
+def run(benchmark, impl, seg, gt):
+    fns = {
+        "pytc-evaluate-1thread": lambda: evaluate(seg, gt, threads=1),
+        f"pytc-evaluate-{ALL}threads": lambda: evaluate(seg, gt, threads=ALL),
+        "pytc-contingency-1thread": lambda: contingency_table(seg, gt, ignore_gt=0, threads=1),
+        f"pytc-contingency-{ALL}threads": lambda: contingency_table(seg, gt, ignore_gt=0, threads=ALL),
+        "skimage": lambda: skimage_scores(seg, gt),
+        "numpy-reference": lambda: reference_scores(seg, gt),
+    }
+    key = benchmark.group
+    if key not in _EXPECTED:  # skimage's scores, once per group
+        _EXPECTED[key] = skimage_scores(seg, gt)
+    expected = _EXPECTED[key]
+    if "contingency" not in impl:  # agree before timing
+        scores = fns[impl]()
+        for key, value in expected.items():
+            assert abs(scores[key] - value) < 1e-9, (key, scores[key], value)
+    slow = impl in ("skimage", "numpy-reference")
+    benchmark.pedantic(fns[impl], rounds=3 if slow else 5, warmup_rounds=1)
+    benchmark.extra_info.update(
+        threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "numpy",
+        **{key: round(float(value), 6) for key, value in expected.items()},
+    )
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["megavoxels_per_s"] = round(seg.size / benchmark.stats.stats.min / 1e6, 1)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_metrics_synthetic(benchmark, synthetic_pair, impl):
+    benchmark.group = "metrics 256^3 synthetic: seg uint64 vs gt uint32"
+    seg, gt = synthetic_pair
+    run(benchmark, impl, seg, gt)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_metrics_real(benchmark, impl):
+    benchmark.group = "metrics gala_fibsem_mini train-ws vs train-gt (50, 100, 200) int32"
+    run(benchmark, impl, read_gala("train-ws"), read_gala("train-gt"))
