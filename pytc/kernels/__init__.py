@@ -6,20 +6,33 @@ If the compiled extension is missing or broken, importing this package raises
 
 from ._affinity import seg_to_affinity
 from ._agglomerate import agglomerate, iter_agglomerate
+from ._contingency import contingency_table
 from ._mutex_watershed import mutex_watershed
 from ._offsets import DEFAULT_OFFSETS
-from ._reference import agglomerate_ref, mutex_watershed_ref, seg_to_affinity_ref, watershed_ref
+from ._reference import (
+    adapted_rand_ref,
+    agglomerate_ref,
+    contingency_table_ref,
+    mutex_watershed_ref,
+    seg_to_affinity_ref,
+    voi_ref,
+    watershed_ref,
+)
 from ._watershed import watershed
 
 __all__ = [
     "DEFAULT_OFFSETS",
+    "adapted_rand_ref",
     "agglomerate",
     "agglomerate_ref",
+    "contingency_table",
+    "contingency_table_ref",
     "iter_agglomerate",
     "mutex_watershed",
     "mutex_watershed_ref",
     "seg_to_affinity",
     "seg_to_affinity_ref",
+    "voi_ref",
     "watershed",
     "watershed_ref",
 ]

@@ -6,7 +6,16 @@ time both.
 
 from .affinity import seg_to_affinity_ref
 from .agglomerate import agglomerate_ref
+from .metrics import adapted_rand_ref, contingency_table_ref, voi_ref
 from .mutex_watershed import mutex_watershed_ref
 from .watershed import watershed_ref
 
-__all__ = ["agglomerate_ref", "mutex_watershed_ref", "seg_to_affinity_ref", "watershed_ref"]
+__all__ = [
+    "adapted_rand_ref",
+    "agglomerate_ref",
+    "contingency_table_ref",
+    "mutex_watershed_ref",
+    "seg_to_affinity_ref",
+    "voi_ref",
+    "watershed_ref",
+]
