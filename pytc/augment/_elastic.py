@@ -17,6 +17,11 @@ adds that bound + 1 on each side, so the centered output crop never samples outs
 Resampling: coordinates outside the source are clamped (scipy's mode='nearest'); order 0 rounds half up
 (floor(c + 0.5)), order 1 is (tri/bi)linear, as in `pytc.augment._warp`. Kernels are cached on disk
 (numba ``cache=True``), so a fresh process (e.g. a DataLoader worker) loads them instead of compiling.
+Measured (2-core machine, `python -c` doing the imports and one Elastic call on an 18x172x172 float32
+image + uint32 label): 9.4 s with an empty cache (NUMBA_CACHE_DIR set to a new folder), 1.5-1.8 s with
+the cache filled, of which ~1.5-2 s are the imports (numpy, scipy, numba, pytc) alone: loading the cached
+kernels costs well under a second. Where the package folder is read-only, set NUMBA_CACHE_DIR to a
+writable folder shared by the workers so the first run fills it once.
 """
 
 import numba
