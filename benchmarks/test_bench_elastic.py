@@ -37,7 +37,8 @@ def inputs():
             shape = shape or aug.input_shape((18, 160, 160))
             rng = np.random.default_rng(0)
             image = ndimage.gaussian_filter(rng.random(shape, dtype=np.float32), 2)
-            coef, spacing = coarse_field(shape, 3 if mode == "3d" else 2, aug.sigma, aug.alpha, np.random.default_rng(1))
+            ndim = 3 if mode == "3d" else 2
+            coef, spacing = coarse_field(shape, ndim, aug.sigma, aug.alpha, np.random.default_rng(1))
             field = field_from_coarse_ref(coef, spacing, shape, aug.alpha).astype(np.float32)
             cache[case] = aug, image, field
         return cache[case]

@@ -63,7 +63,8 @@ def elastic_2d(src, out, coef, spacing, alpha, order):
         row = np.empty((2, gx))
         for c in range(2):
             for g in range(gx):
-                row[c, g] = a0 * coef[c, j0, g] + a1 * coef[c, j0 + 1, g] + a2 * coef[c, j0 + 2, g] + a3 * coef[c, j0 + 3, g]
+                row[c, g] = (a0 * coef[c, j0, g] + a1 * coef[c, j0 + 1, g]
+                             + a2 * coef[c, j0 + 2, g] + a3 * coef[c, j0 + 3, g])
         ya = np.empty(w, np.int64)
         yb = np.empty(w, np.int64)
         xa = np.empty(w, np.int64)
@@ -140,7 +141,8 @@ def elastic_3d(src, out, coef, spacing, alpha, order):
             j0, a0, a1, a2, a3 = _bspline(y * inv + 1.0)
             for c in range(3):
                 for f in range(gx):
-                    row[c, f] = a0 * slab[c, j0, f] + a1 * slab[c, j0 + 1, f] + a2 * slab[c, j0 + 2, f] + a3 * slab[c, j0 + 3, f]
+                    row[c, f] = (a0 * slab[c, j0, f] + a1 * slab[c, j0 + 1, f]
+                                 + a2 * slab[c, j0 + 2, f] + a3 * slab[c, j0 + 3, f])
             for x in range(w):
                 i0, b0, b1, b2, b3 = _bspline(x * inv + 1.0)
                 dz = b0 * row[0, i0] + b1 * row[0, i0 + 1] + b2 * row[0, i0 + 2] + b3 * row[0, i0 + 3]

@@ -60,7 +60,8 @@ class Elastic(Augmentation):
     def max_displacement(self):
         """The largest displacement the field can have (voxels): the coarse noise is in [-1, 1], the
         gaussian and the B-spline weights are positive and sum to 1, so |d| <= the coefficients' scale."""
-        return min(self.alpha, self.alpha * std_ratio_1d(self.sigma, max(self.sigma, 1.0)) ** (3 if self.mode == "3d" else 2))
+        ndim = 3 if self.mode == "3d" else 2
+        return min(self.alpha, self.alpha * std_ratio_1d(self.sigma, max(self.sigma, 1.0)) ** ndim)
 
     def margin(self):
         """Voxels added on each side (y and x; z too in mode '3d'): max displacement + 1 for interpolation."""
