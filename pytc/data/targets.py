@@ -66,11 +66,12 @@ def binary_target(label, foreground=None):
     return np.ascontiguousarray(mask[None], dtype=np.float32)
 
 
-def affinity_target(label, offsets=None, threads=None):
+def affinity_target(label, offsets=None, threads=1):
     """Affinities (C, Z, Y, X): 1 where both ends are in the same nonzero object.
 
     Thin wrapper over :func:`pytc.kernels.seg_to_affinity`; default offsets are the nearest
-    neighbours ``(-1,0,0), (0,-1,0), (0,0,-1)`` (``(-1,0), (0,-1)`` in 2D).
+    neighbours ``(-1,0,0), (0,-1,0), (0,0,-1)`` (``(-1,0), (0,-1)`` in 2D). One thread by
+    default: targets are built in data-loader workers, which already run in parallel.
     """
     from pytc.kernels import seg_to_affinity
 
@@ -308,19 +309,20 @@ def weight_binary_ratio(target, mask=None, alpha=1.0):
     if target.size == 0 or target.max() == target.min():
         w = np.ones(target.shape, np.float32)
         return w if mask is None else (w * mask).astype(np.float32)
-    fg = (target != 0).astype(np.float64)
+    fg = target != 0
     if mask is None:
-        f = fg.mean()
+        f = np.count_nonzero(fg) / fg.size
     else:
-        m = np.broadcast_to(np.asarray(mask, np.float64), fg.shape)
-        f = (fg * m).sum() / m.sum() if m.sum() > 0 else fg.mean()
+        m = np.broadcast_to(np.asarray(mask, np.float32), fg.shape)
+        total = float(m.sum(dtype=np.float64))
+        f = float(m[fg].sum(dtype=np.float64)) / total if total > 0 else np.count_nonzero(fg) / fg.size
     f = float(np.clip(f, 0.05, 0.99))
     if f > 0.5:
-        w = fg + alpha * f / (1 - f) * (1 - fg)
+        w = np.where(fg, np.float32(1), np.float32(alpha * f / (1 - f)))
     else:
-        w = alpha * (1 - f) / f * fg + (1 - fg)
+        w = np.where(fg, np.float32(alpha * (1 - f) / f), np.float32(1))
     if mask is not None:
-        w = w * mask
+        w = w * m
     return w.astype(np.float32)
 
 
