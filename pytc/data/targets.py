@@ -191,7 +191,11 @@ def energy_quantize(energy, levels=10):
 def quantized_edt_target(label, mode="2d", resolution=(1.0, 1.0, 1.0), split_components=True,
                          levels=10):
     """Quantised instance distance (PyTC ``edt_instance(quantize=True)``): one channel of class
-    indices in 0..levels (11 classes by default), 0 = background, to train with cross-entropy."""
+    indices in 0..levels (11 classes by default), 0 = background, to train with cross-entropy.
+
+    Bins as PyTC's ``energy_quantize``: energy e in [i/levels, (i+1)/levels) -> i + 1, 1 -> levels.
+    PyTC's own code lets background drift to class 1 once a slice has an instance (its -1 fill is
+    overwritten by ``np.maximum(distance, 0)``); here background is always class 0."""
     label = _labels(label, "quantized_edt_target")
     mode = _mode(mode, "quantized_edt_target")
     if not isinstance(levels, (int, np.integer)) or levels < 1:
@@ -447,7 +451,8 @@ def build_targets(label, specs, valid_mask=None):
     if valid_mask is not None:
         valid_mask = np.asarray(valid_mask)
         if valid_mask.shape != label.shape:
-            raise ValueError(f"build_targets: valid_mask shape {valid_mask.shape} != label shape {label.shape}")
+            raise ValueError(f"build_targets: valid_mask shape {valid_mask.shape} != "
+                             f"label shape {label.shape}")
         valid_mask = valid_mask.astype(np.float32)
     targets, weights, channels, start = [], [], [], 0
     for name, opts, weight, wopts in parsed:
