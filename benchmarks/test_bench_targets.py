@@ -31,6 +31,7 @@ CASES = {
                                 (-3, 0, 0), (0, -9, 0), (0, 0, -9), (-4, 0, 0), (0, -27, 0), (0, 0, -27)]},
     "boundary": {},
     "boundary-3d-t2": {"mode": "3d", "thickness": 2},
+    "boundary-convolve": {"convolve": True},
     "instance_edt": {},
     "instance_edt-3d": {"mode": "3d", "resolution": (4.0, 1.0, 1.0)},
     "quantized_edt": {},

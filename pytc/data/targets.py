@@ -81,13 +81,18 @@ def affinity_target(label, offsets=None, threads=1):
     return seg_to_affinity(label, offsets, threads=threads)
 
 
-def boundary_target(label, thickness=1, background=True, mode="2d"):
+def boundary_target(label, thickness=1, background=True, mode="2d", convolve=False):
     """Instance boundary mask (PyTC ``seg_to_instance_bd``), one channel.
 
     A voxel is boundary when the window of half-size `thickness` around it (``(2t+1)^2`` in each
     Z slice for mode '2d', ``(2t+1)^3`` for '3d'; the volume is mirrored at its faces, numpy
     'reflect') holds some nonzero id and more than one value. With ``background=False`` only
     contacts between two different nonzero ids count (PyTC's ``do_bg=False``).
+
+    ``convolve=True`` (with `background`) gives PyTC's ``do_convolve=True`` variant instead: a
+    voxel is a contour where its two neighbours along some axis (in-plane for '2d') differ
+    (edge-repeating padding), then the contour is dilated by the same window (zero padding).
+    Its boundaries are about one voxel wider on each side.
     """
     label = _labels(label, "boundary_target")
     mode = _mode(mode, "boundary_target")
@@ -96,6 +101,15 @@ def boundary_target(label, thickness=1, background=True, mode="2d"):
     lab, was_2d = _as3d(label)
     k = 2 * int(thickness) + 1
     size = (1, k, k) if mode == "2d" else (k, k, k)
+    if convolve and background:
+        p = np.pad(lab, [(0, 0) if (mode == "2d" and a == 0) else (1, 1) for a in range(3)], mode="symmetric")
+        contour = np.zeros(lab.shape, bool)
+        for a in ((1, 2) if mode == "2d" else (0, 1, 2)):
+            lo_sl = [slice(None) if (mode == "2d" and b == 0) else slice(1, -1) for b in range(3)]
+            hi_sl = list(lo_sl)
+            lo_sl[a], hi_sl[a] = slice(0, -2), slice(2, None)
+            contour |= p[tuple(lo_sl)] != p[tuple(hi_sl)]
+        return _out(ndimage.maximum_filter(contour, size=size, mode="constant", cval=0), was_2d)
     hi = ndimage.maximum_filter(lab, size=size, mode="mirror")
     if background:
         lo = ndimage.minimum_filter(lab, size=size, mode="mirror")

@@ -53,6 +53,21 @@ def boundary_ref(lab, t, bg, mode):
     return (hi > 0) & (hi != lo)
 
 
+def boundary_convolve_ref(lab, t):
+    """PyTC's do_convolve path, per slice: [1, 0, -1] filters (symmetric border), box dilation."""
+    from scipy.signal import convolve2d
+    from skimage.morphology import dilation
+
+    out = np.zeros(lab.shape, bool)
+    for z in range(lab.shape[0]):
+        s = lab[z].astype(np.int64)
+        ex = convolve2d(s, np.array([[1], [0], [-1]]), "same", boundary="symm")
+        ey = convolve2d(s, np.array([[1, 0, -1]]), "same", boundary="symm")
+        contour = (np.maximum(np.abs(ex), np.abs(ey)) != 0).astype(np.uint8)
+        out[z] = dilation(contour, np.ones((2 * t + 1, 2 * t + 1), np.uint8)) > 0
+    return out
+
+
 def instance_edt_ref(lab, mode, res):
     out = np.zeros(lab.shape)
     parts = [(slice(z, z + 1),) for z in range(lab.shape[0])] if mode == "2d" else [(slice(None),)]
@@ -128,6 +143,10 @@ def check_all(lab):
                 got = boundary_target(lab, thickness=t, background=bg, mode=mode)
                 assert got.dtype == np.float32 and got.shape == (1,) + lab.shape
                 assert np.array_equal(got[0], boundary_ref(lab, t, bg, mode)), (t, bg, mode)
+        conv = boundary_target(lab, thickness=t, convolve=True)[0]
+        assert np.array_equal(conv, boundary_convolve_ref(lab, t)), t
+        conv3 = boundary_target(lab, thickness=t, convolve=True, mode="3d")[0]
+        assert np.all(conv3 >= conv) and np.all(conv3 >= boundary_target(lab, t, mode="3d")[0])
 
     for mode, res in (("2d", (1, 1, 1)), ("3d", (1, 1, 1)), ("3d", (3.0, 1.0, 1.5))):
         got = instance_edt_target(lab, mode=mode, resolution=res)[0]
