@@ -174,3 +174,21 @@ def test_bad_arguments(kwargs, match):
         return
     with pytest.raises(ValueError, match=match):
         VolumeDataset(coordinates_volume(), **kwargs)
+
+
+def test_targets_and_weights_follow_the_valid_mask():
+    gt = np.zeros(SHAPE, np.uint32)
+    gt[:, :, :20], gt[:, :, 20:] = 1, 2
+    mask = np.ones(SHAPE, np.uint8)
+    mask[:, :15] = 0
+    ds = VolumeDataset(coordinates_volume(), gt, valid_masks=mask, sample_shape=(2, 8, 8),
+                       targets=[{"name": "affinity"}, "binary"])  # fmt: skip
+    for i in range(10):
+        item = ds[i]
+        assert item["target"].shape == (4, 2, 8, 8) and item["weight"].shape == (4, 2, 8, 8)
+        z, y, x = locate(item["image"][0])
+        crop = gt[z:z + 2, y:y + 8, x:x + 8]
+        np.testing.assert_array_equal(item["target"][3], crop > 0)
+        invalid = mask[z:z + 2, y:y + 8, x:x + 8] == 0
+        assert not item["weight"][:, invalid].any()  # weights are zero wherever the mask is
+        assert item["weight"][:, ~invalid].all()
