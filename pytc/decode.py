@@ -40,11 +40,13 @@ def boundary_to_affinity(boundary, offsets=None):
 
 
 def connected_components(labels, connectivity=6):
-    """Splits every label into its connected components (0 stays background); uint64 ids 1..N.
+    """Splits every label (or the True region of a bool mask) into connected components; 0 stays
+    background; uint64 ids 1..N.
 
     `connectivity`: 6, 18 or 26 in 3D; 4 or 8 in 2D. Uses connected-components-3d.
     """
-    labels = as_label_array(labels, "connected_components", "labels")
+    labels = np.asarray(labels)
+    labels = labels.view(np.uint8) if labels.dtype == bool else as_label_array(labels, "connected_components", "labels")
     return cc3d.connected_components(labels, connectivity=connectivity, out_dtype=np.uint64)
 
 

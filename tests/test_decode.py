@@ -52,6 +52,9 @@ def test_connected_components_splits_labels(rng):
     assert ((cc == 0) == (seg == 0)).all()
     for i in np.unique(cc[cc > 0]):  # each component lies in one label
         assert len(np.unique(seg[cc == i])) == 1
+    mask = seg > 0  # a bool mask: components of its True region
+    np.testing.assert_array_equal(connected_components(mask) > 0, mask)
+    assert connected_components(mask).max() == ndimage.label(mask)[1]
 
 
 def test_relabel_and_remove_small(rng):

@@ -8,5 +8,6 @@ from .base import Augmentation, Compose, center_crop
 from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
+from .presets import em_augmentations
 
-__all__ = ["Augmentation", "Compose", "Elastic", "Flip", "Grayscale", "Rotate", "center_crop"]
+__all__ = ["Augmentation", "Compose", "Elastic", "Flip", "Grayscale", "Rotate", "center_crop", "em_augmentations"]

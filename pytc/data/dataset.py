@@ -170,6 +170,11 @@ class VolumeDataset:
             self._opened = (os.getpid(), (load(self.images), load(self.labels), load(self.valid_masks)))
         return self._opened[1]
 
+    def __getstate__(self):  # open volumes (h5py files) stay in the process that opened them
+        state = dict(self.__dict__)
+        state["_opened"] = None
+        return state
+
     def seed_worker(self, seed):
         """Gives this process (a DataLoader worker) its own independent Generator."""
         self.rng = np.random.default_rng(seed)
@@ -247,24 +252,33 @@ class VolumeDataset:
         return {k: np.ascontiguousarray(v) for k, v in item.items()}
 
 
+class _SeedWorker:
+    """worker_init_fn: gives the worker's copy of the dataset its own Generator (picklable for forkserver)."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def __call__(self, worker_id):
+        import torch
+
+        torch.utils.data.get_worker_info().dataset.seed_worker(np.random.SeedSequence([self.seed, worker_id]))
+
+
 def build_dataloader(dataset, batch_size=1, num_workers=0, *, shuffle=False, seed=0, pin_memory=True,
-                     persistent_workers=True, **kwargs):  # fmt: skip
+                     persistent_workers=True, start_method="forkserver", **kwargs):  # fmt: skip
     """A torch DataLoader over `dataset` whose workers each draw from their own independent Generator.
 
     Worker seeds derive from `seed` and the worker id through numpy's SeedSequence, so samples are
     distinct across workers and reproducible run to run. Memory is pinned when a GPU is present.
+    Workers start with `start_method` 'forkserver' by default: forking a process whose OpenMP or numba
+    threads have run is unsafe (GNU OpenMP's fork handler terminates the child).
     """
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
-
-    def init(worker_id):
-        info = torch.utils.data.get_worker_info()
-        info.dataset.seed_worker(np.random.SeedSequence([seed, worker_id]))
-
     if num_workers == 0 and hasattr(dataset, "seed_worker"):
         dataset.seed_worker(np.random.SeedSequence([seed, 0]))
+    extra = {"multiprocessing_context": start_method, "persistent_workers": persistent_workers} if num_workers else {}
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=generator,
-        worker_init_fn=init if num_workers else None, pin_memory=pin_memory and torch.cuda.is_available(),
-        persistent_workers=persistent_workers and num_workers > 0, **kwargs)  # fmt: skip
+        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed), worker_init_fn=_SeedWorker(seed) if num_workers else None,
+        pin_memory=pin_memory and torch.cuda.is_available(), **extra, **kwargs)  # fmt: skip
