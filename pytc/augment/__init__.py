@@ -5,7 +5,8 @@ returns a new dict; see `pytc.augment.base` for the sample conventions and `Comp
 """
 
 from .base import Augmentation, Compose, center_crop
+from .defects import MisAlignment, MissingSection, MotionBlur
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
 
-__all__ = ["Augmentation", "Compose", "Flip", "Grayscale", "Rotate", "center_crop"]
+__all__ = ["Augmentation", "Compose", "Flip", "Grayscale", "MisAlignment", "MissingSection", "MotionBlur", "Rotate", "center_crop"]
