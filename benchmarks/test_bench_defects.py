@@ -1,6 +1,6 @@
 """EM-defect augmentations at PyTorch Connectomics' training sample size (output 18x160x160 plus margins).
 
-MotionBlur's kernel (numba, 1 thread and all threads) against its scipy reference on the 2 sections it blurs;
+MotionBlur's kernel (numba, serial: a 160x160 section is too small for threads to pay; 1 and all numba threads) against its scipy reference on the 2 sections it blurs;
 MisAlignment and MissingSection as whole augmentations (numpy slicing, no kernel of their own).
 """
 
