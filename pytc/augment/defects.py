@@ -10,8 +10,9 @@ from .base import IMAGE, Augmentation, check_range, label_keys
 class MisAlignment(Augmentation):
     """Shifts in y and x by up to `displacement` voxels: either one section ('slip') or every section from a
     random z on ('translation'). Applies to the image and every label-like array alike. The input needs
-    `displacement` extra voxels in y and x; the result is the centred crop, so its shape is the input's minus
-    that margin... kept equal to the input's here by cropping/padding inside.
+    `displacement` extra voxels in y and x; the valid result is the input minus
+    that margin, placed at the centre of an array of the input's shape (Compose crops it); offsets are drawn in
+    [0, displacement) and the moved z in [1, Z-2], as in PyTorch Connectomics.
     """
 
     def __init__(self, p=0.5, displacement=16):
@@ -28,8 +29,8 @@ class MisAlignment(Augmentation):
         if shape[0] < 3 or shape[1] <= d or shape[2] <= d:
             return sample
         oy, ox = shape[1] - d, shape[2] - d
-        y0, x0 = rng.integers(0, d + 1, 2)
-        y1, x1 = rng.integers(0, d + 1, 2)
+        y0, x0 = rng.integers(0, d, 2)
+        y1, x1 = rng.integers(0, d, 2)
         slip = bool(rng.random() < 0.5)
         z0 = int(rng.integers(1, shape[0] - 1))
         zsel = np.zeros(shape[0], bool)
