@@ -2,12 +2,26 @@
 
 Each augmentation is called as ``aug(sample, rng)`` on a dict of arrays with a numpy Generator and
 returns a new dict; see `pytc.augment.base` for the sample conventions and `Compose` for margins.
+`em_augmentations(output_shape)` builds PyTorch Connectomics' standard EM pipeline.
 """
 
 from .base import Augmentation, Compose, center_crop
+from .defects import MisAlignment, MissingSection, MotionBlur
 from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
 from .presets import em_augmentations
 
-__all__ = ["Augmentation", "Compose", "Elastic", "Flip", "Grayscale", "Rotate", "center_crop", "em_augmentations"]
+__all__ = [
+    "Augmentation",
+    "Compose",
+    "Elastic",
+    "Flip",
+    "Grayscale",
+    "MisAlignment",
+    "MissingSection",
+    "MotionBlur",
+    "Rotate",
+    "center_crop",
+    "em_augmentations",
+]
