@@ -6,7 +6,7 @@ returns a new dict; see `pytc.augment.base` for the sample conventions and `Comp
 """
 
 from .base import Augmentation, Compose, center_crop
-from .defects import MisAlignment, MissingSection, MotionBlur
+from .defects import MisAlignment, MissingParts, MissingSection, MotionBlur
 from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
@@ -19,6 +19,7 @@ __all__ = [
     "Flip",
     "Grayscale",
     "MisAlignment",
+    "MissingParts",
     "MissingSection",
     "MotionBlur",
     "Rotate",

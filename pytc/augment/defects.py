@@ -1,10 +1,12 @@
 """EM-defect augmentations (PyTorch Connectomics' defaults): misalignment, missing sections, motion blur."""
 
+import math
+
 import numpy as np
 
-from ._defects import box_blur_axis
-from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range, label_keys
+from ._defects import box_blur_axis, missing_part
+from ._warp import cast_like, rotation_matrix, warp_slices
+from .base import IMAGE, Augmentation, check_range, label_keys, per_channel
 
 
 class MisAlignment(Augmentation):
@@ -13,21 +15,49 @@ class MisAlignment(Augmentation):
     `displacement` extra voxels in y and x; the valid result is the input minus
     that margin, placed at the centre of an array of the input's shape (Compose crops it); offsets are drawn in
     [0, displacement) and the moved z in [1, Z-2], as in PyTorch Connectomics.
+
+    With probability `rotate_ratio` the sections are rotated about the centre instead of shifted, by an angle
+    small enough that the centred output crop stays inside the section (PyTorch Connectomics' bound);
+    images bilinear, labels nearest neighbour.
     """
 
-    def __init__(self, p=0.5, displacement=16):
+    def __init__(self, p=0.5, displacement=16, rotate_ratio=0.0):
         super().__init__(p)
-        self.displacement = check_range(type(self).__name__, "displacement", displacement, 1, integer=True)
+        name = type(self).__name__
+        self.displacement = check_range(name, "displacement", displacement, 1, integer=True)
+        self.rotate_ratio = check_range(name, "rotate_ratio", rotate_ratio, 0, 1)
 
     def input_shape(self, output_shape):
         z, y, x = output_shape
         return (z, y + self.displacement, x + self.displacement)
+
+    def _rotate(self, sample, rng):
+        shape = sample[IMAGE].shape[-3:]
+        side = min(shape[1:])
+        half = self.displacement / 2.0
+        reach = (side - self.displacement) / 2.0 * math.sqrt(2)  # half-diagonal of the output crop
+        bound = 2.0 * math.asin(min(1.0, half / reach)) if reach > 0 else 0.0
+        angle = rng.uniform(-bound, bound)
+        z0 = int(rng.integers(1, shape[0] - 1))
+        zsel = np.zeros(shape[0], bool)
+        zsel[z0:] = True
+        if rng.random() < 0.5:  # slip: one section only
+            zsel[z0 + 1:] = False
+        center = (np.array(shape[1:]) - 1) / 2.0
+        matrices = np.broadcast_to(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (shape[0], 2, 3)).copy()
+        matrices[zsel] = rotation_matrix(angle, center, center)
+        for key in label_keys(sample):
+            sample[key] = warp_slices(sample[key], matrices, order=0)
+        sample[IMAGE] = per_channel(sample[IMAGE], lambda a: warp_slices(a, matrices, order=1))
+        return sample
 
     def apply(self, sample, rng):
         shape = sample[IMAGE].shape[-3:]
         d = self.displacement
         if shape[0] < 3 or shape[1] <= d or shape[2] <= d:
             return sample
+        if rng.random() < self.rotate_ratio:
+            return self._rotate(sample, rng)
         oy, ox = shape[1] - d, shape[2] - d
         y0, x0 = rng.integers(0, d, 2)
         y1, x1 = rng.integers(0, d, 2)
@@ -89,7 +119,6 @@ class MotionBlur(Augmentation):
         nz = image.shape[-3]
         zs = rng.choice(nz, min(self.sections, nz), replace=False)
         axis = int(rng.integers(2))
-        scale = np.float32(255 if image.dtype == np.uint8 else 1)
         work = image.astype(np.float32)
         for z in zs:
             sl = work[..., z, :, :]
@@ -98,6 +127,47 @@ class MotionBlur(Augmentation):
             else:
                 for c in range(sl.shape[0]):
                     work[c, z] = box_blur_axis(np.ascontiguousarray(sl[c]), self.kernel_size, axis)
-        del scale
+        sample[IMAGE] = cast_like(work, image.dtype)
+        return sample
+
+
+class MissingParts(Augmentation):
+    """Sections with a missing band, like folds and cracks in EM sections (image only; PyTorch Connectomics).
+
+    Each section is chosen with probability `deform_ratio` (at most one in any three consecutive ones). In it a
+    straight line is drawn across, from the top to the bottom border or from the left to the right one, at
+    random positions; the section is optionally compressed towards the line by `deformation_strength` voxels
+    (each side shifted along the line's normal, bilinear), and the line widened by `iterations` dilations
+    (a band of L1 radius `iterations`) is filled with the section's mean.
+    """
+
+    def __init__(self, p=0.5, iterations=40, deformation_strength=0, deform_ratio=0.25):
+        super().__init__(p)
+        name = type(self).__name__
+        self.iterations = check_range(name, "iterations", iterations, 0, integer=True)
+        self.deformation_strength = check_range(name, "deformation_strength", deformation_strength, 0)
+        self.deform_ratio = check_range(name, "deform_ratio", deform_ratio, 0, 1)
+
+    @staticmethod
+    def draw_line(shape, rng):
+        """Endpoints (r0, c0, r1, c1) of a random line spanning the section."""
+        h, w = shape
+        if rng.random() < 0.5:
+            return 0, int(rng.integers(1, max(2, w - 2))), h - 1, int(rng.integers(1, max(2, w - 2)))
+        return int(rng.integers(1, max(2, h - 2))), 0, int(rng.integers(1, max(2, h - 2))), w - 1
+
+    def apply(self, sample, rng):
+        image = sample[IMAGE]
+        work = image.astype(np.float32)
+        sections = work[np.newaxis] if work.ndim == 3 else work
+        z = 0
+        while z < image.shape[-3]:
+            if rng.random() < self.deform_ratio:
+                line = self.draw_line(image.shape[-2:], rng)
+                for channel in sections:  # every channel gets the same defect
+                    channel[z] = missing_part(np.ascontiguousarray(channel[z]), *line, self.iterations,
+                                              float(self.deformation_strength))  # fmt: skip
+                z += 2  # at most one damaged section in any three consecutive ones
+            z += 1
         sample[IMAGE] = cast_like(work, image.dtype)
         return sample
