@@ -6,15 +6,19 @@ returns a new dict; see `pytc.augment.base` for the sample conventions and `Comp
 """
 
 from .base import Augmentation, Compose, center_crop
+from .cut import CutBlur, CutNoise
 from .defects import MisAlignment, MissingParts, MissingSection, MotionBlur
 from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
 from .presets import em_augmentations
+from .scale import Rescale
 
 __all__ = [
     "Augmentation",
     "Compose",
+    "CutBlur",
+    "CutNoise",
     "Elastic",
     "Flip",
     "Grayscale",
@@ -22,6 +26,7 @@ __all__ = [
     "MissingParts",
     "MissingSection",
     "MotionBlur",
+    "Rescale",
     "Rotate",
     "center_crop",
     "em_augmentations",

@@ -1,0 +1,36 @@
+"""Rescale: random zoom in the y-x plane (PyTorch Connectomics' defaults)."""
+
+import math
+
+import numpy as np
+
+from ._warp import warp_slices
+from .base import IMAGE, Augmentation, check_range, label_keys, per_channel
+
+
+class Rescale(Augmentation):
+    """Zooms every section about its centre by factors drawn in [low, high] (one per axis, or one for both
+    with `fix_aspect`); images bilinear, labels nearest neighbour. Zooming out needs a larger input:
+    `input_shape` asks for output / low in y and x."""
+
+    def __init__(self, p=0.5, low=0.8, high=1.25, fix_aspect=False):
+        super().__init__(p)
+        name = type(self).__name__
+        self.low = check_range(name, "low", low, 0.5, 1.0)
+        self.high = check_range(name, "high", high, self.low)
+        self.fix_aspect = bool(fix_aspect)
+
+    def input_shape(self, output_shape):
+        z, y, x = output_shape
+        return (z, math.ceil(y / self.low), math.ceil(x / self.low))
+
+    def apply(self, sample, rng):
+        scales = rng.uniform(self.low, self.high, 1 if self.fix_aspect else 2)
+        sy, sx = (scales[0], scales[0]) if self.fix_aspect else scales
+        cy, cx = (np.array(sample[IMAGE].shape[-2:]) - 1) / 2.0
+        # output (y, x) reads the source at centre + (y - centre) / scale
+        matrix = np.array([[1 / sy, 0, cy - cy / sy], [0, 1 / sx, cx - cx / sx]])
+        for key in label_keys(sample):
+            sample[key] = warp_slices(sample[key], matrix, order=0)
+        sample[IMAGE] = per_channel(sample[IMAGE], lambda a: warp_slices(a, matrix, order=1))
+        return sample
