@@ -11,12 +11,14 @@ from .defects import MisAlignment, MissingParts, MissingSection, MotionBlur
 from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
+from .mix import CopyPaste, mixup
 from .presets import em_augmentations
 from .scale import Rescale
 
 __all__ = [
     "Augmentation",
     "Compose",
+    "CopyPaste",
     "CutBlur",
     "CutNoise",
     "Elastic",
@@ -30,4 +32,5 @@ __all__ = [
     "Rotate",
     "center_crop",
     "em_augmentations",
+    "mixup",
 ]
