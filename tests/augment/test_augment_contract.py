@@ -28,6 +28,7 @@ def make(name):
 def synthetic_sample(rng, dtype=np.float32, channels=None, shape=(12, 48, 48)):
     label = np.repeat(np.repeat(np.repeat(rng.integers(1, 50, (3, 6, 6)), 4, 0), 8, 1), 8, 2)[: shape[0]]
     label = label.astype(np.uint32)
+    label[label % 2 == 0] = 0  # about half background, as with sparse objects (CopyPaste needs some)
     image = (rng.random(shape) * 0.2 + 0.4 + 0.1 * (label % 3)).astype(np.float32)
     if dtype == np.uint8:
         image = (image * 255).astype(np.uint8)
