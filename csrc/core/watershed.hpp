@@ -386,7 +386,17 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   }
   std::vector<uint64_t> size(1, 0);
   uint64_t n_basins = 0;
+  // A voxel that points backwards (or, on a flat maximum, is linked backwards) is in the basin of
+  // that already labelled neighbour: one step of the lowest such direction.
+  const int64_t back_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
   for (int64_t v = 0; v < N; ++v) {
+    const uint8_t back = st[v] & 7;
+    if (back) {
+      const uint64_t label = out[v + back_step[back]];
+      out[v] = label;
+      ++size[label];
+      continue;
+    }
     uint64_t o = out[v];
     if (o != 0 && !(o & kLink)) {
       ++size[o];
