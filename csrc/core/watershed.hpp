@@ -15,7 +15,7 @@
 //     pointer, the last in direction order (-z, -y, -x, +z, +y, +x) that leads to a voxel not
 //     pointing back or to an already processed voxel; unprocessed plateau neighbours are queued.
 //     Plateaus without a corner (flat maxima, e.g. components of edges >= high) stay as they are.
-//  3. Basins: connected components of the pointer graph (union-find over voxels), numbered
+//  3. Basins: connected components of the pointer graph, numbered
 //     1..B in order of their first voxel (C order).
 //  4. Region graph: for each pair of adjacent basins the maximum affinity between them; only
 //     edges above min(low, weight_threshold) are kept (the others are never used).
@@ -30,15 +30,16 @@
 // with `low`/`high` rounded to the float that gives the same answers); a second branch-free pass
 // marks voxels with a mutual pointer (plateau voxels): the others keep their last direction
 // without the queue (the breadth-first search is only run over plateau voxels, seeded by the
-// plateau corners in index order, which gives exactly the order of the full queue). Basins: each
-// voxel stores its target in a flat index array (flat maxima are joined by a two-pass union of
-// their backward neighbours), then one pass in C order follows the pointers with path
-// compression and numbers the roots on first sight. Region graph: an open-addressing hash of
+// plateau corners in index order, which gives exactly the order of the full queue). Basins: flat
+// maxima are joined by a union-find of their backward neighbours stored in `out`, then one pass
+// in C order labels a voxel pointing backwards from its (labelled) neighbour and otherwise follows
+// the pointers to a labelled voxel or a root, numbering roots on first sight and writing the
+// label along the path. Region graph: an open-addressing hash of
 // basin pairs keeping the maximum weight (with a one-entry cache per direction), skipped when
 // no merge pass runs (size_threshold == dust == 0; stats.region_edges is then 0).
 // Complexity: O(N) for stages 1-3, O(F) for the region graph (F = faces between basins) and
-// O(E log E) for the merging (E region-graph edges). Memory: N bytes of pointers, 4 bytes per
-// voxel of index (8 when N >= 2^31), the uint64 output, 12 bytes per region-graph edge.
+// O(E log E) for the merging (E region-graph edges). Memory: 2 N bytes of direction masks, the uint64
+// output, 4 bytes (8 when N >= 2^31) per plateau voxel, about 40 bytes per region-graph edge.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
 // C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
 // Threading: stage 1, the plateau marking and the final relabelling run on `threads` OpenMP
@@ -192,8 +193,8 @@ class PairMax {
   int shift_ = 64;
 };
 
-// Stages 1-5 with voxel indices of type I (uint32_t when N < 2^31, else uint64_t); the top bit
-// of I marks a labelled entry in stage 3.
+// Stages 1-5 with voxel indices of type I in the plateau queue (uint32_t when N < 2^31, else
+// uint64_t).
 template <typename I>
 inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8_t* mask, double low, double high,
                            uint64_t size_threshold, double weight_threshold, uint64_t dust, uint64_t* out,
@@ -326,8 +327,17 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   }
   {
     std::vector<I> queue;
-    for (int64_t v = 0; v < N; ++v) {
+    for (int64_t v = 0; v < N;) {
+      if (v + 8 <= N) {  // skip 8 voxels at a time when none is on a plateau
+        uint64_t word;
+        std::memcpy(&word, state.get() + v, 8);
+        if (!(word & 0x8080808080808080ull)) {
+          v += 8;
+          continue;
+        }
+      }
       if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue.push_back(static_cast<I>(v));
+      ++v;
     }
     uint8_t* st = state.get();
     for (size_t head = 0; head < queue.size(); ++head) {
