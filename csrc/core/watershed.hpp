@@ -15,7 +15,7 @@
 //     pointer, the last in direction order (-z, -y, -x, +z, +y, +x) that leads to a voxel not
 //     pointing back or to an already processed voxel; unprocessed plateau neighbours are queued.
 //     Plateaus without a corner (flat maxima, e.g. components of edges >= high) stay as they are.
-//  3. Basins: connected components of the pointer graph (union-find over voxels), numbered
+//  3. Basins: connected components of the pointer graph, numbered
 //     1..B in order of their first voxel (C order).
 //  4. Region graph: for each pair of adjacent basins the maximum affinity between them; only
 //     edges above min(low, weight_threshold) are kept (the others are never used).
@@ -26,20 +26,33 @@
 //     neighbour. Fragments still under `dust` voxels (no edge above low) are set to 0.
 //     Fragments are renumbered 1..N in order of their first voxel.
 //
-// Complexity: O(N) for stages 1-3 (union-find with path halving, near linear), O(F log F) for
-// the region graph (F = faces between basins) and O(E log E) for the merging (E region-graph
-// edges). Memory: N bytes of pointers, the uint64 output (also used as union-find storage),
-// 16 bytes per basin face and per region-graph edge.
+// Implementation: stage 1 writes a 6-bit direction mask per voxel (branch-free, float compares
+// with `low`/`high` rounded to the float that gives the same answers); a second branch-free pass
+// marks voxels with a mutual pointer (plateau voxels): the others keep their last direction
+// without the queue (the breadth-first search is only run over plateau voxels, seeded by the
+// plateau corners in index order, which gives exactly the order of the full queue). Basins: flat
+// maxima are joined by a union-find of their backward neighbours stored in `out`, then one pass
+// in C order labels a voxel pointing backwards from its (labelled) neighbour and otherwise follows
+// the pointers to a labelled voxel or a root, numbering roots on first sight and writing the
+// label along the path. Region graph: an open-addressing hash of
+// basin pairs keeping the maximum weight (with a one-entry cache per direction), skipped when
+// no merge pass runs (size_threshold == dust == 0; stats.region_edges is then 0).
+// Complexity: O(N) for stages 1-3, O(F) for the region graph (F = faces between basins) and
+// O(E log E) for the merging (E region-graph edges). Memory: 2 N bytes of direction masks, the uint64
+// output, 4 bytes (8 when N >= 2^31) per plateau voxel, about 40 bytes per region-graph edge.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
 // C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
-// Threading: stage 1, the face collection of stage 4 and the final relabelling run on `threads`
-// OpenMP threads (<= 0: the OpenMP default); stages 2, 3 and 5 are sequential.
+// Threading: stage 1, the plateau marking and the final relabelling run on `threads` OpenMP
+// threads (<= 0: the OpenMP default); the plateau search and stages 3-5 are sequential.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,12 +61,25 @@
 #include <omp.h>
 #endif
 
+#if defined(_MSC_VER)
+#define PYTC_WS_RESTRICT __restrict
+#else
+#define PYTC_WS_RESTRICT __restrict__
+#endif
+
 namespace pytc {
+
+struct WatershedStats {
+  uint64_t basins = 0;         // watershed basins before merging
+  uint64_t region_edges = 0;   // region-graph edges kept (0 when size_threshold == dust == 0)
+  uint64_t fragments = 0;      // output fragments
+  uint64_t dust_voxels = 0;    // voxels set to 0 by the dust rule
+};
 
 namespace ws_detail {
 
 constexpr uint8_t kVisited = 0x40;
-constexpr uint64_t kLabelBit = uint64_t{1} << 63;
+constexpr uint8_t kPlateau = 0x80;
 
 inline int resolve_threads(int threads) {
 #if defined(_OPENMP)
@@ -64,14 +90,9 @@ inline int resolve_threads(int threads) {
 #endif
 }
 
-struct Face {
-  uint64_t key;  // (smaller basin id << 32 | larger) when ids fit 32 bits; see region_graph
-  float weight;
-};
-
 struct Edge {
   float weight;
-  uint64_t a, b;
+  uint32_t a, b;
 };
 
 inline uint64_t find_root(std::vector<uint64_t>& parent, uint64_t x) {
@@ -82,28 +103,117 @@ inline uint64_t find_root(std::vector<uint64_t>& parent, uint64_t x) {
   return x;
 }
 
-}  // namespace ws_detail
+// Largest float <= x (x >= 0 finite).
+inline float float_below(double x) {
+  if (x > static_cast<double>(std::numeric_limits<float>::max())) return std::numeric_limits<float>::max();
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
 
-struct WatershedStats {
-  uint64_t basins = 0;         // watershed basins before merging
-  uint64_t region_edges = 0;   // region-graph edges kept
-  uint64_t fragments = 0;      // output fragments
-  uint64_t dust_voxels = 0;    // voxels set to 0 by the dust rule
+// Smallest float >= x (x >= 0 finite); +inf above the float range.
+inline float float_above(double x) {
+  if (x > static_cast<double>(std::numeric_limits<float>::max())) return std::numeric_limits<float>::infinity();
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+  return f;
+}
+
+// Direction mask of one voxel from its six incident edge values (-1 where there is no edge).
+// e > lowf is e > low and min(e, highf) keeps the order and the ties of min(e, high).
+inline uint8_t ascent_bits(float e0, float e1, float e2, float e3, float e4, float e5, float lowf, float highf) {
+  auto c = [lowf, highf](float e) { return e > lowf ? std::min(e, highf) : -1.0f; };
+  e0 = c(e0), e1 = c(e1), e2 = c(e2), e3 = c(e3), e4 = c(e4), e5 = c(e5);
+  const float m = std::max(std::max(std::max(e0, e1), std::max(e2, e3)), std::max(e4, e5));
+  const uint8_t bits = static_cast<uint8_t>((e0 == m) | (e1 == m) << 1 | (e2 == m) << 2 | (e3 == m) << 3 |
+                                            (e4 == m) << 4 | (e5 == m) << 5);
+  return m >= 0.0f ? bits : uint8_t{0};
+}
+
+// Index of the single bit set in b (b < 64, one bit).
+inline int bit_index(uint8_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctz(b);
+#else
+  int i = 0;
+  while (!(b >> i & 1)) ++i;
+  return i;
+#endif
+}
+
+// Open-addressing map from a basin pair (a << 32 | b, never 0) to the maximum face weight.
+class PairMax {
+ public:
+  PairMax() { rehash(1024); }
+  void add(uint64_t key, float w) {
+    size_t i = slot(key);
+    while (true) {
+      if (keys_[i] == key) {
+        if (w > vals_[i]) vals_[i] = w;
+        return;
+      }
+      if (keys_[i] == 0) break;
+      i = (i + 1) & mask_;
+    }
+    keys_[i] = key;
+    vals_[i] = w;
+    if (++count_ * 2 > keys_.size()) rehash(keys_.size() * 2);
+  }
+  size_t size() const { return count_; }
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      if (keys_[i] != 0) f(keys_[i], vals_[i]);
+    }
+  }
+
+ private:
+  size_t slot(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+  void rehash(size_t capacity) {
+    std::vector<uint64_t> old_keys;
+    std::vector<float> old_vals;
+    old_keys.swap(keys_);
+    old_vals.swap(vals_);
+    keys_.assign(capacity, 0);
+    vals_.assign(capacity, 0.0f);
+    mask_ = capacity - 1;
+    shift_ = 64;
+    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
+    for (size_t j = 0; j < old_keys.size(); ++j) {
+      if (old_keys[j] == 0) continue;
+      size_t i = slot(old_keys[j]);
+      while (keys_[i] != 0) i = (i + 1) & mask_;
+      keys_[i] = old_keys[j];
+      vals_[i] = old_vals[j];
+    }
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<float> vals_;
+  size_t mask_ = 0, count_ = 0;
+  int shift_ = 64;
 };
+
+// Stages 1-5 with voxel indices of type I in the plateau queue (uint32_t when N < 2^31, else
+// uint64_t).
+template <typename I>
+inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8_t* mask, double low, double high,
+                           uint64_t size_threshold, double weight_threshold, uint64_t dust, uint64_t* out,
+                           int n_threads, WatershedStats& stats);
+
+}  // namespace ws_detail
 
 // Fills out (Z*Y*X uint64) with fragment ids 1..N, 0 for masked voxels and removed dust.
 inline WatershedStats watershed(const float* aff, const int64_t shape[3], const uint8_t* mask, double low,
                                 double high, uint64_t size_threshold, double weight_threshold, uint64_t dust,
                                 uint64_t* out, int threads) {
-  using namespace ws_detail;
   for (int d = 0; d < 3; ++d) {
     if (shape[d] < 0) {
       throw std::invalid_argument("watershed: shape[" + std::to_string(d) + "] must be >= 0; got " +
                                   std::to_string(shape[d]));
     }
   }
-  if (!(low >= 0.0) || !(high >= low)) {
-    throw std::invalid_argument("watershed: thresholds must satisfy 0 <= low <= high; got low=" +
+  if (!(low >= 0.0) || !(high >= low) || !std::isfinite(high)) {
+    throw std::invalid_argument("watershed: thresholds must satisfy 0 <= low <= high (finite); got low=" +
                                 std::to_string(low) + ", high=" + std::to_string(high));
   }
   if (!(weight_threshold >= 0.0)) {
@@ -111,179 +221,287 @@ inline WatershedStats watershed(const float* aff, const int64_t shape[3], const 
                                 std::to_string(weight_threshold));
   }
   WatershedStats stats;
+  const int64_t N = shape[0] * shape[1] * shape[2];
+  if (N == 0) return stats;
+  const int n_threads = ws_detail::resolve_threads(threads);
+  if (N < (int64_t{1} << 31)) {
+    ws_detail::watershed_impl<uint32_t>(aff, shape, mask, low, high, size_threshold, weight_threshold, dust, out,
+                                        n_threads, stats);
+  } else {
+    ws_detail::watershed_impl<uint64_t>(aff, shape, mask, low, high, size_threshold, weight_threshold, dust, out,
+                                        n_threads, stats);
+  }
+  return stats;
+}
+
+namespace ws_detail {
+
+template <typename I>
+inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8_t* mask, double low, double high,
+                           uint64_t size_threshold, double weight_threshold, uint64_t dust, uint64_t* out,
+                           int n_threads, WatershedStats& stats) {
+  (void)n_threads;
   const int64_t Z = shape[0], Y = shape[1], X = shape[2];
   const int64_t N = Z * Y * X;
-  if (N == 0) return stats;
-  const int n_threads = resolve_threads(threads);
-  (void)n_threads;
   const int64_t sz = Y * X, sy = X;
   const float* aff_z = aff;
   const float* aff_y = aff + N;
   const float* aff_x = aff + 2 * N;
   const int64_t step[6] = {-sz, -sy, -1, sz, sy, 1};
-  auto inside = [&](int64_t v) { return mask == nullptr || mask[v] != 0; };
+  const float lowf = float_below(low), highf = float_above(high);
+  const bool parallel = N >= (int64_t{1} << 15);
+  (void)parallel;
 
-  // 1. steepest ascent: bit d set when v points along direction d.
-  std::vector<uint8_t> sag(static_cast<size_t>(N));
+  // 1. steepest ascent: bit d of sag[v] set when v points along direction d. sag is padded by
+  // sz + 1 zero bytes on both sides so that neighbour reads never leave the buffer.
+  const int64_t pad = sz + 1;
+  std::unique_ptr<uint8_t[]> sag_buffer(new uint8_t[static_cast<size_t>(N + 2 * pad)]);
+  uint8_t* sag = sag_buffer.get() + pad;
+  std::memset(sag - pad, 0, static_cast<size_t>(pad));
+  std::memset(sag + N, 0, static_cast<size_t>(pad));
+  {
+    const std::vector<float> none(static_cast<size_t>(X) + 1, -1.0f);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (N >= (int64_t{1} << 15))
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#endif
+    for (int64_t r = 0; r < Z * Y; ++r) {
+      const int64_t z = r / Y, y = r % Y, base = r * X;
+      uint8_t* PYTC_WS_RESTRICT s = sag + base;
+      if (mask == nullptr) {
+        const float* PYTC_WS_RESTRICT zm = z > 0 ? aff_z + base : none.data();
+        const float* PYTC_WS_RESTRICT zp = z + 1 < Z ? aff_z + base + sz : none.data();
+        const float* PYTC_WS_RESTRICT ym = y > 0 ? aff_y + base : none.data();
+        const float* PYTC_WS_RESTRICT yp = y + 1 < Y ? aff_y + base + sy : none.data();
+        const float* PYTC_WS_RESTRICT ax = aff_x + base;
+        if (X == 1) {
+          s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], -1.0f, lowf, highf);
+          continue;
+        }
+        s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], ax[1], lowf, highf);
+        for (int64_t x = 1; x + 1 < X; ++x) {
+          s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
+        }
+        s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
+      } else {
+        for (int64_t x = 0; x < X; ++x) {
+          const int64_t v = base + x;
+          if (!mask[v]) {
+            s[x] = 0;
+            continue;
+          }
+          s[x] = ascent_bits((z > 0 && mask[v - sz]) ? aff_z[v] : -1.0f, (y > 0 && mask[v - sy]) ? aff_y[v] : -1.0f,
+                             (x > 0 && mask[v - 1]) ? aff_x[v] : -1.0f,
+                             (z + 1 < Z && mask[v + sz]) ? aff_z[v + sz] : -1.0f,
+                             (y + 1 < Y && mask[v + sy]) ? aff_y[v + sy] : -1.0f,
+                             (x + 1 < X && mask[v + 1]) ? aff_x[v + 1] : -1.0f, lowf, highf);
+        }
+      }
+    }
+  }
+
+  // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
+  // queue would give them); plateau voxels (with a mutual pointer) are marked, plateau corners
+  // (also with a non-mutual pointer) additionally as visited, and searched breadth-first.
+  std::unique_ptr<uint8_t[]> state(new uint8_t[static_cast<size_t>(N)]);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t r = 0; r < Z * Y; ++r) {
-    const int64_t z = r / Y, y = r % Y;
+    const int64_t base = r * X;
+    const uint8_t* PYTC_WS_RESTRICT s = sag + base;
+    uint8_t* PYTC_WS_RESTRICT t = state.get() + base;
     for (int64_t x = 0; x < X; ++x) {
-      const int64_t v = r * X + x;
-      uint8_t bits = 0;
-      if (inside(v)) {
-        double e[6];
-        e[0] = (z > 0 && inside(v - sz)) ? aff_z[v] : -1.0;
-        e[1] = (y > 0 && inside(v - sy)) ? aff_y[v] : -1.0;
-        e[2] = (x > 0 && inside(v - 1)) ? aff_x[v] : -1.0;
-        e[3] = (z + 1 < Z && inside(v + sz)) ? aff_z[v + sz] : -1.0;
-        e[4] = (y + 1 < Y && inside(v + sy)) ? aff_y[v + sy] : -1.0;
-        e[5] = (x + 1 < X && inside(v + 1)) ? aff_x[v + 1] : -1.0;
-        double m = -1.0;
-        for (int d = 0; d < 6; ++d) {
-          e[d] = e[d] > low ? std::min(e[d], high) : -1.0;
-          m = std::max(m, e[d]);
-        }
-        if (m >= 0.0) {
-          for (int d = 0; d < 6; ++d) bits |= static_cast<uint8_t>((e[d] == m) << d);
-        }
-      }
-      sag[v] = bits;
+      const uint8_t b = s[x];
+      const uint8_t back = static_cast<uint8_t>((s[x - sz] >> 3 & 1) | (s[x - sy] >> 4 & 1) << 1 |
+                                                (s[x - 1] >> 5 & 1) << 2 | (s[x + sz] & 1) << 3 |
+                                                (s[x + sy] >> 1 & 1) << 4 | (s[x + 1] >> 2 & 1) << 5);
+      const uint8_t mutual = b & back;
+      uint8_t h = static_cast<uint8_t>(b | b >> 1);
+      h = static_cast<uint8_t>(h | h >> 2);
+      h = static_cast<uint8_t>(h | h >> 4);
+      const uint8_t last = static_cast<uint8_t>(h ^ (h >> 1));  // highest set bit of b
+      const uint8_t on_plateau = static_cast<uint8_t>(-static_cast<int>(mutual != 0));
+      const uint8_t corner = static_cast<uint8_t>(-static_cast<int>((b & ~mutual) != 0)) & kVisited;
+      t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
     }
   }
+  {
+    std::vector<I> queue;
+    for (int64_t v = 0; v < N;) {
+      if (v + 8 <= N) {  // skip 8 voxels at a time when none is on a plateau
+        uint64_t word;
+        std::memcpy(&word, state.get() + v, 8);
+        if (!(word & 0x8080808080808080ull)) {
+          v += 8;
+          continue;
+        }
+      }
+      if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue.push_back(static_cast<I>(v));
+      ++v;
+    }
+    uint8_t* st = state.get();
+    for (size_t head = 0; head < queue.size(); ++head) {
+      const int64_t v = static_cast<int64_t>(queue[head]);
+      const uint8_t bits = st[v];
+      uint8_t keep = 0;
+      for (int d = 0; d < 6; ++d) {
+        if (!(bits >> d & 1)) continue;
+        const int64_t u = v + step[d];
+        const int od = d < 3 ? d + 3 : d - 3;
+        if (st[u] >> od & 1) {
+          if (!(st[u] & kVisited)) {
+            st[u] |= kVisited;
+            queue.push_back(static_cast<I>(u));
+          }
+        } else {
+          keep = static_cast<uint8_t>(1u << d);
+        }
+      }
+      st[v] = keep;
+    }
+  }
+  sag_buffer.reset();
 
-  // 2. plateau division (sequential breadth-first search from the corners).
-  auto opposite = [](int d) { return d < 3 ? d + 3 : d - 3; };
-  std::vector<int64_t> queue;
+  // 3. basins, numbered on first sight in one pass in C order that follows the pointers and
+  // writes the label along the path (path compression). During the pass out[v] is 0 for a voxel
+  // not labelled yet, kLink | p for a voxel of a flat maximum (p: its union-find parent; the
+  // flat maxima are first joined to the first voxel of their plateau), else its label.
+  constexpr uint64_t kLink = uint64_t{1} << 63;
+  const uint8_t* PYTC_WS_RESTRICT st = state.get();
   for (int64_t v = 0; v < N; ++v) {
-    const uint8_t bits = sag[v];
-    for (int d = 0; d < 6; ++d) {
-      if ((bits >> d & 1) && !(sag[v + step[d]] >> opposite(d) & 1)) {
-        sag[v] |= kVisited;
-        queue.push_back(v);
-        break;
-      }
-    }
-  }
-  for (size_t head = 0; head < queue.size(); ++head) {
-    const int64_t v = queue[head];
-    const uint8_t bits = sag[v];
-    uint8_t keep = 0;
-    for (int d = 0; d < 6; ++d) {
-      if (!(bits >> d & 1)) continue;
-      const int64_t u = v + step[d];
-      if (sag[u] >> opposite(d) & 1) {
-        if (!(sag[u] & kVisited)) {
-          sag[u] |= kVisited;
-          queue.push_back(u);
-        }
-      } else {
-        keep = static_cast<uint8_t>(1u << d);
-      }
-    }
-    sag[v] = keep;
-  }
-  std::vector<int64_t>().swap(queue);
-
-  // 3. basins: union-find over voxels in `out` (parent[x] <= x, the root is the first voxel of
-  // its set), then one pass in C order that flattens and numbers the sets.
-  for (int64_t v = 0; v < N; ++v) out[v] = static_cast<uint64_t>(v);
-  auto find = [&](uint64_t x) {
-    while (out[x] != x) {
-      out[x] = out[out[x]];
-      x = out[x];
-    }
-    return x;
-  };
-  for (int64_t v = 0; v < N; ++v) {
-    const uint8_t bits = sag[v];
-    if (!bits) continue;
-    for (int d = 0; d < 6; ++d) {
-      if (!(bits >> d & 1)) continue;
-      const uint64_t a = find(static_cast<uint64_t>(v)), b = find(static_cast<uint64_t>(v + step[d]));
-      if (a != b) {
-        if (a < b) out[b] = a; else out[a] = b;
-      }
-    }
-  }
-  std::vector<uint8_t>().swap(sag);
-  uint64_t n_basins = 0;
-  for (int64_t v = 0; v < N; ++v) {
-    if (!inside(v)) {
+    const uint8_t b = st[v];
+    if (!(b & kPlateau)) {
       out[v] = 0;
       continue;
     }
-    const uint64_t p = out[v];
-    out[v] = p == static_cast<uint64_t>(v) ? (kLabelBit | ++n_basins) : out[p];
-  }
-  std::vector<uint64_t> size(n_basins + 1, 0);
-  for (int64_t v = 0; v < N; ++v) {
-    out[v] &= ~kLabelBit;
-    ++size[out[v]];
-  }
-  size[0] = 0;
-  stats.basins = n_basins;
-
-  // 4. region graph: faces between different basins, then the maximum per pair.
-  const double keep_above = std::min(low, weight_threshold);
-  std::vector<Face> faces;
-  {
-    const bool wide = n_basins >= (uint64_t{1} << 32);
-    auto make_key = [wide](uint64_t a, uint64_t b) {
-      if (a > b) std::swap(a, b);
-      return wide ? a : (a << 32 | b);
+    auto find = [out](uint64_t x) {
+      while ((out[x] & ~kLink) != x) {
+        out[x] = out[out[x] & ~kLink];
+        x = out[x] & ~kLink;
+      }
+      return x;
     };
-#if defined(_OPENMP)
-    const int parts = N >= (int64_t{1} << 15) ? n_threads : 1;
-#else
-    const int parts = 1;
-#endif
-    std::vector<std::vector<Face>> local(parts);
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(parts)
-#endif
-    for (int t = 0; t < parts; ++t) {
-      std::vector<Face>& mine = local[t];
-      const int64_t begin = Z * Y * t / parts, end = Z * Y * (t + 1) / parts;
-      for (int64_t r = begin; r < end; ++r) {
-        const int64_t z = r / Y, y = r % Y;
+    uint64_t root = static_cast<uint64_t>(v);
+    out[v] = kLink | root;
+    for (int d = 0; d < 3; ++d) {
+      if (!(b >> d & 1)) continue;
+      const uint64_t c = find(static_cast<uint64_t>(v + step[d]));
+      if (c < root) {
+        out[root] = kLink | c;
+        root = c;
+      } else if (root < c) {
+        out[c] = kLink | root;
+      }
+    }
+  }
+  std::vector<uint64_t> size(1, 0);
+  uint64_t n_basins = 0;
+  // A voxel that points backwards (or, on a flat maximum, is linked backwards) is in the basin of
+  // that already labelled neighbour: one step of the lowest such direction.
+  const int64_t back_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
+  for (int64_t v = 0; v < N; ++v) {
+    const uint8_t back = st[v] & 7;
+    if (back) {
+      const uint64_t label = out[v + back_step[back]];
+      out[v] = label;
+      ++size[label];
+      continue;
+    }
+    uint64_t o = out[v];
+    if (o != 0 && !(o & kLink)) {
+      ++size[o];
+      continue;
+    }
+    if (mask != nullptr && !mask[v]) continue;  // out[v] == 0, nothing points to v
+    // find the end of the path: a labelled voxel or an unlabelled root
+    int64_t x = v;
+    uint64_t label = 0;
+    while (true) {
+      o = out[x];
+      if (o & kLink) {
+        const int64_t p = static_cast<int64_t>(o & ~kLink);
+        if (p == x) break;
+        x = p;
+      } else if (o != 0) {
+        label = o;
+        break;
+      } else {
+        const uint8_t b = st[x];
+        if (b == 0) break;
+        x += step[bit_index(b)];
+      }
+    }
+    if (label == 0) {
+      label = ++n_basins;
+      size.push_back(0);
+    }
+    for (int64_t y = v;;) {
+      o = out[y];
+      int64_t next;
+      if (o & kLink) {
+        next = static_cast<int64_t>(o & ~kLink);
+      } else if (o != 0) {
+        break;
+      } else {
+        const uint8_t b = st[y];
+        next = b == 0 ? y : y + step[bit_index(b)];
+      }
+      out[y] = label;
+      if (next == y) break;
+      y = next;
+    }
+    ++size[label];
+  }
+  state.reset();
+  stats.basins = n_basins;
+  if (size_threshold == 0 && dust == 0) {
+    stats.fragments = n_basins;
+    return;
+  }
+  if (n_basins >= (uint64_t{1} << 32)) {
+    throw std::invalid_argument("watershed: more than 2^32 - 1 basins are not supported; got " +
+                                std::to_string(n_basins));
+  }
+
+  // 4. region graph: the maximum face weight per basin pair, for faces above keep_above.
+  const double keep_above = std::min(low, weight_threshold);
+  std::vector<Edge> edges;
+  {
+    PairMax pairs;
+    uint64_t last[3] = {0, 0, 0};
+    float last_w[3] = {0, 0, 0};
+    for (int64_t z = 0; z < Z; ++z) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t base = (z * Y + y) * X;
         for (int64_t x = 0; x < X; ++x) {
-          const int64_t v = r * X + x;
+          const int64_t v = base + x;
           const uint64_t a = out[v];
           if (a == 0) continue;
-          auto visit = [&](int64_t u, float w) {
-            const uint64_t b = out[u];
-            if (b != 0 && b != a && w > keep_above) mine.push_back(Face{make_key(a, b), w});
+          auto visit = [&](int d, uint64_t b, float w) {
+            if (b == 0 || b == a || !(static_cast<double>(w) > keep_above)) return;
+            const uint64_t key = a < b ? (a << 32 | b) : (b << 32 | a);
+            if (key == last[d]) {
+              if (w > last_w[d]) {
+                last_w[d] = w;
+                pairs.add(key, w);
+              }
+              return;
+            }
+            pairs.add(key, w);
+            last[d] = key;
+            last_w[d] = w;
           };
-          if (z > 0) visit(v - sz, aff_z[v]);
-          if (y > 0) visit(v - sy, aff_y[v]);
-          if (x > 0) visit(v - 1, aff_x[v]);
+          if (z > 0) visit(0, out[v - sz], aff_z[v]);
+          if (y > 0) visit(1, out[v - sy], aff_y[v]);
+          if (x > 0) visit(2, out[v - 1], aff_x[v]);
         }
       }
     }
-    size_t total = 0;
-    for (const auto& l : local) total += l.size();
-    faces.reserve(total);
-    for (auto& l : local) {
-      faces.insert(faces.end(), l.begin(), l.end());
-      std::vector<Face>().swap(l);
-    }
-    if (wide) {
-      throw std::invalid_argument("watershed: more than 2^32 - 1 basins are not supported; got " +
-                                  std::to_string(n_basins));
-    }
+    edges.reserve(pairs.size());
+    pairs.for_each([&](uint64_t key, float w) {
+      edges.push_back(Edge{w, static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key & 0xffffffffu)});
+    });
   }
-  std::sort(faces.begin(), faces.end(), [](const Face& p, const Face& q) {
-    return p.key < q.key || (p.key == q.key && p.weight > q.weight);
-  });
-  std::vector<Edge> edges;
-  for (size_t i = 0; i < faces.size(); ++i) {
-    if (i > 0 && faces[i].key == faces[i - 1].key) continue;  // first of a key has the max weight
-    edges.push_back(Edge{faces[i].weight, faces[i].key >> 32, faces[i].key & 0xffffffffu});
-  }
-  std::vector<Face>().swap(faces);
   std::sort(edges.begin(), edges.end(), [](const Edge& p, const Edge& q) {
     if (p.weight != q.weight) return p.weight > q.weight;
     if (p.a != q.a) return p.a < q.a;
@@ -309,6 +527,7 @@ inline WatershedStats watershed(const float* aff, const int64_t shape[3], const 
   merge_pass(dust, low);
   std::vector<uint64_t> relabel(n_basins + 1, 0);
   uint64_t n_fragments = 0;
+  bool identity = true;
   for (uint64_t b = 1; b <= n_basins; ++b) {
     const uint64_t r = find_root(parent, b);  // r <= b: roots are the smallest basin id of a set
     if (size[r] < dust) {
@@ -317,13 +536,16 @@ inline WatershedStats watershed(const float* aff, const int64_t shape[3], const 
     } else {
       relabel[b] = r == b ? ++n_fragments : relabel[r];
     }
+    identity = identity && relabel[b] == b;
   }
   stats.fragments = n_fragments;
+  if (identity) return;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (N >= (int64_t{1} << 15))
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t v = 0; v < N; ++v) out[v] = relabel[out[v]];
-  return stats;
 }
+
+}  // namespace ws_detail
 
 }  // namespace pytc

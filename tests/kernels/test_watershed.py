@@ -86,3 +86,19 @@ def test_real_data_is_an_oversegmentation():
     assert (best[ids] / total[ids] > 0.9).mean() > 0.9
     seg8 = watershed(np.round(aff * 255).astype(np.uint8))
     assert seg8.max() > 10
+
+
+@pytest.mark.parametrize("levels", [2, 3, 4, 256])
+def test_plateaus_match_reference_on_all_thread_counts(rng, levels):
+    # few affinity levels give large plateaus and flat maxima (the breadth-first search and the
+    # union of flat maxima); larger volumes than above, with and without a mask
+    for i in range(6):
+        shape = tuple(rng.integers(1, 14, 3))
+        aff = (rng.integers(0, levels, (3,) + shape) / (levels - 1)).astype(np.float32)
+        kw = dict(size_threshold=int(rng.integers(0, 30)), dust=int(rng.integers(0, 8)),
+                  low=float(rng.choice([0.0001, 0.34])), high=float(rng.choice([0.9999, 0.5])))
+        if i % 2:
+            kw["mask"] = rng.random(shape) > 0.2
+        ref = watershed_ref(aff, **kw)
+        for threads in (1, 2):
+            np.testing.assert_array_equal(watershed(aff, threads=threads, **kw), ref)
