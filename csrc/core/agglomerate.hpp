@@ -32,6 +32,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -406,7 +407,7 @@ class Agglomeration {
     const std::size_t n_edges = eu_.size();
     const std::size_t n_nodes = labels_.size();
     alive_.assign(n_edges, 1);
-    version_.assign(n_edges, 0);
+    current_.resize(n_edges);
     adj_.assign(n_nodes, {});
     degree_.assign(n_nodes, 0);
     parent_.resize(n_nodes);
@@ -417,9 +418,12 @@ class Agglomeration {
       ++degree_[eu_[e]];
       ++degree_[ev_[e]];
     }
-    std::vector<Entry> entries(n_edges);
-    for (uint32_t e = 0; e < n_edges; ++e) entries[e] = {stats_.score(e), e, 0};
-    queue_ = Queue(std::greater<Entry>(), std::move(entries));
+    std::vector<uint64_t> entries(n_edges);
+    for (uint32_t e = 0; e < n_edges; ++e) {
+      current_[e] = sortable(stats_.score(e));
+      entries[e] = uint64_t{current_[e]} << 32 | e;
+    }
+    queue_ = Queue(std::greater<uint64_t>(), std::move(entries));
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
@@ -429,14 +433,15 @@ class Agglomeration {
   std::size_t merge_until(float threshold) {
     std::size_t merged = 0;
     while (!queue_.empty()) {
-      const Entry top = queue_.top();
-      if (!alive_[top.edge] || version_[top.edge] != top.version) {
+      const uint64_t top = queue_.top();
+      const uint32_t edge = static_cast<uint32_t>(top), bits = static_cast<uint32_t>(top >> 32);
+      if (!alive_[edge] || current_[edge] != bits) {
         queue_.pop();
         continue;
       }
-      if (!(top.score < threshold)) break;
+      if (!(unsortable(bits) < threshold)) break;
       queue_.pop();
-      merge_edge(top.edge);
+      merge_edge(edge);
       ++merged;
     }
     return merged;
@@ -478,13 +483,22 @@ class Agglomeration {
   }
 
  private:
-  struct Entry {
-    float score;
-    uint32_t edge;
-    uint32_t version;
-    bool operator>(const Entry& o) const { return score > o.score || (score == o.score && edge > o.edge); }
-  };
-  using Queue = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
+  // Queue entries are (sortable score bits << 32 | edge): ascending (score, edge id) order is
+  // ascending integer order. An entry is current when its edge is alive and its score bits equal
+  // current_[edge] (an outdated entry with the same score would pop at the same place anyway).
+  using Queue = std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>>;
+  static uint32_t sortable(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    if (u == 0x80000000u) u = 0;  // -0 == +0
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  }
+  static float unsortable(uint32_t u) {
+    u = (u & 0x80000000u) ? (u & 0x7FFFFFFFu) : ~u;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
 
   template <typename Label>
   void index_labels(const Label* fragments, int64_t n) {
@@ -533,7 +547,10 @@ class Agglomeration {
     return root;
   }
 
-  void push(uint32_t e) { queue_.push({stats_.score(e), e, ++version_[e]}); }
+  void push(uint32_t e) {
+    current_[e] = sortable(stats_.score(e));
+    queue_.push(uint64_t{current_[e]} << 32 | e);
+  }
 
   void compact(uint32_t node) {
     auto& list = adj_[node];
@@ -597,7 +614,7 @@ class Agglomeration {
   std::vector<uint64_t> labels_;                    // node -> label
   std::vector<uint32_t> eu_, ev_;                   // current endpoints (regions) of each edge
   std::vector<uint8_t> alive_;
-  std::vector<uint32_t> version_;
+  std::vector<uint32_t> current_;                   // sortable bits of each edge's current score
   std::vector<std::vector<uint32_t>> adj_;          // edges of each region (may hold dead ones)
   std::vector<uint32_t> degree_;                    // live edges of each region
   std::vector<uint32_t> parent_;                    // union-find over fragments
