@@ -354,12 +354,24 @@ class Agglomeration {
       Label a, b;
       uint32_t edge;
     };
-    constexpr std::size_t kCache = 1024;
-    std::vector<Cached> cache(kCache, Cached{0, 0, 0});
+    // sized to the faces of one z plane (the pairs live at a time), 2^10 to 2^16 entries
+    int cache_bits = 10;
+    while (cache_bits < 16 && (int64_t{1} << cache_bits) < Y * X) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{0, 0, 0});
+    const int cache_shift = 64 - cache_bits;
+    // Per direction, the last pair seen: along x, consecutive faces of one boundary usually
+    // join the same pair, so most faces are resolved by one comparison.
+    Label last_a[3] = {0, 0, 0}, last_b[3] = {0, 0, 0};
+    uint32_t last_edge[3] = {0, 0, 0};
     auto add = [&](int d, Label a, Label b, float affinity) {
-      (void)d;
+      if (a == last_a[d] && b == last_b[d]) {
+        stats_.add(last_edge[d], affinity);
+        return;
+      }
+      last_a[d] = a;
+      last_b[d] = b;
       const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
-      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> 54)];
+      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> cache_shift)];
       uint32_t e;
       if (slot.a == a && slot.b == b) {
         e = slot.edge;
@@ -373,6 +385,7 @@ class Agglomeration {
         }
         slot = Cached{a, b, e};
       }
+      last_edge[d] = e;
       stats_.add(e, affinity);
     };
     for (int64_t z = 0; z < Z; ++z) {
