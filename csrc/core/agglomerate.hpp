@@ -347,7 +347,7 @@ class Agglomeration {
 
     // region graph
     PairMap& map = map_;
-    map = PairMap(static_cast<std::size_t>(labels_.size()));
+    map = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
     // A small direct-mapped cache of recent label pairs in front of the hash map: a fragment
     // touches few others, so most faces hit it without touching the (larger) hash map.
     struct Cached {
@@ -520,10 +520,14 @@ class Agglomeration {
     dense_ = max_label <= static_cast<uint64_t>(n) * 2 + 65536;
     if (dense_) {
       lut_.assign(static_cast<std::size_t>(max_label) + 1, PairMap::kNone);
+      uint64_t last = 0;
       for (int64_t v = 0; v < n; ++v) {
         const uint64_t a = static_cast<uint64_t>(fragments[v]);
-        if (a != 0 && lut_[a] == PairMap::kNone) lut_[a] = 0;
+        if (a == last) continue;  // runs along x
+        last = a;
+        lut_[a] = 0;
       }
+      lut_[0] = PairMap::kNone;
       for (std::size_t l = 1; l < lut_.size(); ++l) {
         if (lut_[l] != PairMap::kNone) {
           lut_[l] = static_cast<uint32_t>(labels_.size());
