@@ -32,6 +32,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -346,19 +347,31 @@ class Agglomeration {
 
     // region graph
     PairMap& map = map_;
-    map = PairMap(static_cast<std::size_t>(labels_.size()));
+    map = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
     // A small direct-mapped cache of recent label pairs in front of the hash map: a fragment
     // touches few others, so most faces hit it without touching the (larger) hash map.
     struct Cached {
       Label a, b;
       uint32_t edge;
     };
-    constexpr std::size_t kCache = 1024;
-    std::vector<Cached> cache(kCache, Cached{0, 0, 0});
+    // sized to the faces of one z plane (the pairs live at a time), 2^10 to 2^16 entries
+    int cache_bits = 10;
+    while (cache_bits < 16 && (int64_t{1} << cache_bits) < Y * X) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{0, 0, 0});
+    const int cache_shift = 64 - cache_bits;
+    // Per direction, the last pair seen: along x, consecutive faces of one boundary usually
+    // join the same pair, so most faces are resolved by one comparison.
+    Label last_a[3] = {0, 0, 0}, last_b[3] = {0, 0, 0};
+    uint32_t last_edge[3] = {0, 0, 0};
     auto add = [&](int d, Label a, Label b, float affinity) {
-      (void)d;
+      if (a == last_a[d] && b == last_b[d]) {
+        stats_.add(last_edge[d], affinity);
+        return;
+      }
+      last_a[d] = a;
+      last_b[d] = b;
       const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
-      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> 54)];
+      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> cache_shift)];
       uint32_t e;
       if (slot.a == a && slot.b == b) {
         e = slot.edge;
@@ -372,6 +385,7 @@ class Agglomeration {
         }
         slot = Cached{a, b, e};
       }
+      last_edge[d] = e;
       stats_.add(e, affinity);
     };
     for (int64_t z = 0; z < Z; ++z) {
@@ -406,7 +420,7 @@ class Agglomeration {
     const std::size_t n_edges = eu_.size();
     const std::size_t n_nodes = labels_.size();
     alive_.assign(n_edges, 1);
-    version_.assign(n_edges, 0);
+    current_.resize(n_edges);
     adj_.assign(n_nodes, {});
     degree_.assign(n_nodes, 0);
     parent_.resize(n_nodes);
@@ -417,9 +431,12 @@ class Agglomeration {
       ++degree_[eu_[e]];
       ++degree_[ev_[e]];
     }
-    std::vector<Entry> entries(n_edges);
-    for (uint32_t e = 0; e < n_edges; ++e) entries[e] = {stats_.score(e), e, 0};
-    queue_ = Queue(std::greater<Entry>(), std::move(entries));
+    std::vector<uint64_t> entries(n_edges);
+    for (uint32_t e = 0; e < n_edges; ++e) {
+      current_[e] = sortable(stats_.score(e));
+      entries[e] = uint64_t{current_[e]} << 32 | e;
+    }
+    queue_ = Queue(std::greater<uint64_t>(), std::move(entries));
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
@@ -429,14 +446,15 @@ class Agglomeration {
   std::size_t merge_until(float threshold) {
     std::size_t merged = 0;
     while (!queue_.empty()) {
-      const Entry top = queue_.top();
-      if (!alive_[top.edge] || version_[top.edge] != top.version) {
+      const uint64_t top = queue_.top();
+      const uint32_t edge = static_cast<uint32_t>(top), bits = static_cast<uint32_t>(top >> 32);
+      if (!alive_[edge] || current_[edge] != bits) {
         queue_.pop();
         continue;
       }
-      if (!(top.score < threshold)) break;
+      if (!(unsortable(bits) < threshold)) break;
       queue_.pop();
-      merge_edge(top.edge);
+      merge_edge(edge);
       ++merged;
     }
     return merged;
@@ -478,13 +496,22 @@ class Agglomeration {
   }
 
  private:
-  struct Entry {
-    float score;
-    uint32_t edge;
-    uint32_t version;
-    bool operator>(const Entry& o) const { return score > o.score || (score == o.score && edge > o.edge); }
-  };
-  using Queue = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
+  // Queue entries are (sortable score bits << 32 | edge): ascending (score, edge id) order is
+  // ascending integer order. An entry is current when its edge is alive and its score bits equal
+  // current_[edge] (an outdated entry with the same score would pop at the same place anyway).
+  using Queue = std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>>;
+  static uint32_t sortable(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    if (u == 0x80000000u) u = 0;  // -0 == +0
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  }
+  static float unsortable(uint32_t u) {
+    u = (u & 0x80000000u) ? (u & 0x7FFFFFFFu) : ~u;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
 
   template <typename Label>
   void index_labels(const Label* fragments, int64_t n) {
@@ -493,10 +520,14 @@ class Agglomeration {
     dense_ = max_label <= static_cast<uint64_t>(n) * 2 + 65536;
     if (dense_) {
       lut_.assign(static_cast<std::size_t>(max_label) + 1, PairMap::kNone);
+      uint64_t last = 0;
       for (int64_t v = 0; v < n; ++v) {
         const uint64_t a = static_cast<uint64_t>(fragments[v]);
-        if (a != 0 && lut_[a] == PairMap::kNone) lut_[a] = 0;
+        if (a == last) continue;  // runs along x
+        last = a;
+        lut_[a] = 0;
       }
+      lut_[0] = PairMap::kNone;
       for (std::size_t l = 1; l < lut_.size(); ++l) {
         if (lut_[l] != PairMap::kNone) {
           lut_[l] = static_cast<uint32_t>(labels_.size());
@@ -533,7 +564,10 @@ class Agglomeration {
     return root;
   }
 
-  void push(uint32_t e) { queue_.push({stats_.score(e), e, ++version_[e]}); }
+  void push(uint32_t e) {
+    current_[e] = sortable(stats_.score(e));
+    queue_.push(uint64_t{current_[e]} << 32 | e);
+  }
 
   void compact(uint32_t node) {
     auto& list = adj_[node];
@@ -597,7 +631,7 @@ class Agglomeration {
   std::vector<uint64_t> labels_;                    // node -> label
   std::vector<uint32_t> eu_, ev_;                   // current endpoints (regions) of each edge
   std::vector<uint8_t> alive_;
-  std::vector<uint32_t> version_;
+  std::vector<uint32_t> current_;                   // sortable bits of each edge's current score
   std::vector<std::vector<uint32_t>> adj_;          // edges of each region (may hold dead ones)
   std::vector<uint32_t> degree_;                    // live edges of each region
   std::vector<uint32_t> parent_;                    // union-find over fragments
