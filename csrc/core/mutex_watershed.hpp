@@ -13,29 +13,31 @@
 // Algorithm: union-find with path compression over the voxels. An attractive edge between two
 // clusters merges them unless a mutex exists between their roots; a repulsive edge between two
 // clusters adds a mutex. Mutexes live in one open-addressing hash set of root pairs, plus one
-// linked list per root holding a member of each mutex partner (each entry's current root is a
-// partner; two entries may name the same partner after partners merged). When root s merges
-// into root r (r: the root with the longer list), s's entries are re-keyed to r and moved onto
-// r's list, except those naming a partner r already has; a stale pair (s, x) left in the set is
-// never queried again because s is no longer a root.
+// contiguous vector per root holding a member of each mutex partner (each entry's current root is
+// a partner; two entries may name the same partner after partners merged). When root s merges
+// into root r (r: the root with the longer list), s's entries are re-keyed to r and appended to
+// r's vector, except those naming a partner r already has; a stale pair (s, x) left in the set is
+// never queried again because s is no longer a root. (Contiguous vectors rather than linked
+// lists: walking a list on a merge was the largest single cost, one cache miss per link.)
 //
 // Sorting: each edge is one 64-bit key, the order-preserving (descending) bits of its float weight
-// in the high half and its edge index in the low half. Keys are generated in index order, so a
-// stable LSD radix sort on the high 32 bits gives the full order (2 passes of 15 bits when the
-// weights span at most 2^30 float steps, as any weights within [0, 1] do; else 3 passes of 11
-// bits). When C * N >= 2^32 the index does not fit and a 16-byte key path is used.
-// The greedy pass is software-pipelined (parents, roots and hash slots of upcoming edges are
-// prefetched), since its random accesses to arrays larger than the caches dominate its cost.
+// in the high half and its edge index in the low half, generated in index order. One stable
+// scatter into up to 4096 buckets of the weight range (monotone in the weight), then an in-cache
+// stable radix sort of each bucket on the high half (buckets in parallel) gives the full order.
+// When C * N >= 2^32 the index does not fit and a 16-byte key path (LSD radix sort) is used.
+// The greedy pass is software-pipelined (parents, roots, list headers and hash slots of upcoming
+// edges are prefetched), since its random accesses to arrays larger than the caches dominate.
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
 // Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
-// list). Memory: 16 bytes per edge during the sort, 20 bytes per voxel, 8 bytes per mutex list
+// list). Memory: 16 bytes per edge during the sort, 44 bytes per voxel, 4-8 bytes per mutex list
 // entry and 16-32 bytes per mutex set entry (the set is reserved for half the repulsive edges).
-// Threading: key generation and the radix histogram/scatter run with OpenMP over `threads`
+// Threading: key generation, the bucket scatter and the per-bucket sorts run with OpenMP over `threads`
 // (<= 0: OpenMP's default); the greedy union-find pass is sequential.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -190,6 +192,153 @@ void radix_sort(std::vector<T>& keys, KeyOf raw_key_of, int threads) {
   }
 }
 
+// Inverse of descending_key.
+inline float weight_of_key(uint32_t key) {
+  const uint32_t ascending = ~key;
+  const uint32_t bits = (ascending & 0x80000000u) ? (ascending & 0x7fffffffu) : ~ascending;
+  float w;
+  std::memcpy(&w, &bits, sizeof w);
+  return w;
+}
+
+// Stable LSD radix sort of n 64-bit keys by their high 32 bits, from src into dst (tmp: scratch
+// of n keys; src may be overwritten). Small inputs use insertion sort on the whole key, which
+// gives the same order since the low halves (edge indices) are distinct and ascending among
+// equal high halves.
+inline void sort_small_run(uint64_t* src, uint64_t* dst, uint64_t* tmp, size_t n) {
+  if (n < 48) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t k = src[i];
+      size_t j = i;
+      while (j > 0 && dst[j - 1] > k) {
+        dst[j] = dst[j - 1];
+        --j;
+      }
+      dst[j] = k;
+    }
+    return;
+  }
+  uint32_t lo = 0xffffffffu, hi = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t k = static_cast<uint32_t>(src[i] >> 32);
+    lo = std::min(lo, k);
+    hi = std::max(hi, k);
+  }
+  int bits = 0;
+  while (bits < 32 && ((hi - lo) >> bits) != 0) ++bits;
+  if (bits == 0) {
+    std::memcpy(dst, src, n * sizeof(uint64_t));
+    return;
+  }
+  const int passes = (bits + 9) / 10;
+  const int digit = (bits + passes - 1) / passes;
+  const uint32_t digit_mask = (uint32_t{1} << digit) - 1;
+  uint32_t count[1 << 11];
+  const uint64_t* from = src;
+  for (int p = 0; p < passes; ++p) {
+    uint64_t* to = p == passes - 1 ? dst : (p % 2 == 0 ? tmp : src);
+    const int shift = 32 + p * digit;
+    const uint64_t base = uint64_t{lo} << 32;
+    std::memset(count, 0, sizeof(uint32_t) << digit);
+    for (size_t i = 0; i < n; ++i) ++count[((from[i] - base) >> shift) & digit_mask];
+    uint32_t total = 0;
+    for (uint32_t b = 0; b <= digit_mask; ++b) {
+      const uint32_t c = count[b];
+      count[b] = total;
+      total += c;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t k = from[i];
+      to[count[((k - base) >> shift) & digit_mask]++] = k;
+    }
+    from = to;
+  }
+}
+
+// Sorts 64-bit keys (high half: descending_key of the weight; low half: distinct edge index),
+// given in ascending index order, into ascending key order. One stable scatter into buckets of
+// the weight range (bucket = floor((w_max - w) / (w_max - w_min) * B), monotone in the weight),
+// then an in-cache radix sort of each bucket; buckets are sorted in parallel.
+inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
+  const size_t n = keys.size();
+  if (n < 2) return;
+  int n_threads = 1;
+#if defined(_OPENMP)
+  n_threads = threads > 0 ? threads : omp_get_max_threads();
+  if (n < (size_t{1} << 16)) n_threads = 1;
+#else
+  (void)threads;
+#endif
+  uint32_t lo = 0xffffffffu, hi = 0;
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(n_threads) reduction(min : lo) reduction(max : hi)
+#endif
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t k = static_cast<uint32_t>(keys[i] >> 32);
+    lo = std::min(lo, k);
+    hi = std::max(hi, k);
+  }
+  if (lo == hi) return;
+  const double w_max = weight_of_key(lo), w_min = weight_of_key(hi);
+  size_t n_buckets = 1;
+  while (n_buckets < 4096 && n_buckets * 2048 < n) n_buckets *= 2;
+  const double span = w_max - w_min;
+  // Non-finite spans (infinite weights): fall back to one bucket, sorted by radix passes.
+  const double scale = std::isfinite(span) && span > 0 ? static_cast<double>(n_buckets) / span : 0.0;
+  auto bucket_of = [&](uint64_t k) -> size_t {
+    const double b = (w_max - static_cast<double>(weight_of_key(static_cast<uint32_t>(k >> 32)))) * scale;
+    return b >= static_cast<double>(n_buckets) ? n_buckets - 1 : (b > 0 ? static_cast<size_t>(b) : 0);
+  };
+  std::vector<uint64_t> buffer(n);
+  std::vector<size_t> counts(static_cast<size_t>(n_threads) * n_buckets, 0);
+  std::vector<size_t> starts(n_buckets + 1, 0);
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(n_threads)
+#endif
+  {
+    int t = 0;
+#if defined(_OPENMP)
+    t = omp_get_thread_num();
+#endif
+    const size_t begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+    size_t* count = counts.data() + static_cast<size_t>(t) * n_buckets;
+    for (size_t i = begin; i < end; ++i) ++count[bucket_of(keys[i])];
+#if defined(_OPENMP)
+#pragma omp barrier
+#pragma omp single
+#endif
+    {
+      size_t total = 0;
+      for (size_t b = 0; b < n_buckets; ++b) {
+        starts[b] = total;
+        for (int u = 0; u < n_threads; ++u) {
+          size_t& c = counts[static_cast<size_t>(u) * n_buckets + b];
+          const size_t here = c;
+          c = total;
+          total += here;
+        }
+      }
+      starts[n_buckets] = total;
+    }
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t k = keys[i];
+      buffer[count[bucket_of(k)]++] = k;
+    }
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
+    std::vector<uint64_t> tmp;
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic, 8)
+#endif
+    for (size_t b = 0; b < n_buckets; ++b) {
+      const size_t size = starts[b + 1] - starts[b];
+      if (tmp.size() < size) tmp.resize(size);
+      sort_small_run(buffer.data() + starts[b], keys.data() + starts[b], tmp.data(), size);
+    }
+  }
+}
+
 struct Key128 {
   uint32_t weight;
   uint64_t index;
@@ -296,29 +445,18 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     return root;
   };
 
-  // Mutex lists: singly linked, head/tail/length per root, entries in a pool.
-  constexpr uint32_t kNone = 0xffffffffu;
+  // Mutex lists: one contiguous vector per root (allocated on first use), holding a member of
+  // each mutex partner, so that moving a list on a merge reads it sequentially.
   // Per-root state in one 16-byte record, so that a root costs one cache line.
   struct RootState {
-    uint32_t head, tail, list_len, size;  // mutex list, its length, voxels in the cluster
+    uint32_t label, list_len, size, unused;  // output label (step 3), mutex list length, voxels
   };
-  std::vector<RootState> state(static_cast<size_t>(N), RootState{kNone, kNone, 0, 1});
-  std::vector<uint32_t> pool_node, pool_next;
+  std::vector<RootState> state(static_cast<size_t>(N), RootState{0, 0, 1, 0});
+  std::vector<std::vector<uint32_t>> lists(static_cast<size_t>(N));
   PairSet mutexes;
   std::vector<uint32_t> scratch;
   auto push = [&](uint32_t root, uint32_t member) {
-    if (pool_node.size() >= kNone) {
-      throw std::length_error("mutex_watershed: more than 2^32 - 1 mutex list entries");
-    }
-    const uint32_t e = static_cast<uint32_t>(pool_node.size());
-    pool_node.push_back(member);
-    pool_next.push_back(kNone);
-    if (state[root].head == kNone) {
-      state[root].head = e;
-    } else {
-      pool_next[state[root].tail] = e;
-    }
-    state[root].tail = e;
+    lists[root].push_back(member);
     ++state[root].list_len;
   };
 
@@ -334,29 +472,22 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       state[r].size += state[s].size;
       if (state[s].list_len == 0) return;
       // Move s's entries whose partner is new to r onto r's list (the entry now names the
-      // partner's root); drop the ones that repeat a partner r already has.
-      // Two passes so that the hash slots of all of s's partners are prefetched together.
-      scratch.clear();
-      for (uint32_t e = state[s].head; e != kNone; e = pool_next[e]) {
-        const uint32_t partner = find(pool_node[e]);
-        pool_node[e] = partner;
-        mutexes.prefetch(pair_key(r, partner));
-        scratch.push_back(e);
+      // partner's root); drop the ones that repeat a partner r already has. In passes, so that
+      // the random accesses of different entries overlap: prefetch the members' parents; find
+      // the partners' roots and prefetch their hash slots; insert.
+      std::vector<uint32_t>& from = lists[s];
+      std::vector<uint32_t>& to = lists[r];
+      for (const uint32_t m : from) __builtin_prefetch(&parent[m]);
+      for (uint32_t& m : from) {
+        m = find(m);
+        mutexes.prefetch(pair_key(r, m));
       }
-      state[s].head = state[s].tail = kNone;
+      for (const uint32_t m : from) {
+        if (mutexes.insert(pair_key(r, m))) to.push_back(m);
+      }
+      state[r].list_len = static_cast<uint32_t>(to.size());
       state[s].list_len = 0;
-      for (const uint32_t e : scratch) {
-        if (mutexes.insert(pair_key(r, pool_node[e]))) {
-          pool_next[e] = kNone;
-          if (state[r].head == kNone) {
-            state[r].head = e;
-          } else {
-            pool_next[state[r].tail] = e;
-          }
-          state[r].tail = e;
-          ++state[r].list_len;
-        }
-      }
+      std::vector<uint32_t>().swap(from);
     } else if (mutexes.insert(pair_key(ru, rw))) {
       push(ru, rw);
       push(rw, ru);
@@ -370,8 +501,6 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
   }
   mutexes.reserve(static_cast<size_t>(n_repulsive_edges / 2));
-  pool_node.reserve(static_cast<size_t>(n_repulsive_edges / 2));
-  pool_next.reserve(static_cast<size_t>(n_repulsive_edges / 2));
 
   // 2. The greedy pass. Union-find and mutex lookups are random accesses into arrays larger than
   // the caches, so the loop is software-pipelined: kFar edges ahead it decodes the edge and
@@ -406,6 +535,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
         if (ru != rw) {
           __builtin_prefetch(&state[ru].list_len);
           __builtin_prefetch(&state[rw].list_len);
+          __builtin_prefetch(&lists[ru]);
+          __builtin_prefetch(&lists[rw]);
           mutexes.prefetch(pair_key(ru, rw));
         }
       }
@@ -427,7 +558,7 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       });
     }
     std::vector<uint64_t>().swap(row_counts);
-    radix_sort(keys, [](uint64_t k) { return static_cast<uint32_t>(k >> 32); }, threads);
+    bucket_sort_keys(keys, threads);
     greedy_pass(keys.size(), [&](size_t i) { return keys[i] & 0xffffffffu; });
   } else {
     std::vector<Key128> keys(n_edges);
@@ -447,7 +578,7 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   }
 
   // 3. Labels 1..K in order of each cluster's first voxel; reuse `head` as root -> label.
-  for (RootState& r : state) r.head = 0;
+  std::vector<std::vector<uint32_t>>().swap(lists);
   uint64_t next = 0;
   for (int64_t v = 0; v < N; ++v) {
     if (mask != nullptr && mask[v] == 0) {
@@ -455,8 +586,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       continue;
     }
     const uint32_t r = find(static_cast<uint32_t>(v));
-    if (state[r].head == 0) state[r].head = static_cast<uint32_t>(++next);
-    labels[v] = state[r].head;
+    if (state[r].label == 0) state[r].label = static_cast<uint32_t>(++next);
+    labels[v] = state[r].label;
   }
   return next;
 }
