@@ -11,7 +11,7 @@ from .defects import MisAlignment, MissingParts, MissingSection, MotionBlur
 from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
-from .mix import CopyPaste, mixup
+from .mix import CopyPaste, Mixup, mixup
 from .presets import em_augmentations
 from .scale import Rescale
 
@@ -27,6 +27,7 @@ __all__ = [
     "MisAlignment",
     "MissingParts",
     "MissingSection",
+    "Mixup",
     "MotionBlur",
     "Rescale",
     "Rotate",

@@ -18,6 +18,8 @@ class Rescale(Augmentation):
         name = type(self).__name__
         self.low = check_range(name, "low", low, 0.5, 1.0)
         self.high = check_range(name, "high", high, self.low)
+        if not isinstance(fix_aspect, (bool, np.bool_)):
+            raise ValueError(f"{name}: `fix_aspect` must be a bool; got {fix_aspect!r}")
         self.fix_aspect = bool(fix_aspect)
 
     def input_shape(self, output_shape):
