@@ -15,6 +15,7 @@ Linux's VmHWM, and printed (-s) and recorded as a junit property.
 import numpy as np
 import pytest
 
+from pytc.decode import boundary_to_affinity
 from pytc.kernels import max_threads, seg_to_affinity
 from pytc.kernels._agglomerate import agglomerate
 from pytc.synthetic import random_segmentation
@@ -27,16 +28,6 @@ SCORINGS = {
     "quantile-50-histogram": "OneMinus<HistogramQuantileAffinity<RegionGraphType,50,ScoreValue,256,true>>",
 }
 IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "waterz"]
-
-
-def boundary_to_affinities(p):
-    """aff[c] = 1 - max(p[v], p[v + offset_c]) for the 3 nearest neighbours, 0 outside."""
-    p = np.asarray(p, dtype=np.float32)
-    aff = np.zeros((3,) + p.shape, dtype=np.float32)
-    aff[0, 1:] = 1 - np.maximum(p[1:], p[:-1])
-    aff[1, :, 1:] = 1 - np.maximum(p[:, 1:], p[:, :-1])
-    aff[2, :, :, 1:] = 1 - np.maximum(p[:, :, 1:], p[:, :, :-1])
-    return aff
 
 
 def synthetic(size=256, seed=0):
@@ -70,14 +61,14 @@ def cases():
             if name == "synthetic 256^3":
                 cache[name] = synthetic()
             elif name == "gala_fibsem_mini train":
-                cache[name] = (boundary_to_affinities(read_gala("train-p1")),
+                cache[name] = (boundary_to_affinity(read_gala("train-p1")),
                                read_gala("train-ws").astype(np.uint64), read_gala("train-gt"))
             else:
                 import tifffile
 
                 folder = require_data("gala_snemi_mini_labels_only")
                 p = tifffile.imread(folder / "train-probabilities.tif").astype(np.float32) / np.float32(255)
-                cache[name] = (boundary_to_affinities(p),
+                cache[name] = (boundary_to_affinity(p),
                                tifffile.imread(folder / "train-fragments.tif").astype(np.uint64),
                                tifffile.imread(folder / "train-labels.tif"))
         return cache[name]

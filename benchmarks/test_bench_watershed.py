@@ -13,6 +13,7 @@ import functools
 import numpy as np
 import pytest
 
+from pytc.decode import boundary_to_affinity
 from pytc.kernels import max_threads, seg_to_affinity
 from pytc.kernels._watershed import watershed
 from pytc.synthetic import random_segmentation
@@ -22,15 +23,6 @@ from bench_utils import timed_seconds
 
 ALL = max_threads()
 IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "pytc-defaults-1thread", "waterz"]
-
-
-def boundary_affinities(p):
-    p = p.astype(np.float32)
-    aff = np.zeros((3,) + p.shape, np.float32)
-    aff[0, 1:] = 1 - np.maximum(p[1:], p[:-1])
-    aff[1, :, 1:] = 1 - np.maximum(p[:, 1:], p[:, :-1])
-    aff[2, :, :, 1:] = 1 - np.maximum(p[:, :, 1:], p[:, :, :-1])
-    return aff
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,7 +66,7 @@ def run(benchmark, impl, aff, gt=None, rounds=3, warmup_rounds=1, check_waterz=F
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_watershed_gala(benchmark, impl):
     benchmark.group = "watershed gala train-p1 (50, 100, 200)"
-    run(benchmark, impl, boundary_affinities(read_gala("train-p1")), gt=read_gala("train-gt"), rounds=5,
+    run(benchmark, impl, boundary_to_affinity(read_gala("train-p1")), gt=read_gala("train-gt"), rounds=5,
         check_waterz=True)
 
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from pytc.decode import boundary_to_affinity
 from pytc.kernels._agglomerate import agglomerate, iter_agglomerate, parse_scoring
 from pytc.kernels._reference.agglomerate import TieError, agglomerate_ref
 from pytc.testing import read_gala, require_data
@@ -28,16 +29,6 @@ def random_case(rng, max_side=7, n_labels=12):
     affinities = rng.random((3,) + shape).astype(np.float32)
     thresholds = sorted(rng.random(3).tolist())
     return affinities, thresholds, fragments
-
-
-def boundary_to_affinities(p):
-    """aff[c] = 1 - max(p[v], p[v + offset_c]) for the 3 nearest neighbours, 0 outside."""
-    p = np.asarray(p, dtype=np.float32)
-    aff = np.zeros((3,) + p.shape, dtype=np.float32)
-    aff[0, 1:] = 1 - np.maximum(p[1:], p[:-1])
-    aff[1, :, 1:] = 1 - np.maximum(p[:, 1:], p[:, :-1])
-    aff[2, :, :, 1:] = 1 - np.maximum(p[:, :, 1:], p[:, :, :-1])
-    return aff
 
 
 def adapted_rand(gt, seg):
@@ -262,7 +253,7 @@ def test_real_gala_fibsem_beats_its_fragments():
     p = read_gala("train-p1")
     fragments = read_gala("train-ws").astype(np.uint64)
     gt = read_gala("train-gt")
-    affinities = boundary_to_affinities(p)
+    affinities = boundary_to_affinity(p)
     check_real(affinities, fragments, gt, [0.1, 0.3, 0.5, 0.7])
     # same result as waterz (uint8-free float input: ties are rare here)
     thresholds = [0.2, 0.5]
@@ -277,4 +268,4 @@ def test_real_gala_snemi_beats_its_fragments():
     fragments = tifffile.imread(folder / "train-fragments.tif").astype(np.uint64)
     p = tifffile.imread(folder / "train-probabilities.tif").astype(np.float32) / np.float32(255)
     gt = tifffile.imread(folder / "train-labels.tif")
-    check_real(boundary_to_affinities(p), fragments, gt, [0.2, 0.4, 0.6, 0.8])
+    check_real(boundary_to_affinity(p), fragments, gt, [0.2, 0.4, 0.6, 0.8])

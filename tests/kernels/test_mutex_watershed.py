@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from pytc.decode import boundary_to_affinity
 from pytc.kernels._affinity import seg_to_affinity
 from pytc.kernels._mutex_watershed import mutex_watershed
 from pytc.kernels._reference.mutex_watershed import mutex_watershed_ref
@@ -34,16 +35,6 @@ def mwatershed_labels(aff, offsets, attractive):
     singletons = seg == 0
     seg[singletons] = seg.max() + 1 + np.arange(singletons.sum())
     return seg
-
-
-def boundary_affinities(p, offsets):
-    """aff[c, v] = 1 - max(p[v], p[v + offsets[c]]), 0 where the neighbour is outside."""
-    aff = np.zeros((len(offsets),) + p.shape, np.float32)
-    for c, offset in enumerate(offsets):
-        here = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, p.shape))
-        there = tuple(slice(max(0, -o) + o, n - max(0, o) + o) for o, n in zip(offset, p.shape))
-        aff[c][here] = 1 - np.maximum(p[here], p[there])
-    return aff
 
 
 def check_labels(labels, mask=None):
@@ -138,7 +129,7 @@ def gala_affinities():
     p = read_gala("train-p1").astype(np.float32)
     if p.max() > 1:
         p /= np.float32(255)
-    aff = boundary_affinities(p, LONG_RANGE_3D)
+    aff = boundary_to_affinity(p, LONG_RANGE_3D)
     # p1 is quantized (a few hundred distinct values): spread the weights with deterministic
     # noise so that ties (ordered differently by mwatershed) are too rare to change the result
     noise = np.random.default_rng(0).random(aff.shape, dtype=np.float32)

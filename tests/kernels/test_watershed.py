@@ -1,18 +1,10 @@
 import numpy as np
 import pytest
 
+from pytc.decode import boundary_to_affinity
 from pytc.kernels._reference.watershed import watershed_ref
 from pytc.kernels._watershed import watershed
 from pytc.testing import read_gala
-
-
-def boundary_affinities(p):
-    p = p.astype(np.float32)
-    aff = np.zeros((3,) + p.shape, np.float32)
-    aff[0, 1:] = 1 - np.maximum(p[1:], p[:-1])
-    aff[1, :, 1:] = 1 - np.maximum(p[:, 1:], p[:, :-1])
-    aff[2, :, :, 1:] = 1 - np.maximum(p[:, :, 1:], p[:, :, :-1])
-    return aff
 
 
 @pytest.mark.parametrize("kind", ["random", "ties", "uint8", "masked"])
@@ -72,7 +64,7 @@ def test_real_data_is_an_oversegmentation():
     from skimage.metrics import adapted_rand_error
 
     gt = read_gala("train-gt")
-    aff = boundary_affinities(read_gala("train-p1"))
+    aff = boundary_to_affinity(read_gala("train-p1"))
     seg = watershed(aff)
     error, precision, recall = adapted_rand_error(gt, seg, ignore_labels=(0,))
     assert error < 0.4 and recall > 0.7
