@@ -71,3 +71,27 @@ def test_too_small_inputs_say_which_sizes_work():
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_model(**kwargs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_cuda_training_step_with_sync_bn_matches_bn(name, monkeypatch):
+    """On the GPU at the training size: the sync_bn model (compiled CUDA kernels) and the same weights with
+    BatchNorm give the same outputs and gradients. In full float32: with TF32 convolutions (cuDNN's default)
+    the last-bit differences between the two batch norms are rounded up to 1e-2 over the network's depth."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    torch.manual_seed(0)
+    sync = build_model(name, norm="sync_bn").cuda()
+    plain = build_model(name, norm="bn").cuda()
+    plain.load_state_dict(sync.state_dict())
+    x = torch.randn(2, 1, *TRAINING_SIZES[name], device="cuda")
+    outputs = []
+    for model in (sync, plain):
+        y = model(x)
+        y.square().mean().backward()
+        outputs.append((y.detach(), [p.grad for p in model.parameters()]))
+    (y_sync, g_sync), (y_plain, g_plain) = outputs
+    torch.testing.assert_close(y_sync, y_plain, atol=1e-3, rtol=1e-3)
+    for a, b in zip(g_sync, g_plain):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-2)

@@ -1,4 +1,8 @@
-"""SyncBatchNorm across processes (gloo, CPU) against BatchNorm on the concatenated batch."""
+"""SyncBatchNorm across processes against BatchNorm on the concatenated batch, and its compiled ops.
+
+The CPU tests run everywhere (gloo). The CUDA tests (marked `cuda`) run where torch sees a GPU: the CUDA
+kernels against the CPU ones, the module against torch's BatchNorm on the GPU, and ranks exchanging CUDA
+tensors (gloo on one GPU; NCCL when there are two)."""
 
 import os
 
@@ -33,20 +37,23 @@ def make_bn(weight, bias, **kwargs):
     return bn
 
 
-def worker(rank, world, init_file, out_dir, cases):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+def worker(rank, world, init_file, out_dir, cases, backend="gloo", device="cpu"):
+    if device == "cuda":
+        device = f"cuda:{rank % torch.cuda.device_count()}"  # NCCL needs one GPU per rank; gloo shares one
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend, init_method=f"file://{init_file}", rank=rank, world_size=world)
     results = []
     for sizes, offset, use_compiled in cases:
-        x, dy, weight, bias = global_batch(sizes, offset)
+        x, dy, weight, bias = (t.to(device) for t in global_batch(sizes, offset))
         start = sum(sizes[:rank])
         x_local = x[start:start + sizes[rank]].clone().requires_grad_()
-        bn = make_bn(weight, bias, use_compiled=use_compiled)
+        bn = make_bn(weight, bias, use_compiled=use_compiled).to(device)
         y = bn(x_local)
         y.backward(dy[start:start + sizes[rank]])
         grads = torch.cat([bn.weight.grad, bn.bias.grad])
         dist.all_reduce(grads)  # DDP sums parameter gradients across ranks (then averages)
-        results.append({"y": y.detach(), "dx": x_local.grad, "dw": grads[:C], "db": grads[C:],
-                        "mean": bn.running_mean, "var": bn.running_var})  # fmt: skip
+        results.append({k: v.cpu() for k, v in {"y": y.detach(), "dx": x_local.grad, "dw": grads[:C], "db": grads[C:],
+                        "mean": bn.running_mean, "var": bn.running_var}.items()})  # fmt: skip
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
@@ -72,11 +79,7 @@ def reference(sizes, offset, round_to=None):
 CASES = [([3, 5], 0.0), ([2, 0, 4], 1e4), ([1, 6, 2], 0.0)]
 
 
-@pytest.mark.parametrize("world", [2, 3])
-def test_matches_batchnorm_on_the_concatenated_batch(tmp_path, world):
-    cases = [(sizes, offset, compiled) for sizes, offset in CASES if len(sizes) == world for compiled in (True, False)]
-    mp.spawn(worker, args=(world, str(tmp_path / "init"), str(tmp_path), cases), nprocs=world, join=True)
-    per_rank = [torch.load(tmp_path / f"rank{r}.pt") for r in range(world)]
+def check_ranks(cases, per_rank, world):
     for i, (sizes, offset, compiled) in enumerate(cases):
         ref = reference(sizes, offset)
         y = torch.cat([per_rank[r][i]["y"] for r in range(world)])
@@ -87,6 +90,19 @@ def test_matches_batchnorm_on_the_concatenated_batch(tmp_path, world):
             for name in ("dw", "db", "mean", "var"):
                 torch.testing.assert_close(per_rank[r][i][name], ref[name], atol=1e-5, rtol=1e-6,
                                            msg=f"{name} rank {r} {sizes} {offset} {compiled}")  # fmt: skip
+
+
+def run_ranks(tmp_path, world, backend="gloo", device="cpu"):
+    cases = [(sizes, offset, compiled) for sizes, offset in CASES if len(sizes) == world for compiled in (True, False)]
+    mp.spawn(worker, args=(world, str(tmp_path / "init"), str(tmp_path), cases, backend, device), nprocs=world,
+             join=True)  # fmt: skip
+    per_rank = [torch.load(tmp_path / f"rank{r}.pt") for r in range(world)]
+    check_ranks(cases, per_rank, world)
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_matches_batchnorm_on_the_concatenated_batch(tmp_path, world):
+    run_ranks(tmp_path, world)
 
 
 def test_compiled_ops_match_torch_ops():
@@ -115,8 +131,23 @@ def test_compiled_ops_match_torch_ops():
     x = torch.randn(0, 4, 5)  # an empty rank
     mean, m2 = ops.bn_stats(x)
     assert mean.shape == (4,) and not mean.any() and not m2.any()
-    with pytest.raises(RuntimeError, match=r"`mean` must have shape \(4\)"):
-        ops.bn_normalize(torch.randn(2, 4, 3), torch.zeros(3, dtype=torch.float64), torch.ones(4), None, None)
+
+
+def reject_bad_shapes(ops, device):
+    x = torch.randn(2, 3, 4, 5, device=device)
+    with pytest.raises(RuntimeError, match=r"`mean` must have shape \(3\)"):
+        ops.bn_normalize(x, torch.zeros(2, dtype=torch.float64, device=device), torch.ones(3, device=device), None, None)
+    with pytest.raises(RuntimeError, match="`grad_output` has shape"):
+        ops.bn_backward_reduce(torch.randn(2, 3, device=device), x, torch.zeros(3, device=device))
+    with pytest.raises(RuntimeError, match=r"`input` must be \(N, C, \*\)"):
+        ops.bn_stats(torch.randn(5, device=device))
+
+
+def test_compiled_ops_reject_bad_shapes():
+    ops = load_ops()
+    if ops is None:
+        pytest.skip("compiled torch ops unavailable")
+    reject_bad_shapes(ops, "cpu")
 
 
 def test_float32_far_from_zero_keeps_precision():
@@ -210,3 +241,113 @@ def test_falls_back_to_torch_ops_with_one_warning(monkeypatch):
     finally:
         _torch_ext.load_ops.cache_clear()
         _torch_ext._status["state"] = "not loaded yet"
+
+
+# CUDA: the kernels in csrc/torch/cuda, run where torch sees a GPU.
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def cuda_ops():
+    ops = load_ops()
+    if ops is None:
+        pytest.skip("compiled torch ops unavailable")
+    # a GPU build must include the CUDA kernels: without them the ops would raise on CUDA tensors
+    assert torch._C._dispatch_has_kernel_for_dispatch_key("pytc::bn_stats", "CUDA"), "pytc._C built without CUDA"
+    return ops
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(3, 4, 7, 9), (2, 3, 70001), (1, 2, 5, 6, 7), (5, 6)])
+def test_cuda_ops_match_cpu_ops(dtype, shape):
+    """Every op on the GPU against the float64 torch-operations reference on the CPU (same rounded input)."""
+    ops, ref = cuda_ops(), TorchOps()
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(shape, generator=g, dtype=torch.float64) * 3 + 5).to(dtype)
+    dy = torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
+    channels = shape[1]
+    w, b = torch.rand(channels, generator=g).to(dtype), torch.rand(channels, generator=g).to(dtype)
+    xc, dyc, wc, bc = x.cuda(), dy.cuda(), w.cuda(), b.cuda()
+    count = x.numel() // channels
+    # float64 statistics whatever the input dtype: only the summation order differs from the CPU
+    mean, m2 = ops.bn_stats(xc)
+    assert mean.dtype == m2.dtype == torch.float64 and mean.is_cuda
+    ref_mean, ref_m2 = ref.bn_stats(x)
+    torch.testing.assert_close(mean.cpu(), ref_mean, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(m2.cpu(), ref_m2, rtol=1e-10, atol=1e-10)
+    invstd = torch.rsqrt(ref_m2 / count + 1e-5)
+    s1, s2 = ops.bn_backward_reduce(dyc, xc, ref_mean.cuda())
+    r1, r2 = ref.bn_backward_reduce(dy, x, ref_mean)
+    torch.testing.assert_close(s1.cpu(), r1, rtol=1e-10, atol=1e-9)
+    torch.testing.assert_close(s2.cpu(), r2, rtol=1e-10, atol=1e-9)
+    # elementwise outputs are in the input dtype: within a couple of its units in the last place
+    tol = {torch.float32: 1e-5, torch.float64: 1e-12, torch.float16: 2e-3, torch.bfloat16: 2e-2}[dtype]
+    for weight, bias in ((w, b), (None, None)):
+        y = ops.bn_normalize(xc, ref_mean.cuda(), invstd.cuda(), None if weight is None else wc, None if bias is None else bc)
+        assert y.dtype == dtype and y.is_cuda
+        torch.testing.assert_close(y.cpu(), ref.bn_normalize(x, ref_mean, invstd, weight, bias), rtol=tol, atol=tol)
+    args = (ref_mean, invstd, w, r1 / count, r2 / count)
+    dx = ops.bn_backward_elemt(dyc, xc, *(a.cuda() for a in args))
+    torch.testing.assert_close(dx.cpu(), ref.bn_backward_elemt(dy, x, *args), rtol=tol, atol=tol)
+
+
+@cuda
+def test_cuda_ops_edge_cases():
+    ops = cuda_ops()
+    mean, m2 = ops.bn_stats(torch.randn(0, 4, 5, device="cuda"))  # an empty rank
+    assert mean.shape == (4,) and not mean.any() and not m2.any()
+    x = torch.randn(2, 3, 4, 5, 6, device="cuda")
+    strided = x.transpose(2, 4)  # non-contiguous input: the ops read it in its logical order
+    torch.testing.assert_close(ops.bn_stats(strided)[0], ops.bn_stats(strided.contiguous())[0])
+
+
+@cuda
+def test_cuda_ops_reject_bad_shapes():
+    reject_bad_shapes(cuda_ops(), "cuda")
+
+
+@cuda
+@pytest.mark.parametrize("eps_mode", ["add", "max"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_module_matches_batchnorm(dtype, eps_mode):
+    """Forward, input and parameter gradients and running statistics against BatchNorm3d on the GPU."""
+    cuda_ops()
+    torch.manual_seed(0)
+    x = (torch.randn(2, 8, 6, 20, 20, device="cuda", dtype=dtype) * torch.linspace(0.5, 3, 8, device="cuda",
+         dtype=dtype)[:, None, None, None] + 2).requires_grad_()  # fmt: skip
+    dy = torch.randn_like(x)
+    eps = 1e-5 if eps_mode == "add" else 1e-3
+    bn = SyncBatchNorm(8, eps=eps, eps_mode=eps_mode).to("cuda", dtype)
+    # 'max' normalizes by max(var, eps): every variance here is above eps, so that is BatchNorm with eps ~0
+    ref = torch.nn.BatchNorm3d(8, eps=eps if eps_mode == "add" else 1e-30).to("cuda", dtype)
+    with torch.no_grad():
+        for m in (bn, ref):
+            m.weight.copy_(torch.linspace(0.5, 1.5, 8))
+            m.bias.copy_(torch.linspace(-1, 1, 8))
+    xr = x.detach().clone().requires_grad_()
+    y, yr = bn(x), ref(xr)
+    y.backward(dy)
+    yr.backward(dy)
+    tol = {"atol": 2e-5, "rtol": 2e-5} if dtype == torch.float32 else {}
+    for got, want in ((y, yr), (x.grad, xr.grad), (bn.weight.grad, ref.weight.grad), (bn.bias.grad, ref.bias.grad),
+                      (bn.running_mean, ref.running_mean), (bn.running_var, ref.running_var)):  # fmt: skip
+        torch.testing.assert_close(got, want, **tol)
+
+
+@cuda
+def test_cuda_float32_far_from_zero_keeps_precision():
+    cuda_ops()
+    x, dy, weight, bias = global_batch([4], 1e4)
+    ref = reference([4], 1e4, round_to=torch.float32)
+    bn = make_bn(weight, bias).float().cuda()
+    y = bn(x.float().cuda())
+    torch.testing.assert_close(y.double().cpu(), ref["y"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(bn.running_var.double().cpu(), ref["var"], atol=1e-5, rtol=1e-6)
+
+
+@cuda
+def test_ranks_exchange_cuda_tensors(tmp_path):
+    """Two ranks with CUDA tensors: NCCL where there are two GPUs, else gloo (which supports CUDA tensors)."""
+    cuda_ops()
+    backend = "nccl" if torch.cuda.device_count() >= 2 and dist.is_nccl_available() else "gloo"
+    run_ranks(tmp_path, 2, backend=backend, device="cuda")
