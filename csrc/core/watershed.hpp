@@ -67,6 +67,16 @@
 #define PYTC_WS_RESTRICT __restrict__
 #endif
 
+#ifdef PYTC_WS_PROFILE
+#include <chrono>
+#include <cstdio>
+#define PYTC_WS_T(name) do { auto _n = std::chrono::steady_clock::now(); std::fprintf(stderr, "%-10s %7.2f ms\n", name, std::chrono::duration<double>(_n - _pt).count() * 1e3); _pt = _n; } while (0)
+#define PYTC_WS_T0 auto _pt = std::chrono::steady_clock::now()
+#else
+#define PYTC_WS_T(name) do {} while (0)
+#define PYTC_WS_T0 do {} while (0)
+#endif
+
 namespace pytc {
 
 struct WatershedStats {
@@ -128,6 +138,32 @@ inline uint8_t ascent_bits(float e0, float e1, float e2, float e3, float e4, flo
   const uint8_t bits = static_cast<uint8_t>((e0 == m) | (e1 == m) << 1 | (e2 == m) << 2 | (e3 == m) << 3 |
                                             (e4 == m) << 4 | (e5 == m) << 5);
   return m >= 0.0f ? bits : uint8_t{0};
+}
+
+// The row loops of stage 1 and of the plateau marking are compiled twice on x86-64 Linux with GCC
+// or clang (AVX2 and baseline) and the best version is picked when the library loads.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define PYTC_WS_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PYTC_WS_TARGET_CLONES
+#endif
+
+// Stage 1 for one row without a mask: zm/ym/zp/yp are the -z/-y/+z/+y edges of each voxel (a row
+// of -1 at the volume border), ax the row's -x edges (ax[x + 1] is the +x edge of x).
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const float* PYTC_WS_RESTRICT ym,
+                                      const float* PYTC_WS_RESTRICT ax, const float* PYTC_WS_RESTRICT zp,
+                                      const float* PYTC_WS_RESTRICT yp, int64_t X, float lowf, float highf,
+                                      uint8_t* PYTC_WS_RESTRICT s) {
+  if (X == 1) {
+    s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], -1.0f, lowf, highf);
+    return;
+  }
+  s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], ax[1], lowf, highf);
+  for (int64_t x = 1; x + 1 < X; ++x) {
+    s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
+  }
+  s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
 }
 
 // Index of the single bit set in b (b < 64, one bit).
@@ -241,6 +277,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
                            uint64_t size_threshold, double weight_threshold, uint64_t dust, uint64_t* out,
                            int n_threads, WatershedStats& stats) {
   (void)n_threads;
+  PYTC_WS_T0;
   const int64_t Z = shape[0], Y = shape[1], X = shape[2];
   const int64_t N = Z * Y * X;
   const int64_t sz = Y * X, sy = X;
@@ -273,15 +310,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         const float* PYTC_WS_RESTRICT ym = y > 0 ? aff_y + base : none.data();
         const float* PYTC_WS_RESTRICT yp = y + 1 < Y ? aff_y + base + sy : none.data();
         const float* PYTC_WS_RESTRICT ax = aff_x + base;
-        if (X == 1) {
-          s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], -1.0f, lowf, highf);
-          continue;
-        }
-        s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], ax[1], lowf, highf);
-        for (int64_t x = 1; x + 1 < X; ++x) {
-          s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
-        }
-        s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
+        ascent_row(zm, ym, ax, zp, yp, X, lowf, highf, s);
       } else {
         for (int64_t x = 0; x < X; ++x) {
           const int64_t v = base + x;
@@ -299,17 +328,20 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   }
 
+  PYTC_WS_T("stage1");
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
   // queue would give them); plateau voxels (with a mutual pointer) are marked, plateau corners
   // (also with a non-mutual pointer) additionally as visited, and searched breadth-first.
-  std::unique_ptr<uint8_t[]> state(new uint8_t[static_cast<size_t>(N)]);
+  std::unique_ptr<uint8_t[]> state_buffer(new uint8_t[static_cast<size_t>(N + pad)]);
+  std::memset(state_buffer.get(), 0, static_cast<size_t>(pad));
+  uint8_t* const state = state_buffer.get() + pad;  // state[-pad, 0) reads as "no pointer"
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t r = 0; r < Z * Y; ++r) {
     const int64_t base = r * X;
     const uint8_t* PYTC_WS_RESTRICT s = sag + base;
-    uint8_t* PYTC_WS_RESTRICT t = state.get() + base;
+    uint8_t* PYTC_WS_RESTRICT t = state + base;
     for (int64_t x = 0; x < X; ++x) {
       const uint8_t b = s[x];
       const uint8_t back = static_cast<uint8_t>((s[x - sz] >> 3 & 1) | (s[x - sy] >> 4 & 1) << 1 |
@@ -325,12 +357,13 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
     }
   }
+  PYTC_WS_T("mark");
   {
     std::vector<I> queue;
     for (int64_t v = 0; v < N;) {
       if (v + 8 <= N) {  // skip 8 voxels at a time when none is on a plateau
         uint64_t word;
-        std::memcpy(&word, state.get() + v, 8);
+        std::memcpy(&word, state + v, 8);
         if (!(word & 0x8080808080808080ull)) {
           v += 8;
           continue;
@@ -339,7 +372,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue.push_back(static_cast<I>(v));
       ++v;
     }
-    uint8_t* st = state.get();
+    uint8_t* st = state;
     for (size_t head = 0; head < queue.size(); ++head) {
       const int64_t v = static_cast<int64_t>(queue[head]);
       const uint8_t bits = st[v];
@@ -360,99 +393,105 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       st[v] = keep;
     }
   }
-  sag_buffer.reset();
+  PYTC_WS_T("bfs");
 
-  // 3. basins, numbered on first sight in one pass in C order that follows the pointers and
-  // writes the label along the path (path compression). During the pass out[v] is 0 for a voxel
-  // not labelled yet, kLink | p for a voxel of a flat maximum (p: its union-find parent; the
-  // flat maxima are first joined to the first voxel of their plateau), else its label.
-  constexpr uint64_t kLink = uint64_t{1} << 63;
-  const uint8_t* PYTC_WS_RESTRICT st = state.get();
-  for (int64_t v = 0; v < N; ++v) {
-    const uint8_t b = st[v];
-    if (!(b & kPlateau)) {
-      out[v] = 0;
-      continue;
+  // 3. basins: connected components of the pointer graph (and of the flat maxima) by a
+  // two-pass labelling in C order. Pass 1 gives each voxel a provisional label: a new one when
+  // it is linked to none of its backward neighbours (-z, -y, -x; linked: one points to the
+  // other, or both are on the same flat maximum), else the label of the first linked one, and
+  // the labels of further linked ones are joined (union-find, the smaller label is the root).
+  // A component's smallest label is the one created at its first voxel, so numbering the roots
+  // in label order numbers the basins in order of their first voxel.
+  std::unique_ptr<I[]> lab(new I[static_cast<size_t>(N)]);
+  std::unique_ptr<I[]> root;  // provisional label -> parent (label 0: masked voxels)
+  I n_labels = 0;
+  {
+    // link masks (bit d: linked to the backward neighbour d), in the direction-mask buffer
+    uint8_t* PYTC_WS_RESTRICT lk = sag;
+    const uint8_t* PYTC_WS_RESTRICT st = state;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#endif
+    for (int64_t r = 0; r < Z * Y; ++r) {
+      const int64_t base = r * X;
+      for (int64_t v = base; v < base + X; ++v) {
+        lk[v] = static_cast<uint8_t>((st[v] & 7u) | (st[v - sz] >> 3 & 1u) | (st[v - sy] >> 3 & 2u) |
+                                     (st[v - 1] >> 3 & 4u));
+      }
     }
-    auto find = [out](uint64_t x) {
-      while ((out[x] & ~kLink) != x) {
-        out[x] = out[out[x] & ~kLink];
-        x = out[x] & ~kLink;
+  }
+  state_buffer.reset();
+  PYTC_WS_T("links");
+  {
+    const uint8_t* PYTC_WS_RESTRICT lk = sag;
+    I* PYTC_WS_RESTRICT lb = lab.get();
+    root.reset(new I[static_cast<size_t>(N) + 2]);
+    I* PYTC_WS_RESTRICT rt = root.get();
+    rt[0] = 0;
+    auto find = [rt](I x) {
+      while (rt[x] != x) {
+        rt[x] = rt[rt[x]];
+        x = rt[x];
       }
       return x;
     };
-    uint64_t root = static_cast<uint64_t>(v);
-    out[v] = kLink | root;
-    for (int d = 0; d < 3; ++d) {
-      if (!(b >> d & 1)) continue;
-      const uint64_t c = find(static_cast<uint64_t>(v + step[d]));
-      if (c < root) {
-        out[root] = kLink | c;
-        root = c;
-      } else if (root < c) {
-        out[c] = kLink | root;
+    // lowest set bit of a 3-bit link mask -> the offset of that backward neighbour (none: v
+    // itself, whose value is then replaced)
+    const int64_t first_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
+    I next = 1;
+    for (int64_t v = 0; v < N; ++v) {
+      const unsigned link = lk[v];
+      const I fresh = (mask != nullptr && !mask[v]) ? I{0} : next;
+      rt[next] = next;
+      next += static_cast<I>(link == 0 && fresh != 0);
+      lb[v] = fresh;  // read back below when link == 0
+      I l = lb[v + first_step[link]];
+      const I lz = (link & 1) ? lb[v - sz] : l, ly = (link & 2) ? lb[v - sy] : l, lx = (link & 4) ? lb[v - 1] : l;
+      if ((lz ^ l) | (ly ^ l) | (lx ^ l)) {  // links to different labels: join them
+        l = find(l);
+        for (int d = 0; d < 3; ++d) {
+          if (!(link >> d & 1)) continue;
+          const I m = find(lb[v + step[d]]);
+          if (m < l) {
+            rt[l] = m;
+            l = m;
+          } else if (l < m) {
+            rt[m] = l;
+          }
+        }
       }
+      lb[v] = l;
     }
+    n_labels = next;
   }
-  std::vector<uint64_t> size(1, 0);
+  PYTC_WS_T("pass1");
+  // final ids: roots numbered 1..B in label order (root[l] <= l, so root[l] is done before l)
   uint64_t n_basins = 0;
-  // A voxel that points backwards (or, on a flat maximum, is linked backwards) is in the basin of
-  // that already labelled neighbour: one step of the lowest such direction.
-  const int64_t back_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
-  for (int64_t v = 0; v < N; ++v) {
-    const uint8_t back = st[v] & 7;
-    if (back) {
-      const uint64_t label = out[v + back_step[back]];
-      out[v] = label;
-      ++size[label];
-      continue;
-    }
-    uint64_t o = out[v];
-    if (o != 0 && !(o & kLink)) {
-      ++size[o];
-      continue;
-    }
-    if (mask != nullptr && !mask[v]) continue;  // out[v] == 0, nothing points to v
-    // find the end of the path: a labelled voxel or an unlabelled root
-    int64_t x = v;
-    uint64_t label = 0;
-    while (true) {
-      o = out[x];
-      if (o & kLink) {
-        const int64_t p = static_cast<int64_t>(o & ~kLink);
-        if (p == x) break;
-        x = p;
-      } else if (o != 0) {
-        label = o;
-        break;
-      } else {
-        const uint8_t b = st[x];
-        if (b == 0) break;
-        x += step[bit_index(b)];
-      }
-    }
-    if (label == 0) {
-      label = ++n_basins;
-      size.push_back(0);
-    }
-    for (int64_t y = v;;) {
-      o = out[y];
-      int64_t next;
-      if (o & kLink) {
-        next = static_cast<int64_t>(o & ~kLink);
-      } else if (o != 0) {
-        break;
-      } else {
-        const uint8_t b = st[y];
-        next = b == 0 ? y : y + step[bit_index(b)];
-      }
-      out[y] = label;
-      if (next == y) break;
-      y = next;
-    }
-    ++size[label];
+  std::vector<I> basin_of(static_cast<size_t>(n_labels), 0);
+  for (I l = 1; l < n_labels; ++l) {
+    const I r = root[l];
+    basin_of[l] = r == l ? static_cast<I>(++n_basins) : basin_of[r];
   }
-  state.reset();
+  root.reset();
+  std::vector<uint64_t> size;
+  if (size_threshold != 0 || dust != 0) {
+    size.assign(n_basins + 1, 0);
+    I* PYTC_WS_RESTRICT lb = lab.get();
+    const I* PYTC_WS_RESTRICT bo = basin_of.data();
+    for (int64_t v = 0; v < N; ++v) {
+      const I b = bo[lb[v]];
+      lb[v] = b;
+      ++size[b];
+    }
+  } else {
+    const I* PYTC_WS_RESTRICT lb = lab.get();
+    const I* PYTC_WS_RESTRICT bo = basin_of.data();
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#endif
+    for (int64_t v = 0; v < N; ++v) out[v] = bo[lb[v]];
+  }
+  PYTC_WS_T("pass2");
   stats.basins = n_basins;
   if (size_threshold == 0 && dust == 0) {
     stats.fragments = n_basins;
@@ -468,6 +507,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   std::vector<Edge> edges;
   {
     PairMax pairs;
+    const I* PYTC_WS_RESTRICT lb = lab.get();
     uint64_t last[3] = {0, 0, 0};
     float last_w[3] = {0, 0, 0};
     for (int64_t z = 0; z < Z; ++z) {
@@ -475,7 +515,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         const int64_t base = (z * Y + y) * X;
         for (int64_t x = 0; x < X; ++x) {
           const int64_t v = base + x;
-          const uint64_t a = out[v];
+          const uint64_t a = lb[v];
           if (a == 0) continue;
           auto visit = [&](int d, uint64_t b, float w) {
             if (b == 0 || b == a || !(static_cast<double>(w) > keep_above)) return;
@@ -491,9 +531,9 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
             last[d] = key;
             last_w[d] = w;
           };
-          if (z > 0) visit(0, out[v - sz], aff_z[v]);
-          if (y > 0) visit(1, out[v - sy], aff_y[v]);
-          if (x > 0) visit(2, out[v - 1], aff_x[v]);
+          if (z > 0) visit(0, lb[v - sz], aff_z[v]);
+          if (y > 0) visit(1, lb[v - sy], aff_y[v]);
+          if (x > 0) visit(2, lb[v - 1], aff_x[v]);
         }
       }
     }
@@ -502,11 +542,13 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       edges.push_back(Edge{w, static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key & 0xffffffffu)});
     });
   }
+  PYTC_WS_T("rg");
   std::sort(edges.begin(), edges.end(), [](const Edge& p, const Edge& q) {
     if (p.weight != q.weight) return p.weight > q.weight;
     if (p.a != q.a) return p.a < q.a;
     return p.b < q.b;
   });
+  PYTC_WS_T("sort");
   stats.region_edges = edges.size();
 
   // 5. size-dependent single linkage, then dust.
@@ -525,9 +567,9 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   };
   merge_pass(size_threshold, weight_threshold);
   merge_pass(dust, low);
+  PYTC_WS_T("merge");
   std::vector<uint64_t> relabel(n_basins + 1, 0);
   uint64_t n_fragments = 0;
-  bool identity = true;
   for (uint64_t b = 1; b <= n_basins; ++b) {
     const uint64_t r = find_root(parent, b);  // r <= b: roots are the smallest basin id of a set
     if (size[r] < dust) {
@@ -536,14 +578,15 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     } else {
       relabel[b] = r == b ? ++n_fragments : relabel[r];
     }
-    identity = identity && relabel[b] == b;
   }
   stats.fragments = n_fragments;
-  if (identity) return;
+  PYTC_WS_T("relabel0");
+  const I* PYTC_WS_RESTRICT lb = lab.get();
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
 #endif
-  for (int64_t v = 0; v < N; ++v) out[v] = relabel[out[v]];
+  for (int64_t v = 0; v < N; ++v) out[v] = relabel[lb[v]];
+  PYTC_WS_T("relabel");
 }
 
 }  // namespace ws_detail
