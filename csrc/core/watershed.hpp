@@ -177,6 +177,17 @@ inline int bit_index(uint8_t b) {
 #endif
 }
 
+// Index of the lowest set bit of b (b != 0).
+inline int bit_index64(uint64_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(b);
+#else
+  int i = 0;
+  while (!(b >> i & 1)) ++i;
+  return i;
+#endif
+}
+
 // Open-addressing map from a basin pair (a << 32 | b, never 0) to the maximum face weight.
 class PairMax {
  public:
@@ -359,32 +370,39 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   }
   PYTC_WS_T("mark");
   {
-    std::vector<I> queue;
-    for (int64_t v = 0; v < N;) {
-      if (v + 8 <= N) {  // skip 8 voxels at a time when none is on a plateau
-        uint64_t word;
-        std::memcpy(&word, state + v, 8);
-        if (!(word & 0x8080808080808080ull)) {
-          v += 8;
-          continue;
-        }
+    // queue of plateau voxels (each is queued once): the corners in index order, found 8 voxels
+    // at a time (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
+    std::unique_ptr<I[]> queue(new I[static_cast<size_t>(N)]);
+    size_t tail = 0;
+    int64_t v = 0;
+    for (; v + 8 <= N; v += 8) {
+      uint64_t word;
+      std::memcpy(&word, state + v, 8);
+      uint64_t hit = word & word << 1 & 0x8080808080808080ull;
+      while (hit) {
+        queue[tail++] = static_cast<I>(v + (bit_index64(hit) >> 3));
+        hit &= hit - 1;
       }
-      if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue.push_back(static_cast<I>(v));
-      ++v;
     }
+    for (; v < N; ++v) {
+      if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue[tail++] = static_cast<I>(v);
+    }
+    PYTC_WS_T("scan");
     uint8_t* st = state;
-    for (size_t head = 0; head < queue.size(); ++head) {
+    constexpr int opposite[6] = {3, 4, 5, 0, 1, 2};
+    for (size_t head = 0; head < tail; ++head) {
       const int64_t v = static_cast<int64_t>(queue[head]);
-      const uint8_t bits = st[v];
+      unsigned bits = st[v] & 0x3fu;
       uint8_t keep = 0;
-      for (int d = 0; d < 6; ++d) {
-        if (!(bits >> d & 1)) continue;
+      while (bits) {  // directions in increasing order
+        const int d = bit_index64(bits);
+        bits &= bits - 1;
         const int64_t u = v + step[d];
-        const int od = d < 3 ? d + 3 : d - 3;
-        if (st[u] >> od & 1) {
-          if (!(st[u] & kVisited)) {
-            st[u] |= kVisited;
-            queue.push_back(static_cast<I>(u));
+        const uint8_t su = st[u];
+        if (su >> opposite[d] & 1) {
+          if (!(su & kVisited)) {
+            st[u] = su | kVisited;
+            queue[tail++] = static_cast<I>(u);
           }
         } else {
           keep = static_cast<uint8_t>(1u << d);
