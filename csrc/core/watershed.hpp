@@ -105,14 +105,6 @@ struct Edge {
   uint32_t a, b;
 };
 
-inline uint64_t find_root(std::vector<uint64_t>& parent, uint64_t x) {
-  while (parent[x] != x) {
-    parent[x] = parent[parent[x]];
-    x = parent[x];
-  }
-  return x;
-}
-
 // Largest float <= x (x >= 0 finite).
 inline float float_below(double x) {
   if (x > static_cast<double>(std::numeric_limits<float>::max())) return std::numeric_limits<float>::max();
@@ -164,6 +156,28 @@ PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const fl
     s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
   }
   s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
+}
+
+// Region-graph faces of one row: bit d of m[x] set when voxel x and its backward neighbour d
+// (lz, ly: the labels of the -z / -y neighbours, l itself at the border; -x: l[x - 1]) are in
+// different basins, neither 0, and the face weight is above keepf.
+template <typename I>
+PYTC_WS_TARGET_CLONES void face_row(const I* PYTC_WS_RESTRICT l, const I* PYTC_WS_RESTRICT lz,
+                                    const I* PYTC_WS_RESTRICT ly, const float* PYTC_WS_RESTRICT wz,
+                                    const float* PYTC_WS_RESTRICT wy, const float* PYTC_WS_RESTRICT wx, int64_t X,
+                                    float keepf, uint8_t* PYTC_WS_RESTRICT m) {
+  {
+    const I a = l[0];
+    const unsigned bits = (lz[0] != a && lz[0] != 0 && wz[0] > keepf) | (ly[0] != a && ly[0] != 0 && wy[0] > keepf) << 1;
+    m[0] = static_cast<uint8_t>(a != 0 ? bits : 0u);
+  }
+  for (int64_t x = 1; x < X; ++x) {  // branch-free, so that it vectorizes
+    const I a = l[x];
+    const uint32_t cz = (lz[x] != a) & (lz[x] != 0) & (wz[x] > keepf);
+    const uint32_t cy = (ly[x] != a) & (ly[x] != 0) & (wy[x] > keepf);
+    const uint32_t cx = (l[x - 1] != a) & (l[x - 1] != 0) & (wx[x] > keepf);
+    m[x] = static_cast<uint8_t>((cz | cy << 1 | cx << 2) & -static_cast<uint32_t>(a != 0));
+  }
 }
 
 // Index of the single bit set in b (b < 64, one bit).
@@ -520,67 +534,204 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
                                 std::to_string(n_basins));
   }
 
-  // 4. region graph: the maximum face weight per basin pair, for faces above keep_above.
-  const double keep_above = std::min(low, weight_threshold);
+  // 4. region graph: the maximum face weight per basin pair, for faces above keep_above. The
+  // faces are bucketed by their smaller basin id (counted in a first sweep, stored in a second;
+  // a face with the same pair as the previous one in its direction only raises that entry's
+  // weight), each bucket is sorted by the other id and reduced to one edge per pair, which gives
+  // the edges in (a, b) order; a stable radix sort by descending weight then gives the merge order.
+  const float keepf = float_below(std::min(low, weight_threshold));  // w > keepf iff w > keep_above
   std::vector<Edge> edges;
   {
-    PairMax pairs;
     const I* PYTC_WS_RESTRICT lb = lab.get();
-    uint64_t last[3] = {0, 0, 0};
-    float last_w[3] = {0, 0, 0};
-    for (int64_t z = 0; z < Z; ++z) {
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t base = (z * Y + y) * X;
-        for (int64_t x = 0; x < X; ++x) {
-          const int64_t v = base + x;
-          const uint64_t a = lb[v];
-          if (a == 0) continue;
-          auto visit = [&](int d, uint64_t b, float w) {
-            if (b == 0 || b == a || !(static_cast<double>(w) > keep_above)) return;
-            const uint64_t key = a < b ? (a << 32 | b) : (b << 32 | a);
+    struct Face {
+      uint32_t b;
+      float weight;
+    };
+    // one sweep over the rows, in slabs of z (one record list per slab, filled in parallel):
+    // records (a < b, weight) of the faces, a face with the pair of the previous face of its
+    // direction in the row only raising that record's weight
+    struct Record {
+      uint32_t a, b;
+      float weight;
+    };
+    std::vector<std::vector<Record>> slabs(static_cast<size_t>(Z));
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(n_threads) if (parallel)
+#endif
+    {
+      std::vector<uint8_t> row_faces(static_cast<size_t>(X) + 8, 0);
+      uint8_t* const m = row_faces.data();
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic, 1)
+#endif
+      for (int64_t z = 0; z < Z; ++z) {
+        std::vector<Record>& rec = slabs[static_cast<size_t>(z)];
+        for (int64_t y = 0; y < Y; ++y) {
+          const int64_t base = (z * Y + y) * X;
+          uint64_t last[3] = {0, 0, 0};
+          size_t at[3] = {0, 0, 0};
+          auto face = [&](int d, uint32_t a, uint32_t b, float w) {
+            const uint32_t lo = std::min(a, b), hi = std::max(a, b);
+            const uint64_t key = uint64_t{lo} << 32 | hi;
             if (key == last[d]) {
-              if (w > last_w[d]) {
-                last_w[d] = w;
-                pairs.add(key, w);
-              }
-              return;
+              rec[at[d]].weight = std::max(rec[at[d]].weight, w);
+            } else {
+              last[d] = key;
+              at[d] = rec.size();
+              rec.push_back(Record{lo, hi, w});
             }
-            pairs.add(key, w);
-            last[d] = key;
-            last_w[d] = w;
           };
-          if (z > 0) visit(0, lb[v - sz], aff_z[v]);
-          if (y > 0) visit(1, lb[v - sy], aff_y[v]);
-          if (x > 0) visit(2, lb[v - 1], aff_x[v]);
+          const float* PYTC_WS_RESTRICT wz = aff_z + base;
+          const float* PYTC_WS_RESTRICT wy = aff_y + base;
+          const float* PYTC_WS_RESTRICT wx = aff_x + base;
+          const I* PYTC_WS_RESTRICT l = lb + base;
+          face_row(l, z > 0 ? l - sz : l, y > 0 ? l - sy : l, wz, wy, wx, X, keepf, m);
+          for (int64_t x0 = 0; x0 < X; x0 += 8) {
+            uint64_t word;
+            std::memcpy(&word, m + x0, 8);  // m is padded with zeros
+            while (word) {
+              const int i = bit_index64(word) >> 3;
+              const unsigned dirs = static_cast<unsigned>(word >> (8 * i)) & 7u;
+              word &= ~(uint64_t{0xff} << (8 * i));
+              const int64_t x = x0 + i;
+              const uint32_t a = static_cast<uint32_t>(l[x]);
+              if (dirs & 1) face(0, a, static_cast<uint32_t>(l[x - sz]), wz[x]);
+              if (dirs & 2) face(1, a, static_cast<uint32_t>(l[x - sy]), wy[x]);
+              if (dirs & 4) face(2, a, static_cast<uint32_t>(l[x - 1]), wx[x]);
+            }
+          }
         }
       }
     }
-    edges.reserve(pairs.size());
-    pairs.for_each([&](uint64_t key, float w) {
-      edges.push_back(Edge{w, static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key & 0xffffffffu)});
-    });
+    // records bucketed by a (counting sort)
+    std::vector<uint64_t> start(n_basins + 2, 0);
+    for (const auto& rec : slabs) {
+      for (const Record& r : rec) ++start[r.a + 1];
+    }
+    for (uint64_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    std::unique_ptr<Face[]> faces(new Face[static_cast<size_t>(start.back())]);
+    {
+      std::vector<uint64_t> fill(start.begin(), start.end() - 1);
+      Face* PYTC_WS_RESTRICT f = faces.get();
+      for (auto& rec : slabs) {
+        for (const Record& r : rec) f[fill[r.a]++] = Face{r.b, r.weight};
+        std::vector<Record>().swap(rec);
+      }
+    }
+    PYTC_WS_T("rg-sweeps");
+#ifdef PYTC_WS_PROFILE
+    std::fprintf(stderr, "faces %lu\n", (unsigned long)start.back());
+#endif
+    // the weight keys ~bits(w) order like descending weights (weights > 0); their three 11-bit
+    // digits are counted while the buckets are compacted
+    auto key = [](float w) {
+      uint32_t bits;
+      std::memcpy(&bits, &w, 4);
+      return ~bits;
+    };
+    constexpr unsigned kDigits = 2048;
+    std::vector<uint64_t> hist(3 * kDigits, 0);
+    uint64_t o = 0;  // buckets compacted in place: bucket a becomes [start[a], start[a + 1])
+    Face* const f = faces.get();
+    for (uint64_t a = 1; a <= n_basins; ++a) {  // sort each bucket by b, keep the maximum per b
+      Face* const begin = f + start[a];
+      Face* const end = f + start[a + 1];
+      if (end - begin > 32) {
+        std::sort(begin, end, [](const Face& p, const Face& q) { return p.b < q.b; });
+      } else {
+        for (Face* p = begin + 1; p < end; ++p) {
+          const Face x = *p;
+          Face* q = p;
+          for (; q > begin && q[-1].b > x.b; --q) *q = q[-1];
+          *q = x;
+        }
+      }
+      const uint64_t first = o;
+      for (Face* p = begin; p < end; ++p) {
+        if (o > first && f[o - 1].b == p->b) {
+          f[o - 1].weight = std::max(f[o - 1].weight, p->weight);
+        } else {
+          f[o++] = *p;
+        }
+      }
+      for (uint64_t i = first; i < o; ++i) {
+        const uint32_t k = key(f[i].weight);
+        ++hist[k & 2047u];
+        ++hist[kDigits + (k >> 11 & 2047u)];
+        ++hist[2 * kDigits + (k >> 22)];
+      }
+      start[a] = first;
+    }
+    start[n_basins + 1] = o;
+    PYTC_WS_T("rg-buckets");
+    // stable LSD radix sort by descending weight of the edges in (a, b) order: the first pass
+    // reads the buckets, digits that are the same for all edges are skipped after it
+    bool single[3] = {false, false, false};  // one digit value for all edges
+    for (int p = 0; p < 3; ++p) {
+      uint64_t sum = 0;
+      for (unsigned d = 0; d < kDigits; ++d) {
+        const uint64_t c = hist[p * kDigits + d];
+        single[p] = single[p] || c == o;
+        hist[p * kDigits + d] = sum;
+        sum += c;
+      }
+    }
+    edges.resize(static_cast<size_t>(o));
+    {
+      uint64_t* h = hist.data();
+      Edge* PYTC_WS_RESTRICT dst = edges.data();
+      for (uint64_t a = 1; a <= n_basins; ++a) {
+        for (uint64_t i = start[a]; i < start[a + 1]; ++i) {
+          dst[h[key(f[i].weight) & 2047u]++] = Edge{f[i].weight, static_cast<uint32_t>(a), f[i].b};
+        }
+      }
+    }
+    faces.reset();
+    std::vector<Edge> other;
+    for (int p = 1; p < 3; ++p) {
+      uint64_t* h = hist.data() + p * kDigits;
+      const int shift = 11 * p;
+      if (single[p]) continue;
+      if (other.empty()) other.resize(static_cast<size_t>(o));
+      const Edge* PYTC_WS_RESTRICT src = edges.data();
+      Edge* PYTC_WS_RESTRICT dst = other.data();
+      for (uint64_t i = 0; i < o; ++i) dst[h[key(src[i].weight) >> shift & 2047u]++] = src[i];
+      edges.swap(other);
+    }
   }
-  PYTC_WS_T("rg");
-  std::sort(edges.begin(), edges.end(), [](const Edge& p, const Edge& q) {
-    if (p.weight != q.weight) return p.weight > q.weight;
-    if (p.a != q.a) return p.a < q.a;
-    return p.b < q.b;
-  });
   PYTC_WS_T("sort");
   stats.region_edges = edges.size();
 
-  // 5. size-dependent single linkage, then dust.
-  std::vector<uint64_t> parent(n_basins + 1);
-  for (uint64_t i = 0; i <= n_basins; ++i) parent[i] = i;
+  // 5. size-dependent single linkage, then dust. Union-find with the size next to the parent
+  // (one cache line per lookup); sizes only grow, so an edge between two sets that are already
+  // at min_size when a pass starts never merges: a byte per basin marks the small ones.
+  struct Node {
+    I parent, size;
+  };
+  std::vector<Node> node(n_basins + 1);
+  for (uint64_t b = 0; b <= n_basins; ++b) node[b] = Node{static_cast<I>(b), static_cast<I>(size[b])};
+  size.clear();
+  size.shrink_to_fit();
+  auto find_root = [&node](I x) {
+    while (node[x].parent != x) {
+      node[x].parent = node[node[x].parent].parent;
+      x = node[x].parent;
+    }
+    return x;
+  };
+  std::vector<uint8_t> small(n_basins + 1);
   auto merge_pass = [&](uint64_t min_size, double above) {
     if (min_size == 0) return;
+    for (uint64_t b = 1; b <= n_basins; ++b) small[b] = node[find_root(static_cast<I>(b))].size < min_size;
+    const float abovef = float_below(above);  // w > abovef iff w > above
     for (const Edge& e : edges) {
-      if (!(static_cast<double>(e.weight) > above)) break;
-      const uint64_t a = find_root(parent, e.a), b = find_root(parent, e.b);
-      if (a == b || (size[a] >= min_size && size[b] >= min_size)) continue;
-      const uint64_t root = std::min(a, b), child = std::max(a, b);
-      parent[child] = root;
-      size[root] += size[child];
+      if (!(e.weight > abovef)) break;
+      if (!(small[e.a] | small[e.b])) continue;
+      const I a = find_root(static_cast<I>(e.a)), b = find_root(static_cast<I>(e.b));
+      if (a == b || (node[a].size >= min_size && node[b].size >= min_size)) continue;
+      const I root = std::min(a, b), child = std::max(a, b);
+      node[child].parent = root;
+      node[root].size += node[child].size;
     }
   };
   merge_pass(size_threshold, weight_threshold);
@@ -589,10 +740,10 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   std::vector<uint64_t> relabel(n_basins + 1, 0);
   uint64_t n_fragments = 0;
   for (uint64_t b = 1; b <= n_basins; ++b) {
-    const uint64_t r = find_root(parent, b);  // r <= b: roots are the smallest basin id of a set
-    if (size[r] < dust) {
+    const uint64_t r = find_root(static_cast<I>(b));  // r <= b: roots are the smallest basin id of a set
+    if (node[r].size < dust) {
       relabel[b] = 0;
-      if (r == b) stats.dust_voxels += size[r];
+      if (r == b) stats.dust_voxels += node[r].size;
     } else {
       relabel[b] = r == b ? ++n_fragments : relabel[r];
     }
