@@ -68,10 +68,11 @@
 #endif
 
 #ifdef PYTC_WS_PROFILE
-#include <chrono>
+#include <ctime>
 #include <cstdio>
-#define PYTC_WS_T(name) do { auto _n = std::chrono::steady_clock::now(); std::fprintf(stderr, "%-10s %7.2f ms\n", name, std::chrono::duration<double>(_n - _pt).count() * 1e3); _pt = _n; } while (0)
-#define PYTC_WS_T0 auto _pt = std::chrono::steady_clock::now()
+inline double pytc_ws_cpu() { timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+#define PYTC_WS_T(name) do { double _n = pytc_ws_cpu(); std::fprintf(stderr, "%-10s %7.2f ms\n", name, (_n - _pt) * 1e3); _pt = _n; } while (0)
+#define PYTC_WS_T0 double _pt = pytc_ws_cpu()
 #else
 #define PYTC_WS_T(name) do {} while (0)
 #define PYTC_WS_T0 do {} while (0)
@@ -324,7 +325,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   {
     const std::vector<float> none(static_cast<size_t>(X) + 1, -1.0f);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
     for (int64_t r = 0; r < Z * Y; ++r) {
       const int64_t z = r / Y, y = r % Y, base = r * X;
@@ -361,7 +362,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   std::memset(state_buffer.get(), 0, static_cast<size_t>(pad));
   uint8_t* const state = state_buffer.get() + pad;  // state[-pad, 0) reads as "no pointer"
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t r = 0; r < Z * Y; ++r) {
     const int64_t base = r * X;
@@ -442,7 +443,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     uint8_t* PYTC_WS_RESTRICT lk = sag;
     const uint8_t* PYTC_WS_RESTRICT st = state;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
     for (int64_t r = 0; r < Z * Y; ++r) {
       const int64_t base = r * X;
@@ -519,7 +520,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     const I* PYTC_WS_RESTRICT lb = lab.get();
     const I* PYTC_WS_RESTRICT bo = basin_of.data();
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
 #endif
     for (int64_t v = 0; v < N; ++v) out[v] = bo[lb[v]];
   }
@@ -620,7 +621,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
     PYTC_WS_T("rg-sweeps");
 #ifdef PYTC_WS_PROFILE
-    std::fprintf(stderr, "faces %lu\n", (unsigned long)start.back());
+    std::fprintf(stderr, "faces %lu\n", (unsigned long)start.back()); _pt = pytc_ws_cpu();
 #endif
     // the weight keys ~bits(w) order like descending weights (weights > 0); their three 11-bit
     // digits are counted while the buckets are compacted
@@ -704,7 +705,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
 
   // 5. size-dependent single linkage, then dust. Union-find with the size next to the parent
   // (one cache line per lookup); sizes only grow, so an edge between two sets that are already
-  // at min_size when a pass starts never merges: a byte per basin marks the small ones.
+  // at min_size never merges: a byte per basin marks the ones whose set may still be small.
   struct Node {
     I parent, size;
   };
@@ -728,7 +729,13 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       if (!(e.weight > abovef)) break;
       if (!(small[e.a] | small[e.b])) continue;
       const I a = find_root(static_cast<I>(e.a)), b = find_root(static_cast<I>(e.b));
-      if (a == b || (node[a].size >= min_size && node[b].size >= min_size)) continue;
+      if (a == b) continue;
+      const bool big_a = node[a].size >= min_size, big_b = node[b].size >= min_size;
+      if (big_a && big_b) {
+        small[e.a] = 0;
+        small[e.b] = 0;
+        continue;
+      }
       const I root = std::min(a, b), child = std::max(a, b);
       node[child].parent = root;
       node[root].size += node[child].size;
@@ -752,7 +759,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   PYTC_WS_T("relabel0");
   const I* PYTC_WS_RESTRICT lb = lab.get();
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t v = 0; v < N; ++v) out[v] = relabel[lb[v]];
   PYTC_WS_T("relabel");
