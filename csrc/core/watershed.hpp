@@ -569,36 +569,33 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         std::vector<Record>& rec = slabs[static_cast<size_t>(z)];
         for (int64_t y = 0; y < Y; ++y) {
           const int64_t base = (z * Y + y) * X;
-          uint64_t last[3] = {0, 0, 0};
-          size_t at[3] = {0, 0, 0};
-          auto face = [&](int d, uint32_t a, uint32_t b, float w) {
-            const uint32_t lo = std::min(a, b), hi = std::max(a, b);
-            const uint64_t key = uint64_t{lo} << 32 | hi;
-            if (key == last[d]) {
-              rec[at[d]].weight = std::max(rec[at[d]].weight, w);
-            } else {
-              last[d] = key;
-              at[d] = rec.size();
-              rec.push_back(Record{lo, hi, w});
-            }
-          };
-          const float* PYTC_WS_RESTRICT wz = aff_z + base;
-          const float* PYTC_WS_RESTRICT wy = aff_y + base;
-          const float* PYTC_WS_RESTRICT wx = aff_x + base;
+          const float* PYTC_WS_RESTRICT w[3] = {aff_z + base, aff_y + base, aff_x + base};
           const I* PYTC_WS_RESTRICT l = lb + base;
-          face_row(l, z > 0 ? l - sz : l, y > 0 ? l - sy : l, wz, wy, wx, X, keepf, m);
-          for (int64_t x0 = 0; x0 < X; x0 += 8) {
-            uint64_t word;
-            std::memcpy(&word, m + x0, 8);  // m is padded with zeros
-            while (word) {
-              const int i = bit_index64(word) >> 3;
-              const unsigned dirs = static_cast<unsigned>(word >> (8 * i)) & 7u;
-              word &= ~(uint64_t{0xff} << (8 * i));
-              const int64_t x = x0 + i;
-              const uint32_t a = static_cast<uint32_t>(l[x]);
-              if (dirs & 1) face(0, a, static_cast<uint32_t>(l[x - sz]), wz[x]);
-              if (dirs & 2) face(1, a, static_cast<uint32_t>(l[x - sy]), wy[x]);
-              if (dirs & 4) face(2, a, static_cast<uint32_t>(l[x - 1]), wx[x]);
+          face_row(l, z > 0 ? l - sz : l, y > 0 ? l - sy : l, w[0], w[1], w[2], X, keepf, m);
+          const int64_t back[3] = {-sz, -sy, -1};
+          for (int d = 0; d < 3; ++d) {  // one direction at a time, in x order
+            uint64_t last = 0;
+            size_t at = 0;
+            const uint64_t bit = 0x0101010101010101ull << d;
+            for (int64_t x0 = 0; x0 < X; x0 += 8) {
+              uint64_t word;
+              std::memcpy(&word, m + x0, 8);  // m is padded with zeros
+              word &= bit;
+              while (word) {
+                const int64_t x = x0 + (bit_index64(word) >> 3);
+                word &= word - 1;
+                const uint32_t a = static_cast<uint32_t>(l[x]), b = static_cast<uint32_t>(l[x + back[d]]);
+                const uint32_t lo = std::min(a, b), hi = std::max(a, b);
+                const uint64_t key = uint64_t{lo} << 32 | hi;
+                const float wt = w[d][x];
+                if (key == last) {
+                  rec[at].weight = std::max(rec[at].weight, wt);
+                } else {
+                  last = key;
+                  at = rec.size();
+                  rec.push_back(Record{lo, hi, wt});
+                }
+              }
             }
           }
         }
