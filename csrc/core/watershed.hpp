@@ -437,7 +437,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // in label order numbers the basins in order of their first voxel.
   std::unique_ptr<I[]> lab(new I[static_cast<size_t>(N)]);
   std::unique_ptr<I[]> root;  // provisional label -> parent (label 0: masked voxels)
-  I n_labels = 0;
   {
     // link masks (bit d: linked to the backward neighbour d), in the direction-mask buffer
     uint8_t* PYTC_WS_RESTRICT lk = sag;
@@ -455,6 +454,16 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   }
   state_buffer.reset();
   PYTC_WS_T("links");
+  // Pass 1 runs on slabs of z planes in parallel: a slab starting at voxel s numbers its labels
+  // from s + 1 (labels stay in C order of their first voxel) and leaves its links to the plane
+  // before it for a sequential join afterwards.
+  int64_t n_slabs = 1;
+#if defined(_OPENMP)
+  if (parallel && n_threads > 1) n_slabs = std::min<int64_t>(Z, 4 * int64_t{n_threads});
+#endif
+  std::vector<I> slab_next(static_cast<size_t>(n_slabs));
+  auto slab_begin = [&](int64_t t) { return (Z * t / n_slabs) * sz; };  // first voxel of slab t
+  uint64_t n_basins = 0;
   {
     const uint8_t* PYTC_WS_RESTRICT lk = sag;
     I* PYTC_WS_RESTRICT lb = lab.get();
@@ -471,46 +480,66 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     // lowest set bit of a 3-bit link mask -> the offset of that backward neighbour (none: v
     // itself, whose value is then replaced)
     const int64_t first_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
-    I next = 1;
-    for (int64_t v = 0; v < N; ++v) {
-      const unsigned link = lk[v];
-      const I fresh = (mask != nullptr && !mask[v]) ? I{0} : next;
-      rt[next] = next;
-      next += static_cast<I>(link == 0 && fresh != 0);
-      lb[v] = fresh;  // read back below when link == 0
-      I l = lb[v + first_step[link]];
-      const I lz = (link & 1) ? lb[v - sz] : l, ly = (link & 2) ? lb[v - sy] : l, lx = (link & 4) ? lb[v - 1] : l;
-      if ((lz ^ l) | (ly ^ l) | (lx ^ l)) {  // links to different labels: join them
-        l = find(l);
-        for (int d = 0; d < 3; ++d) {
-          if (!(link >> d & 1)) continue;
-          const I m = find(lb[v + step[d]]);
-          if (m < l) {
-            rt[l] = m;
-            l = m;
-          } else if (l < m) {
-            rt[m] = l;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_slabs > 1)
+#endif
+    for (int64_t t = 0; t < n_slabs; ++t) {
+      const int64_t begin = slab_begin(t), end = slab_begin(t + 1);
+      I next = static_cast<I>(begin + 1);
+      auto label = [&](int64_t v, unsigned link) {
+        const I fresh = (mask != nullptr && !mask[v]) ? I{0} : next;
+        rt[next] = next;
+        next += static_cast<I>(link == 0 && fresh != 0);
+        lb[v] = fresh;  // read back below when link == 0
+        I l = lb[v + first_step[link]];
+        const I lz = (link & 1) ? lb[v - sz] : l, ly = (link & 2) ? lb[v - sy] : l, lx = (link & 4) ? lb[v - 1] : l;
+        if ((lz ^ l) | (ly ^ l) | (lx ^ l)) {  // links to different labels: join them
+          l = find(l);
+          for (int d = 0; d < 3; ++d) {
+            if (!(link >> d & 1)) continue;
+            const I m = find(lb[v + step[d]]);
+            if (m < l) {
+              rt[l] = m;
+              l = m;
+            } else if (l < m) {
+              rt[m] = l;
+            }
           }
         }
-      }
-      lb[v] = l;
+        lb[v] = l;
+      };
+      const int64_t own = t > 0 ? std::min(end, begin + sz) : begin;  // links to slab t - 1 left out
+      for (int64_t v = begin; v < own; ++v) label(v, lk[v] & 6u);
+      for (int64_t v = own; v < end; ++v) label(v, lk[v]);
+      slab_next[static_cast<size_t>(t)] = next;
     }
-    n_labels = next;
+    for (int64_t t = 1; t < n_slabs; ++t) {  // join across slab borders
+      const int64_t begin = slab_begin(t);
+      for (int64_t v = begin; v < std::min(slab_begin(t + 1), begin + sz); ++v) {
+        if (!(lk[v] & 1)) continue;
+        const I a = find(lb[v]), b = find(lb[v - sz]);
+        if (a < b) {
+          rt[b] = a;
+        } else if (b < a) {
+          rt[a] = b;
+        }
+      }
+    }
+    // final ids, in place: roots numbered 1..B in label order (root[l] <= l is done before l)
+    for (int64_t t = 0; t < n_slabs; ++t) {
+      for (I l = static_cast<I>(slab_begin(t) + 1); l < slab_next[static_cast<size_t>(t)]; ++l) {
+        const I r = rt[l];
+        rt[l] = r == l ? static_cast<I>(++n_basins) : rt[r];
+      }
+    }
   }
   PYTC_WS_T("pass1");
-  // final ids: roots numbered 1..B in label order (root[l] <= l, so root[l] is done before l)
-  uint64_t n_basins = 0;
-  std::vector<I> basin_of(static_cast<size_t>(n_labels), 0);
-  for (I l = 1; l < n_labels; ++l) {
-    const I r = root[l];
-    basin_of[l] = r == l ? static_cast<I>(++n_basins) : basin_of[r];
-  }
-  root.reset();
+  const I* const basin_of = root.get();
   std::vector<uint64_t> size;
   if (size_threshold != 0 || dust != 0) {
     size.assign(n_basins + 1, 0);
     I* PYTC_WS_RESTRICT lb = lab.get();
-    const I* PYTC_WS_RESTRICT bo = basin_of.data();
+    const I* PYTC_WS_RESTRICT bo = basin_of;
     for (int64_t v = 0; v < N; ++v) {
       const I b = bo[lb[v]];
       lb[v] = b;
@@ -518,12 +547,13 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   } else {
     const I* PYTC_WS_RESTRICT lb = lab.get();
-    const I* PYTC_WS_RESTRICT bo = basin_of.data();
+    const I* PYTC_WS_RESTRICT bo = basin_of;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
 #endif
     for (int64_t v = 0; v < N; ++v) out[v] = bo[lb[v]];
   }
+  root.reset();
   PYTC_WS_T("pass2");
   stats.basins = n_basins;
   if (size_threshold == 0 && dust == 0) {

@@ -94,3 +94,18 @@ def test_plateaus_match_reference_on_all_thread_counts(rng, levels):
         ref = watershed_ref(aff, **kw)
         for threads in (1, 2):
             np.testing.assert_array_equal(watershed(aff, threads=threads, **kw), ref)
+
+
+@pytest.mark.parametrize("shape, masked", [((36, 32, 30), False), ((3, 110, 100), True)])
+def test_parallel_stages_match_reference(rng, shape, masked):
+    # volumes above the parallel cutoff (2^15 voxels): the basins are labelled on z slabs in
+    # parallel and joined at the slab borders (with 3 planes, slabs of one plane)
+    aff = (rng.integers(0, 4, (3,) + shape) / 3).astype(np.float32)
+    kw = dict(size_threshold=20, dust=5)
+    if masked:
+        kw["mask"] = rng.random(shape) > 0.1
+    ref = watershed_ref(aff, **kw)
+    for threads in (1, 2, 3):
+        np.testing.assert_array_equal(watershed(aff, threads=threads, **kw), ref)
+    np.testing.assert_array_equal(watershed(aff, threads=2, size_threshold=0, dust=0),
+                                  watershed(aff, threads=1, size_threshold=0, dust=0))
