@@ -30,20 +30,38 @@
 // with `low`/`high` rounded to the float that gives the same answers); a second branch-free pass
 // marks voxels with a mutual pointer (plateau voxels): the others keep their last direction
 // without the queue (the breadth-first search is only run over plateau voxels, seeded by the
-// plateau corners in index order, which gives exactly the order of the full queue). Basins: flat
-// maxima are joined by a union-find of their backward neighbours stored in `out`, then one pass
-// in C order labels a voxel pointing backwards from its (labelled) neighbour and otherwise follows
-// the pointers to a labelled voxel or a root, numbering roots on first sight and writing the
-// label along the path. Region graph: an open-addressing hash of
-// basin pairs keeping the maximum weight (with a one-entry cache per direction), skipped when
-// no merge pass runs (size_threshold == dust == 0; stats.region_edges is then 0).
-// Complexity: O(N) for stages 1-3, O(F) for the region graph (F = faces between basins) and
-// O(E log E) for the merging (E region-graph edges). Memory: 2 N bytes of direction masks, the uint64
-// output, 4 bytes (8 when N >= 2^31) per plateau voxel, about 40 bytes per region-graph edge.
+// plateau corners in index order, found 8 voxels at a time, which gives exactly the order of the
+// full queue). Basins: a 3-bit link mask per voxel (linked to its -z / -y / -x neighbour: one of
+// the two points to the other, or both are on the same flat maximum), then a two-pass labelling:
+// pass 1 in C order gives a new provisional label where there is no link, else the label of the
+// first linked neighbour, and joins differing linked labels in a union-find whose roots are the
+// smallest labels. Pass 1 runs on z slabs in parallel; a slab numbers its labels from its first
+// voxel index, so labels stay in C order of the voxel that created them, and the links into the
+// previous slab are joined afterwards. A basin's smallest label is the one created at its first
+// voxel, so numbering the roots in label order numbers the basins in first-voxel order; pass 2
+// maps each voxel to its basin. Region graph (skipped when no merge pass runs, stats.region_edges
+// is then 0): per row, a branch-free mask of the faces between two basins above keep_above, then
+// one record (a < b, maximum weight) per run of faces with the same pair along x in each
+// direction, per z slab in parallel; the records are bucketed by a (counting sort), each bucket
+// is sorted by b and reduced to one edge per pair, which gives the edges in (a, b) order, and a
+// stable LSD radix sort (3 x 11 bits) by descending weight gives the merge order with ties in
+// ascending (a, b). Merging: union-find with the set size next to the parent; a byte per basin
+// marks the sets that may still be under the pass's size (sizes only grow, so an edge between
+// two sets at or above it never merges and is skipped without finds). The stage-1 and face-mask
+// row loops have AVX2 clones (target_clones) on x86-64 Linux.
+// Complexity: O(N) for stages 1-3 (union-find with path halving, near-linear), O(N + F) for the
+// region graph (F = faces between basins) plus the bucket sorts (small buckets by insertion),
+// O(E) for the radix sort and near-linear merge passes (E region-graph edges). Memory: 2 N bytes
+// of direction masks and plateau state, 4 bytes (8 when N >= 2^31) per voxel for the labels and
+// up to that again for the provisional-label union-find and for the plateau queue (pages touched
+// on use), the uint64 output; with merging 12 bytes per face record, 8 per bucketed face, 24 per
+// edge during the sort and 8 per basin for the union-find.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
 // C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
-// Threading: stage 1, the plateau marking and the final relabelling run on `threads` OpenMP
-// threads (<= 0: the OpenMP default); the plateau search and stages 3-5 are sequential.
+// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (z slabs) and pass 2, the
+// region-graph face sweep (z slabs) and the final relabelling run on `threads` OpenMP threads
+// (<= 0: the OpenMP default; volumes under 2^15 voxels run on one); the plateau search, the slab
+// joins, the bucket sorts, the radix sort and the merge passes are sequential.
 #pragma once
 
 #include <algorithm>
@@ -65,17 +83,6 @@
 #define PYTC_WS_RESTRICT __restrict
 #else
 #define PYTC_WS_RESTRICT __restrict__
-#endif
-
-#ifdef PYTC_WS_PROFILE
-#include <ctime>
-#include <cstdio>
-inline double pytc_ws_cpu() { timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
-#define PYTC_WS_T(name) do { double _n = pytc_ws_cpu(); std::fprintf(stderr, "%-10s %7.2f ms\n", name, (_n - _pt) * 1e3); _pt = _n; } while (0)
-#define PYTC_WS_T0 double _pt = pytc_ws_cpu()
-#else
-#define PYTC_WS_T(name) do {} while (0)
-#define PYTC_WS_T0 do {} while (0)
 #endif
 
 namespace pytc {
@@ -203,58 +210,6 @@ inline int bit_index64(uint64_t b) {
 #endif
 }
 
-// Open-addressing map from a basin pair (a << 32 | b, never 0) to the maximum face weight.
-class PairMax {
- public:
-  PairMax() { rehash(1024); }
-  void add(uint64_t key, float w) {
-    size_t i = slot(key);
-    while (true) {
-      if (keys_[i] == key) {
-        if (w > vals_[i]) vals_[i] = w;
-        return;
-      }
-      if (keys_[i] == 0) break;
-      i = (i + 1) & mask_;
-    }
-    keys_[i] = key;
-    vals_[i] = w;
-    if (++count_ * 2 > keys_.size()) rehash(keys_.size() * 2);
-  }
-  size_t size() const { return count_; }
-  template <class F>
-  void for_each(F&& f) const {
-    for (size_t i = 0; i < keys_.size(); ++i) {
-      if (keys_[i] != 0) f(keys_[i], vals_[i]);
-    }
-  }
-
- private:
-  size_t slot(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
-  void rehash(size_t capacity) {
-    std::vector<uint64_t> old_keys;
-    std::vector<float> old_vals;
-    old_keys.swap(keys_);
-    old_vals.swap(vals_);
-    keys_.assign(capacity, 0);
-    vals_.assign(capacity, 0.0f);
-    mask_ = capacity - 1;
-    shift_ = 64;
-    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
-    for (size_t j = 0; j < old_keys.size(); ++j) {
-      if (old_keys[j] == 0) continue;
-      size_t i = slot(old_keys[j]);
-      while (keys_[i] != 0) i = (i + 1) & mask_;
-      keys_[i] = old_keys[j];
-      vals_[i] = old_vals[j];
-    }
-  }
-  std::vector<uint64_t> keys_;
-  std::vector<float> vals_;
-  size_t mask_ = 0, count_ = 0;
-  int shift_ = 64;
-};
-
 // Stages 1-5 with voxel indices of type I in the plateau queue (uint32_t when N < 2^31, else
 // uint64_t).
 template <typename I>
@@ -303,7 +258,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
                            uint64_t size_threshold, double weight_threshold, uint64_t dust, uint64_t* out,
                            int n_threads, WatershedStats& stats) {
   (void)n_threads;
-  PYTC_WS_T0;
   const int64_t Z = shape[0], Y = shape[1], X = shape[2];
   const int64_t N = Z * Y * X;
   const int64_t sz = Y * X, sy = X;
@@ -354,7 +308,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   }
 
-  PYTC_WS_T("stage1");
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
   // queue would give them); plateau voxels (with a mutual pointer) are marked, plateau corners
   // (also with a non-mutual pointer) additionally as visited, and searched breadth-first.
@@ -383,7 +336,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
     }
   }
-  PYTC_WS_T("mark");
   {
     // queue of plateau voxels (each is queued once): the corners in index order, found 8 voxels
     // at a time (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
@@ -402,7 +354,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     for (; v < N; ++v) {
       if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue[tail++] = static_cast<I>(v);
     }
-    PYTC_WS_T("scan");
     uint8_t* st = state;
     constexpr int opposite[6] = {3, 4, 5, 0, 1, 2};
     for (size_t head = 0; head < tail; ++head) {
@@ -426,7 +377,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       st[v] = keep;
     }
   }
-  PYTC_WS_T("bfs");
 
   // 3. basins: connected components of the pointer graph (and of the flat maxima) by a
   // two-pass labelling in C order. Pass 1 gives each voxel a provisional label: a new one when
@@ -453,7 +403,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   }
   state_buffer.reset();
-  PYTC_WS_T("links");
   // Pass 1 runs on slabs of z planes in parallel: a slab starting at voxel s numbers its labels
   // from s + 1 (labels stay in C order of their first voxel) and leaves its links to the plane
   // before it for a sequential join afterwards.
@@ -533,7 +482,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       }
     }
   }
-  PYTC_WS_T("pass1");
   const I* const basin_of = root.get();
   std::vector<uint64_t> size;
   if (size_threshold != 0 || dust != 0) {
@@ -554,7 +502,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     for (int64_t v = 0; v < N; ++v) out[v] = bo[lb[v]];
   }
   root.reset();
-  PYTC_WS_T("pass2");
   stats.basins = n_basins;
   if (size_threshold == 0 && dust == 0) {
     stats.fragments = n_basins;
@@ -646,10 +593,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         std::vector<Record>().swap(rec);
       }
     }
-    PYTC_WS_T("rg-sweeps");
-#ifdef PYTC_WS_PROFILE
-    std::fprintf(stderr, "faces %lu\n", (unsigned long)start.back()); _pt = pytc_ws_cpu();
-#endif
     // the weight keys ~bits(w) order like descending weights (weights > 0); their three 11-bit
     // digits are counted while the buckets are compacted
     auto key = [](float w) {
@@ -691,7 +634,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       start[a] = first;
     }
     start[n_basins + 1] = o;
-    PYTC_WS_T("rg-buckets");
     // stable LSD radix sort by descending weight of the edges in (a, b) order: the first pass
     // reads the buckets, digits that are the same for all edges are skipped after it
     bool single[3] = {false, false, false};  // one digit value for all edges
@@ -727,7 +669,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       edges.swap(other);
     }
   }
-  PYTC_WS_T("sort");
   stats.region_edges = edges.size();
 
   // 5. size-dependent single linkage, then dust. Union-find with the size next to the parent
@@ -770,7 +711,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   };
   merge_pass(size_threshold, weight_threshold);
   merge_pass(dust, low);
-  PYTC_WS_T("merge");
   std::vector<uint64_t> relabel(n_basins + 1, 0);
   uint64_t n_fragments = 0;
   for (uint64_t b = 1; b <= n_basins; ++b) {
@@ -783,13 +723,11 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   }
   stats.fragments = n_fragments;
-  PYTC_WS_T("relabel0");
   const I* PYTC_WS_RESTRICT lb = lab.get();
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t v = 0; v < N; ++v) out[v] = relabel[lb[v]];
-  PYTC_WS_T("relabel");
 }
 
 }  // namespace ws_detail
