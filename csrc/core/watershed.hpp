@@ -336,10 +336,12 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
     }
   }
+  // scratch of N + 2 indices: the plateau queue, then the union-find of the provisional labels
+  std::unique_ptr<I[]> work(new I[static_cast<size_t>(N) + 2]);
   {
     // queue of plateau voxels (each is queued once): the corners in index order, found 8 voxels
     // at a time (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
-    std::unique_ptr<I[]> queue(new I[static_cast<size_t>(N)]);
+    I* const queue = work.get();
     size_t tail = 0;
     int64_t v = 0;
     for (; v + 8 <= N; v += 8) {
@@ -385,8 +387,26 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // the labels of further linked ones are joined (union-find, the smaller label is the root).
   // A component's smallest label is the one created at its first voxel, so numbering the roots
   // in label order numbers the basins in order of their first voxel.
-  std::unique_ptr<I[]> lab(new I[static_cast<size_t>(N)]);
-  std::unique_ptr<I[]> root;  // provisional label -> parent (label 0: masked voxels)
+  // The labels live in the output buffer (32-bit labels in its upper half) until the output is
+  // written; write_out(map) sets out[v] = map(lab[v]) in C order, reading the labels in blocks
+  // through a local copy before they are overwritten (out[v] only covers labels <= v).
+  I* const lab = reinterpret_cast<I*>(out) + (sizeof(I) == 4 ? N : 0);
+  auto write_out = [&](auto&& map) {
+    if (sizeof(I) == 8) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
+#endif
+      for (int64_t v = 0; v < N; ++v) out[v] = static_cast<uint64_t>(map(lab[v]));
+      return;
+    }
+    constexpr int64_t kBlock = 2048;
+    I block[kBlock];
+    for (int64_t v0 = 0; v0 < N; v0 += kBlock) {
+      const int64_t n = std::min(kBlock, N - v0);
+      std::memcpy(block, lab + v0, static_cast<size_t>(n) * sizeof(I));
+      for (int64_t i = 0; i < n; ++i) out[v0 + i] = static_cast<uint64_t>(map(block[i]));
+    }
+  };
   {
     // link masks (bit d: linked to the backward neighbour d), in the direction-mask buffer
     uint8_t* PYTC_WS_RESTRICT lk = sag;
@@ -415,9 +435,8 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   uint64_t n_basins = 0;
   {
     const uint8_t* PYTC_WS_RESTRICT lk = sag;
-    I* PYTC_WS_RESTRICT lb = lab.get();
-    root.reset(new I[static_cast<size_t>(N) + 2]);
-    I* PYTC_WS_RESTRICT rt = root.get();
+    I* PYTC_WS_RESTRICT lb = lab;
+    I* PYTC_WS_RESTRICT rt = work.get();  // provisional label -> parent (label 0: masked voxels)
     rt[0] = 0;
     auto find = [rt](I x) {
       while (rt[x] != x) {
@@ -482,26 +501,29 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       }
     }
   }
-  const I* const basin_of = root.get();
+  const I* const basin_of = work.get();
   std::vector<uint64_t> size;
   if (size_threshold != 0 || dust != 0) {
     size.assign(n_basins + 1, 0);
-    I* PYTC_WS_RESTRICT lb = lab.get();
+    I* PYTC_WS_RESTRICT lb = lab;
     const I* PYTC_WS_RESTRICT bo = basin_of;
     for (int64_t v = 0; v < N; ++v) {
       const I b = bo[lb[v]];
       lb[v] = b;
       ++size[b];
     }
-  } else {
-    const I* PYTC_WS_RESTRICT lb = lab.get();
+  } else if (parallel && n_threads > 1 && sizeof(I) == 4) {
+    I* PYTC_WS_RESTRICT lb = lab;  // basin ids in place in parallel, then widened in C order
     const I* PYTC_WS_RESTRICT bo = basin_of;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads)
 #endif
-    for (int64_t v = 0; v < N; ++v) out[v] = bo[lb[v]];
+    for (int64_t v = 0; v < N; ++v) lb[v] = bo[lb[v]];
+    write_out([](I b) { return b; });
+  } else {
+    write_out([basin_of](I l) { return basin_of[l]; });
   }
-  root.reset();
+  work.reset();
   stats.basins = n_basins;
   if (size_threshold == 0 && dust == 0) {
     stats.fragments = n_basins;
@@ -520,7 +542,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   const float keepf = float_below(std::min(low, weight_threshold));  // w > keepf iff w > keep_above
   std::vector<Edge> edges;
   {
-    const I* PYTC_WS_RESTRICT lb = lab.get();
+    const I* PYTC_WS_RESTRICT lb = lab;
     struct Face {
       uint32_t b;
       float weight;
@@ -723,11 +745,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   }
   stats.fragments = n_fragments;
-  const I* PYTC_WS_RESTRICT lb = lab.get();
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
-#endif
-  for (int64_t v = 0; v < N; ++v) out[v] = relabel[lb[v]];
+  write_out([&relabel](I b) { return relabel[b]; });
 }
 
 }  // namespace ws_detail
