@@ -52,16 +52,18 @@
 // Complexity: O(N) for stages 1-3 (union-find with path halving, near-linear), O(N + F) for the
 // region graph (F = faces between basins) plus the bucket sorts (small buckets by insertion),
 // O(E) for the radix sort and near-linear merge passes (E region-graph edges). Memory: 2 N bytes
-// of direction masks and plateau state, 4 bytes (8 when N >= 2^31) per voxel for the labels and
-// up to that again for the provisional-label union-find and for the plateau queue (pages touched
-// on use), the uint64 output; with merging 12 bytes per face record, 8 per bucketed face, 24 per
-// edge during the sort and 8 per basin for the union-find.
+// of direction masks and plateau state, one scratch of N + 2 indices (4 bytes, 8 when
+// N >= 2^31; pages touched on use) for the plateau queue and then the union-find of the
+// provisional labels; the labels themselves live in the uint64 output until it is written
+// (32-bit labels in its upper half). With merging: 12 bytes per face record, 8 per bucketed
+// face, 24 per edge during the sort and 9 per basin for the union-find and its flags.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
 // C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
-// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (z slabs) and pass 2, the
-// region-graph face sweep (z slabs) and the final relabelling run on `threads` OpenMP threads
-// (<= 0: the OpenMP default; volumes under 2^15 voxels run on one); the plateau search, the slab
-// joins, the bucket sorts, the radix sort and the merge passes are sequential.
+// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (z slabs), the basin-id
+// lookup when no merge pass runs and the region-graph face sweep (z slabs) run on `threads`
+// OpenMP threads (<= 0: the OpenMP default; volumes under 2^15 voxels run on one); the plateau
+// search, the slab joins, the writing of the output over the labels (in C order), the bucket
+// sorts, the radix sort and the merge passes are sequential.
 #pragma once
 
 #include <algorithm>
