@@ -734,7 +734,10 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
   };
   merge_pass(size_threshold, weight_threshold);
-  merge_pass(dust, low);
+  // After pass 1 every edge above weight_threshold joins two sets of at least size_threshold
+  // voxels (or lies inside one set), so with dust <= size_threshold and low >= weight_threshold
+  // the dust pass cannot merge anything and is skipped.
+  if (!(dust <= size_threshold && low >= weight_threshold)) merge_pass(dust, low);
   std::vector<uint64_t> relabel(n_basins + 1, 0);
   uint64_t n_fragments = 0;
   for (uint64_t b = 1; b <= n_basins; ++b) {
