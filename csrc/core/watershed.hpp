@@ -168,6 +168,40 @@ PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const fl
   s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
 }
 
+// Plateau marking of one row (s: its direction masks, t: its state): a voxel without a mutual
+// pointer keeps its last direction, one with a mutual pointer keeps its directions and is marked
+// kPlateau, and kVisited too when it also has a non-mutual pointer (a plateau corner).
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES void mark_row(const uint8_t* PYTC_WS_RESTRICT s, int64_t sz, int64_t sy, int64_t X,
+                                    uint8_t* PYTC_WS_RESTRICT t) {
+  for (int64_t x = 0; x < X; ++x) {
+    const uint8_t b = s[x];
+    const uint8_t back = static_cast<uint8_t>((s[x - sz] >> 3 & 1) | (s[x - sy] >> 4 & 1) << 1 |
+                                              (s[x - 1] >> 5 & 1) << 2 | (s[x + sz] & 1) << 3 |
+                                              (s[x + sy] >> 1 & 1) << 4 | (s[x + 1] >> 2 & 1) << 5);
+    const uint8_t mutual = b & back;
+    uint8_t h = static_cast<uint8_t>(b | b >> 1);
+    h = static_cast<uint8_t>(h | h >> 2);
+    h = static_cast<uint8_t>(h | h >> 4);
+    const uint8_t last = static_cast<uint8_t>(h ^ (h >> 1));  // highest set bit of b
+    const uint8_t on_plateau = static_cast<uint8_t>(-static_cast<int>(mutual != 0));
+    const uint8_t corner = static_cast<uint8_t>(-static_cast<int>((b & ~mutual) != 0)) & kVisited;
+    t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
+  }
+}
+
+// Link masks of one row (st: its plateau-divided state): bit d set when the voxel is linked to
+// its backward neighbour d (-z, -y, -x): one of the two points to the other, or both are on the
+// same flat maximum.
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES void link_row(const uint8_t* PYTC_WS_RESTRICT st, int64_t sz, int64_t sy, int64_t X,
+                                    uint8_t* PYTC_WS_RESTRICT lk) {
+  for (int64_t x = 0; x < X; ++x) {
+    lk[x] = static_cast<uint8_t>((st[x] & 7u) | (st[x - sz] >> 3 & 1u) | (st[x - sy] >> 3 & 2u) |
+                                 (st[x - 1] >> 3 & 4u));
+  }
+}
+
 // Region-graph faces of one row: bit d of m[x] set when voxel x and its backward neighbour d
 // (lz, ly: the labels of the -z / -y neighbours, l itself at the border; -x: l[x - 1]) are in
 // different basins, neither 0, and the face weight is above keepf.
@@ -320,23 +354,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t r = 0; r < Z * Y; ++r) {
-    const int64_t base = r * X;
-    const uint8_t* PYTC_WS_RESTRICT s = sag + base;
-    uint8_t* PYTC_WS_RESTRICT t = state + base;
-    for (int64_t x = 0; x < X; ++x) {
-      const uint8_t b = s[x];
-      const uint8_t back = static_cast<uint8_t>((s[x - sz] >> 3 & 1) | (s[x - sy] >> 4 & 1) << 1 |
-                                                (s[x - 1] >> 5 & 1) << 2 | (s[x + sz] & 1) << 3 |
-                                                (s[x + sy] >> 1 & 1) << 4 | (s[x + 1] >> 2 & 1) << 5);
-      const uint8_t mutual = b & back;
-      uint8_t h = static_cast<uint8_t>(b | b >> 1);
-      h = static_cast<uint8_t>(h | h >> 2);
-      h = static_cast<uint8_t>(h | h >> 4);
-      const uint8_t last = static_cast<uint8_t>(h ^ (h >> 1));  // highest set bit of b
-      const uint8_t on_plateau = static_cast<uint8_t>(-static_cast<int>(mutual != 0));
-      const uint8_t corner = static_cast<uint8_t>(-static_cast<int>((b & ~mutual) != 0)) & kVisited;
-      t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
-    }
+    mark_row(sag + r * X, sz, sy, X, state + r * X);
   }
   // scratch of N + 2 indices: the plateau queue, then the union-find of the provisional labels
   std::unique_ptr<I[]> work(new I[static_cast<size_t>(N) + 2]);
@@ -416,13 +434,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
-    for (int64_t r = 0; r < Z * Y; ++r) {
-      const int64_t base = r * X;
-      for (int64_t v = base; v < base + X; ++v) {
-        lk[v] = static_cast<uint8_t>((st[v] & 7u) | (st[v - sz] >> 3 & 1u) | (st[v - sy] >> 3 & 2u) |
-                                     (st[v - 1] >> 3 & 4u));
-      }
-    }
+    for (int64_t r = 0; r < Z * Y; ++r) link_row(st + r * X, sz, sy, X, lk + r * X);
   }
   state_buffer.reset();
   // Pass 1 runs on slabs of z planes in parallel: a slab starting at voxel s numbers its labels
