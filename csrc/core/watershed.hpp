@@ -47,8 +47,9 @@
 // stable LSD radix sort (3 x 11 bits) by descending weight gives the merge order with ties in
 // ascending (a, b). Merging: union-find with the set size next to the parent; a byte per basin
 // marks the sets that may still be under the pass's size (sizes only grow, so an edge between
-// two sets at or above it never merges and is skipped without finds). The stage-1 and face-mask
-// row loops have AVX2 clones (target_clones) on x86-64 Linux.
+// two sets at or above it never merges and is skipped without finds). The row loops of stage 1,
+// the plateau marking, the link masks and the face masks have AVX2 clones (target_clones) on
+// x86-64 Linux.
 // Complexity: O(N) for stages 1-3 (union-find with path halving, near-linear), O(N + F) for the
 // region graph (F = faces between basins) plus the bucket sorts (small buckets by insertion),
 // O(E) for the radix sort and near-linear merge passes (E region-graph edges). Memory: 2 N bytes
@@ -142,8 +143,9 @@ inline uint8_t ascent_bits(float e0, float e1, float e2, float e3, float e4, flo
   return m >= 0.0f ? bits : uint8_t{0};
 }
 
-// The row loops of stage 1 and of the plateau marking are compiled twice on x86-64 Linux with GCC
-// or clang (AVX2 and baseline) and the best version is picked when the library loads.
+// The row loops (stage 1, plateau marking, link masks, face masks) are compiled twice on x86-64
+// Linux with GCC or clang (AVX2 and baseline) and the best version is picked when the library
+// loads.
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define PYTC_WS_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
 #else
