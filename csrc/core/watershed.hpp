@@ -30,20 +30,41 @@
 // with `low`/`high` rounded to the float that gives the same answers); a second branch-free pass
 // marks voxels with a mutual pointer (plateau voxels): the others keep their last direction
 // without the queue (the breadth-first search is only run over plateau voxels, seeded by the
-// plateau corners in index order, which gives exactly the order of the full queue). Basins: flat
-// maxima are joined by a union-find of their backward neighbours stored in `out`, then one pass
-// in C order labels a voxel pointing backwards from its (labelled) neighbour and otherwise follows
-// the pointers to a labelled voxel or a root, numbering roots on first sight and writing the
-// label along the path. Region graph: an open-addressing hash of
-// basin pairs keeping the maximum weight (with a one-entry cache per direction), skipped when
-// no merge pass runs (size_threshold == dust == 0; stats.region_edges is then 0).
-// Complexity: O(N) for stages 1-3, O(F) for the region graph (F = faces between basins) and
-// O(E log E) for the merging (E region-graph edges). Memory: 2 N bytes of direction masks, the uint64
-// output, 4 bytes (8 when N >= 2^31) per plateau voxel, about 40 bytes per region-graph edge.
+// plateau corners in index order, found 8 voxels at a time, which gives exactly the order of the
+// full queue). Basins: a 3-bit link mask per voxel (linked to its -z / -y / -x neighbour: one of
+// the two points to the other, or both are on the same flat maximum), then a two-pass labelling:
+// pass 1 in C order gives a new provisional label where there is no link, else the label of the
+// first linked neighbour, and joins differing linked labels in a union-find whose roots are the
+// smallest labels. Pass 1 runs on z slabs in parallel; a slab numbers its labels from its first
+// voxel index, so labels stay in C order of the voxel that created them, and the links into the
+// previous slab are joined afterwards. A basin's smallest label is the one created at its first
+// voxel, so numbering the roots in label order numbers the basins in first-voxel order; pass 2
+// maps each voxel to its basin. Region graph (skipped when no merge pass runs, stats.region_edges
+// is then 0): per row, a branch-free mask of the faces between two basins above keep_above, then
+// one record (a < b, maximum weight) per run of faces with the same pair along x in each
+// direction, per z slab in parallel; the records are bucketed by a (counting sort), each bucket
+// is sorted by b and reduced to one edge per pair, which gives the edges in (a, b) order, and a
+// stable LSD radix sort (3 x 11 bits) by descending weight gives the merge order with ties in
+// ascending (a, b). Merging: union-find with the set size next to the parent; a byte per basin
+// marks the sets that may still be under the pass's size (sizes only grow, so an edge between
+// two sets at or above it never merges and is skipped without finds). The row loops of stage 1,
+// the plateau marking, the link masks and the face masks have AVX2 clones (target_clones) on
+// x86-64 Linux.
+// Complexity: O(N) for stages 1-3 (union-find with path halving, near-linear), O(N + F) for the
+// region graph (F = faces between basins) plus the bucket sorts (small buckets by insertion),
+// O(E) for the radix sort and near-linear merge passes (E region-graph edges). Memory: 2 N bytes
+// of direction masks and plateau state, one scratch of N + 2 indices (4 bytes, 8 when
+// N >= 2^31; pages touched on use) for the plateau queue and then the union-find of the
+// provisional labels; the labels themselves live in the uint64 output until it is written
+// (32-bit labels in its upper half). With merging: 12 bytes per face record, 8 per bucketed
+// face, 24 per edge during the sort and 9 per basin for the union-find and its flags.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
 // C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
-// Threading: stage 1, the plateau marking and the final relabelling run on `threads` OpenMP
-// threads (<= 0: the OpenMP default); the plateau search and stages 3-5 are sequential.
+// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (z slabs), the basin-id
+// lookup when no merge pass runs and the region-graph face sweep (z slabs) run on `threads`
+// OpenMP threads (<= 0: the OpenMP default; volumes under 2^15 voxels run on one); the plateau
+// search, the slab joins, the writing of the output over the labels (in C order), the bucket
+// sorts, the radix sort and the merge passes are sequential.
 #pragma once
 
 #include <algorithm>
@@ -95,14 +116,6 @@ struct Edge {
   uint32_t a, b;
 };
 
-inline uint64_t find_root(std::vector<uint64_t>& parent, uint64_t x) {
-  while (parent[x] != x) {
-    parent[x] = parent[parent[x]];
-    x = parent[x];
-  }
-  return x;
-}
-
 // Largest float <= x (x >= 0 finite).
 inline float float_below(double x) {
   if (x > static_cast<double>(std::numeric_limits<float>::max())) return std::numeric_limits<float>::max();
@@ -130,6 +143,89 @@ inline uint8_t ascent_bits(float e0, float e1, float e2, float e3, float e4, flo
   return m >= 0.0f ? bits : uint8_t{0};
 }
 
+// The row loops (stage 1, plateau marking, link masks, face masks) are compiled twice on x86-64
+// Linux with GCC or clang (AVX2 and baseline) and the best version is picked when the library
+// loads.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define PYTC_WS_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PYTC_WS_TARGET_CLONES
+#endif
+
+// Stage 1 for one row without a mask: zm/ym/zp/yp are the -z/-y/+z/+y edges of each voxel (a row
+// of -1 at the volume border), ax the row's -x edges (ax[x + 1] is the +x edge of x).
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const float* PYTC_WS_RESTRICT ym,
+                                      const float* PYTC_WS_RESTRICT ax, const float* PYTC_WS_RESTRICT zp,
+                                      const float* PYTC_WS_RESTRICT yp, int64_t X, float lowf, float highf,
+                                      uint8_t* PYTC_WS_RESTRICT s) {
+  if (X == 1) {
+    s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], -1.0f, lowf, highf);
+    return;
+  }
+  s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], ax[1], lowf, highf);
+  for (int64_t x = 1; x + 1 < X; ++x) {
+    s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
+  }
+  s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
+}
+
+// Plateau marking of one row (s: its direction masks, t: its state): a voxel without a mutual
+// pointer keeps its last direction, one with a mutual pointer keeps its directions and is marked
+// kPlateau, and kVisited too when it also has a non-mutual pointer (a plateau corner).
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES void mark_row(const uint8_t* PYTC_WS_RESTRICT s, int64_t sz, int64_t sy, int64_t X,
+                                    uint8_t* PYTC_WS_RESTRICT t) {
+  for (int64_t x = 0; x < X; ++x) {
+    const uint8_t b = s[x];
+    const uint8_t back = static_cast<uint8_t>((s[x - sz] >> 3 & 1) | (s[x - sy] >> 4 & 1) << 1 |
+                                              (s[x - 1] >> 5 & 1) << 2 | (s[x + sz] & 1) << 3 |
+                                              (s[x + sy] >> 1 & 1) << 4 | (s[x + 1] >> 2 & 1) << 5);
+    const uint8_t mutual = b & back;
+    uint8_t h = static_cast<uint8_t>(b | b >> 1);
+    h = static_cast<uint8_t>(h | h >> 2);
+    h = static_cast<uint8_t>(h | h >> 4);
+    const uint8_t last = static_cast<uint8_t>(h ^ (h >> 1));  // highest set bit of b
+    const uint8_t on_plateau = static_cast<uint8_t>(-static_cast<int>(mutual != 0));
+    const uint8_t corner = static_cast<uint8_t>(-static_cast<int>((b & ~mutual) != 0)) & kVisited;
+    t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
+  }
+}
+
+// Link masks of one row (st: its plateau-divided state): bit d set when the voxel is linked to
+// its backward neighbour d (-z, -y, -x): one of the two points to the other, or both are on the
+// same flat maximum.
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES void link_row(const uint8_t* PYTC_WS_RESTRICT st, int64_t sz, int64_t sy, int64_t X,
+                                    uint8_t* PYTC_WS_RESTRICT lk) {
+  for (int64_t x = 0; x < X; ++x) {
+    lk[x] = static_cast<uint8_t>((st[x] & 7u) | (st[x - sz] >> 3 & 1u) | (st[x - sy] >> 3 & 2u) |
+                                 (st[x - 1] >> 3 & 4u));
+  }
+}
+
+// Region-graph faces of one row: bit d of m[x] set when voxel x and its backward neighbour d
+// (lz, ly: the labels of the -z / -y neighbours, l itself at the border; -x: l[x - 1]) are in
+// different basins, neither 0, and the face weight is above keepf.
+template <typename I>
+PYTC_WS_TARGET_CLONES void face_row(const I* PYTC_WS_RESTRICT l, const I* PYTC_WS_RESTRICT lz,
+                                    const I* PYTC_WS_RESTRICT ly, const float* PYTC_WS_RESTRICT wz,
+                                    const float* PYTC_WS_RESTRICT wy, const float* PYTC_WS_RESTRICT wx, int64_t X,
+                                    float keepf, uint8_t* PYTC_WS_RESTRICT m) {
+  {
+    const I a = l[0];
+    const unsigned bits = (lz[0] != a && lz[0] != 0 && wz[0] > keepf) | (ly[0] != a && ly[0] != 0 && wy[0] > keepf) << 1;
+    m[0] = static_cast<uint8_t>(a != 0 ? bits : 0u);
+  }
+  for (int64_t x = 1; x < X; ++x) {  // branch-free, so that it vectorizes
+    const I a = l[x];
+    const uint32_t cz = (lz[x] != a) & (lz[x] != 0) & (wz[x] > keepf);
+    const uint32_t cy = (ly[x] != a) & (ly[x] != 0) & (wy[x] > keepf);
+    const uint32_t cx = (l[x - 1] != a) & (l[x - 1] != 0) & (wx[x] > keepf);
+    m[x] = static_cast<uint8_t>((cz | cy << 1 | cx << 2) & -static_cast<uint32_t>(a != 0));
+  }
+}
+
 // Index of the single bit set in b (b < 64, one bit).
 inline int bit_index(uint8_t b) {
 #if defined(__GNUC__) || defined(__clang__)
@@ -141,57 +237,16 @@ inline int bit_index(uint8_t b) {
 #endif
 }
 
-// Open-addressing map from a basin pair (a << 32 | b, never 0) to the maximum face weight.
-class PairMax {
- public:
-  PairMax() { rehash(1024); }
-  void add(uint64_t key, float w) {
-    size_t i = slot(key);
-    while (true) {
-      if (keys_[i] == key) {
-        if (w > vals_[i]) vals_[i] = w;
-        return;
-      }
-      if (keys_[i] == 0) break;
-      i = (i + 1) & mask_;
-    }
-    keys_[i] = key;
-    vals_[i] = w;
-    if (++count_ * 2 > keys_.size()) rehash(keys_.size() * 2);
-  }
-  size_t size() const { return count_; }
-  template <class F>
-  void for_each(F&& f) const {
-    for (size_t i = 0; i < keys_.size(); ++i) {
-      if (keys_[i] != 0) f(keys_[i], vals_[i]);
-    }
-  }
-
- private:
-  size_t slot(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
-  void rehash(size_t capacity) {
-    std::vector<uint64_t> old_keys;
-    std::vector<float> old_vals;
-    old_keys.swap(keys_);
-    old_vals.swap(vals_);
-    keys_.assign(capacity, 0);
-    vals_.assign(capacity, 0.0f);
-    mask_ = capacity - 1;
-    shift_ = 64;
-    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
-    for (size_t j = 0; j < old_keys.size(); ++j) {
-      if (old_keys[j] == 0) continue;
-      size_t i = slot(old_keys[j]);
-      while (keys_[i] != 0) i = (i + 1) & mask_;
-      keys_[i] = old_keys[j];
-      vals_[i] = old_vals[j];
-    }
-  }
-  std::vector<uint64_t> keys_;
-  std::vector<float> vals_;
-  size_t mask_ = 0, count_ = 0;
-  int shift_ = 64;
-};
+// Index of the lowest set bit of b (b != 0).
+inline int bit_index64(uint64_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(b);
+#else
+  int i = 0;
+  while (!(b >> i & 1)) ++i;
+  return i;
+#endif
+}
 
 // Stages 1-5 with voxel indices of type I in the plateau queue (uint32_t when N < 2^31, else
 // uint64_t).
@@ -262,7 +317,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   {
     const std::vector<float> none(static_cast<size_t>(X) + 1, -1.0f);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
     for (int64_t r = 0; r < Z * Y; ++r) {
       const int64_t z = r / Y, y = r % Y, base = r * X;
@@ -273,15 +328,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         const float* PYTC_WS_RESTRICT ym = y > 0 ? aff_y + base : none.data();
         const float* PYTC_WS_RESTRICT yp = y + 1 < Y ? aff_y + base + sy : none.data();
         const float* PYTC_WS_RESTRICT ax = aff_x + base;
-        if (X == 1) {
-          s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], -1.0f, lowf, highf);
-          continue;
-        }
-        s[0] = ascent_bits(zm[0], ym[0], -1.0f, zp[0], yp[0], ax[1], lowf, highf);
-        for (int64_t x = 1; x + 1 < X; ++x) {
-          s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
-        }
-        s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
+        ascent_row(zm, ym, ax, zp, yp, X, lowf, highf, s);
       } else {
         for (int64_t x = 0; x < X; ++x) {
           const int64_t v = base + x;
@@ -302,56 +349,50 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
   // queue would give them); plateau voxels (with a mutual pointer) are marked, plateau corners
   // (also with a non-mutual pointer) additionally as visited, and searched breadth-first.
-  std::unique_ptr<uint8_t[]> state(new uint8_t[static_cast<size_t>(N)]);
+  std::unique_ptr<uint8_t[]> state_buffer(new uint8_t[static_cast<size_t>(N + pad)]);
+  std::memset(state_buffer.get(), 0, static_cast<size_t>(pad));
+  uint8_t* const state = state_buffer.get() + pad;  // state[-pad, 0) reads as "no pointer"
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
 #endif
   for (int64_t r = 0; r < Z * Y; ++r) {
-    const int64_t base = r * X;
-    const uint8_t* PYTC_WS_RESTRICT s = sag + base;
-    uint8_t* PYTC_WS_RESTRICT t = state.get() + base;
-    for (int64_t x = 0; x < X; ++x) {
-      const uint8_t b = s[x];
-      const uint8_t back = static_cast<uint8_t>((s[x - sz] >> 3 & 1) | (s[x - sy] >> 4 & 1) << 1 |
-                                                (s[x - 1] >> 5 & 1) << 2 | (s[x + sz] & 1) << 3 |
-                                                (s[x + sy] >> 1 & 1) << 4 | (s[x + 1] >> 2 & 1) << 5);
-      const uint8_t mutual = b & back;
-      uint8_t h = static_cast<uint8_t>(b | b >> 1);
-      h = static_cast<uint8_t>(h | h >> 2);
-      h = static_cast<uint8_t>(h | h >> 4);
-      const uint8_t last = static_cast<uint8_t>(h ^ (h >> 1));  // highest set bit of b
-      const uint8_t on_plateau = static_cast<uint8_t>(-static_cast<int>(mutual != 0));
-      const uint8_t corner = static_cast<uint8_t>(-static_cast<int>((b & ~mutual) != 0)) & kVisited;
-      t[x] = static_cast<uint8_t>((on_plateau & (b | kPlateau | corner)) | (~on_plateau & last));
-    }
+    mark_row(sag + r * X, sz, sy, X, state + r * X);
   }
+  // scratch of N + 2 indices: the plateau queue, then the union-find of the provisional labels
+  std::unique_ptr<I[]> work(new I[static_cast<size_t>(N) + 2]);
   {
-    std::vector<I> queue;
-    for (int64_t v = 0; v < N;) {
-      if (v + 8 <= N) {  // skip 8 voxels at a time when none is on a plateau
-        uint64_t word;
-        std::memcpy(&word, state.get() + v, 8);
-        if (!(word & 0x8080808080808080ull)) {
-          v += 8;
-          continue;
-        }
+    // queue of plateau voxels (each is queued once): the corners in index order, found 8 voxels
+    // at a time (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
+    I* const queue = work.get();
+    size_t tail = 0;
+    int64_t v = 0;
+    for (; v + 8 <= N; v += 8) {
+      uint64_t word;
+      std::memcpy(&word, state + v, 8);
+      uint64_t hit = word & word << 1 & 0x8080808080808080ull;
+      while (hit) {
+        queue[tail++] = static_cast<I>(v + (bit_index64(hit) >> 3));
+        hit &= hit - 1;
       }
-      if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue.push_back(static_cast<I>(v));
-      ++v;
     }
-    uint8_t* st = state.get();
-    for (size_t head = 0; head < queue.size(); ++head) {
+    for (; v < N; ++v) {
+      if ((state[v] & (kPlateau | kVisited)) == (kPlateau | kVisited)) queue[tail++] = static_cast<I>(v);
+    }
+    uint8_t* st = state;
+    constexpr int opposite[6] = {3, 4, 5, 0, 1, 2};
+    for (size_t head = 0; head < tail; ++head) {
       const int64_t v = static_cast<int64_t>(queue[head]);
-      const uint8_t bits = st[v];
+      unsigned bits = st[v] & 0x3fu;
       uint8_t keep = 0;
-      for (int d = 0; d < 6; ++d) {
-        if (!(bits >> d & 1)) continue;
+      while (bits) {  // directions in increasing order
+        const int d = bit_index64(bits);
+        bits &= bits - 1;
         const int64_t u = v + step[d];
-        const int od = d < 3 ? d + 3 : d - 3;
-        if (st[u] >> od & 1) {
-          if (!(st[u] & kVisited)) {
-            st[u] |= kVisited;
-            queue.push_back(static_cast<I>(u));
+        const uint8_t su = st[u];
+        if (su >> opposite[d] & 1) {
+          if (!(su & kVisited)) {
+            st[u] = su | kVisited;
+            queue[tail++] = static_cast<I>(u);
           }
         } else {
           keep = static_cast<uint8_t>(1u << d);
@@ -360,99 +401,145 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       st[v] = keep;
     }
   }
-  sag_buffer.reset();
 
-  // 3. basins, numbered on first sight in one pass in C order that follows the pointers and
-  // writes the label along the path (path compression). During the pass out[v] is 0 for a voxel
-  // not labelled yet, kLink | p for a voxel of a flat maximum (p: its union-find parent; the
-  // flat maxima are first joined to the first voxel of their plateau), else its label.
-  constexpr uint64_t kLink = uint64_t{1} << 63;
-  const uint8_t* PYTC_WS_RESTRICT st = state.get();
-  for (int64_t v = 0; v < N; ++v) {
-    const uint8_t b = st[v];
-    if (!(b & kPlateau)) {
-      out[v] = 0;
-      continue;
+  // 3. basins: connected components of the pointer graph (and of the flat maxima) by a
+  // two-pass labelling in C order. Pass 1 gives each voxel a provisional label: a new one when
+  // it is linked to none of its backward neighbours (-z, -y, -x; linked: one points to the
+  // other, or both are on the same flat maximum), else the label of the first linked one, and
+  // the labels of further linked ones are joined (union-find, the smaller label is the root).
+  // A component's smallest label is the one created at its first voxel, so numbering the roots
+  // in label order numbers the basins in order of their first voxel.
+  // The labels live in the output buffer (32-bit labels in its upper half) until the output is
+  // written; write_out(map) sets out[v] = map(lab[v]) in C order, reading the labels in blocks
+  // through a local copy before they are overwritten (out[v] only covers labels <= v).
+  I* const lab = reinterpret_cast<I*>(out) + (sizeof(I) == 4 ? N : 0);
+  auto write_out = [&](auto&& map) {
+    if (sizeof(I) == 8) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads) if (parallel)
+#endif
+      for (int64_t v = 0; v < N; ++v) out[v] = static_cast<uint64_t>(map(lab[v]));
+      return;
     }
-    auto find = [out](uint64_t x) {
-      while ((out[x] & ~kLink) != x) {
-        out[x] = out[out[x] & ~kLink];
-        x = out[x] & ~kLink;
+    constexpr int64_t kBlock = 2048;
+    I block[kBlock];
+    for (int64_t v0 = 0; v0 < N; v0 += kBlock) {
+      const int64_t n = std::min(kBlock, N - v0);
+      std::memcpy(block, lab + v0, static_cast<size_t>(n) * sizeof(I));
+      for (int64_t i = 0; i < n; ++i) out[v0 + i] = static_cast<uint64_t>(map(block[i]));
+    }
+  };
+  {
+    // link masks (bit d: linked to the backward neighbour d), in the direction-mask buffer
+    uint8_t* PYTC_WS_RESTRICT lk = sag;
+    const uint8_t* PYTC_WS_RESTRICT st = state;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
+#endif
+    for (int64_t r = 0; r < Z * Y; ++r) link_row(st + r * X, sz, sy, X, lk + r * X);
+  }
+  state_buffer.reset();
+  // Pass 1 runs on slabs of z planes in parallel: a slab starting at voxel s numbers its labels
+  // from s + 1 (labels stay in C order of their first voxel) and leaves its links to the plane
+  // before it for a sequential join afterwards.
+  int64_t n_slabs = 1;
+#if defined(_OPENMP)
+  if (parallel && n_threads > 1) n_slabs = std::min<int64_t>(Z, 4 * int64_t{n_threads});
+#endif
+  std::vector<I> slab_next(static_cast<size_t>(n_slabs));
+  auto slab_begin = [&](int64_t t) { return (Z * t / n_slabs) * sz; };  // first voxel of slab t
+  uint64_t n_basins = 0;
+  {
+    const uint8_t* PYTC_WS_RESTRICT lk = sag;
+    I* PYTC_WS_RESTRICT lb = lab;
+    I* PYTC_WS_RESTRICT rt = work.get();  // provisional label -> parent (label 0: masked voxels)
+    rt[0] = 0;
+    auto find = [rt](I x) {
+      while (rt[x] != x) {
+        rt[x] = rt[rt[x]];
+        x = rt[x];
       }
       return x;
     };
-    uint64_t root = static_cast<uint64_t>(v);
-    out[v] = kLink | root;
-    for (int d = 0; d < 3; ++d) {
-      if (!(b >> d & 1)) continue;
-      const uint64_t c = find(static_cast<uint64_t>(v + step[d]));
-      if (c < root) {
-        out[root] = kLink | c;
-        root = c;
-      } else if (root < c) {
-        out[c] = kLink | root;
+    // lowest set bit of a 3-bit link mask -> the offset of that backward neighbour (none: v
+    // itself, whose value is then replaced)
+    const int64_t first_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_slabs > 1)
+#endif
+    for (int64_t t = 0; t < n_slabs; ++t) {
+      const int64_t begin = slab_begin(t), end = slab_begin(t + 1);
+      I next = static_cast<I>(begin + 1);
+      auto label = [&](int64_t v, unsigned link) {
+        const I fresh = (mask != nullptr && !mask[v]) ? I{0} : next;
+        rt[next] = next;
+        next += static_cast<I>(link == 0 && fresh != 0);
+        lb[v] = fresh;  // read back below when link == 0
+        I l = lb[v + first_step[link]];
+        const I lz = (link & 1) ? lb[v - sz] : l, ly = (link & 2) ? lb[v - sy] : l, lx = (link & 4) ? lb[v - 1] : l;
+        if ((lz ^ l) | (ly ^ l) | (lx ^ l)) {  // links to different labels: join them
+          l = find(l);
+          for (int d = 0; d < 3; ++d) {
+            if (!(link >> d & 1)) continue;
+            const I m = find(lb[v + step[d]]);
+            if (m < l) {
+              rt[l] = m;
+              l = m;
+            } else if (l < m) {
+              rt[m] = l;
+            }
+          }
+        }
+        lb[v] = l;
+      };
+      const int64_t own = t > 0 ? std::min(end, begin + sz) : begin;  // links to slab t - 1 left out
+      for (int64_t v = begin; v < own; ++v) label(v, lk[v] & 6u);
+      for (int64_t v = own; v < end; ++v) label(v, lk[v]);
+      slab_next[static_cast<size_t>(t)] = next;
+    }
+    for (int64_t t = 1; t < n_slabs; ++t) {  // join across slab borders
+      const int64_t begin = slab_begin(t);
+      for (int64_t v = begin; v < std::min(slab_begin(t + 1), begin + sz); ++v) {
+        if (!(lk[v] & 1)) continue;
+        const I a = find(lb[v]), b = find(lb[v - sz]);
+        if (a < b) {
+          rt[b] = a;
+        } else if (b < a) {
+          rt[a] = b;
+        }
+      }
+    }
+    // final ids, in place: roots numbered 1..B in label order (root[l] <= l is done before l)
+    for (int64_t t = 0; t < n_slabs; ++t) {
+      for (I l = static_cast<I>(slab_begin(t) + 1); l < slab_next[static_cast<size_t>(t)]; ++l) {
+        const I r = rt[l];
+        rt[l] = r == l ? static_cast<I>(++n_basins) : rt[r];
       }
     }
   }
-  std::vector<uint64_t> size(1, 0);
-  uint64_t n_basins = 0;
-  // A voxel that points backwards (or, on a flat maximum, is linked backwards) is in the basin of
-  // that already labelled neighbour: one step of the lowest such direction.
-  const int64_t back_step[8] = {0, -sz, -sy, -sz, -1, -sz, -sy, -sz};
-  for (int64_t v = 0; v < N; ++v) {
-    const uint8_t back = st[v] & 7;
-    if (back) {
-      const uint64_t label = out[v + back_step[back]];
-      out[v] = label;
-      ++size[label];
-      continue;
+  const I* const basin_of = work.get();
+  std::vector<uint64_t> size;
+  if (size_threshold != 0 || dust != 0) {
+    size.assign(n_basins + 1, 0);
+    I* PYTC_WS_RESTRICT lb = lab;
+    const I* PYTC_WS_RESTRICT bo = basin_of;
+    for (int64_t v = 0; v < N; ++v) {
+      const I b = bo[lb[v]];
+      lb[v] = b;
+      ++size[b];
     }
-    uint64_t o = out[v];
-    if (o != 0 && !(o & kLink)) {
-      ++size[o];
-      continue;
-    }
-    if (mask != nullptr && !mask[v]) continue;  // out[v] == 0, nothing points to v
-    // find the end of the path: a labelled voxel or an unlabelled root
-    int64_t x = v;
-    uint64_t label = 0;
-    while (true) {
-      o = out[x];
-      if (o & kLink) {
-        const int64_t p = static_cast<int64_t>(o & ~kLink);
-        if (p == x) break;
-        x = p;
-      } else if (o != 0) {
-        label = o;
-        break;
-      } else {
-        const uint8_t b = st[x];
-        if (b == 0) break;
-        x += step[bit_index(b)];
-      }
-    }
-    if (label == 0) {
-      label = ++n_basins;
-      size.push_back(0);
-    }
-    for (int64_t y = v;;) {
-      o = out[y];
-      int64_t next;
-      if (o & kLink) {
-        next = static_cast<int64_t>(o & ~kLink);
-      } else if (o != 0) {
-        break;
-      } else {
-        const uint8_t b = st[y];
-        next = b == 0 ? y : y + step[bit_index(b)];
-      }
-      out[y] = label;
-      if (next == y) break;
-      y = next;
-    }
-    ++size[label];
+  } else if (parallel && n_threads > 1 && sizeof(I) == 4) {
+    I* PYTC_WS_RESTRICT lb = lab;  // basin ids in place in parallel, then widened in C order
+    const I* PYTC_WS_RESTRICT bo = basin_of;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads)
+#endif
+    for (int64_t v = 0; v < N; ++v) lb[v] = bo[lb[v]];
+    write_out([](I b) { return b; });
+  } else {
+    write_out([basin_of](I l) { return basin_of[l]; });
   }
-  state.reset();
+  work.reset();
   stats.basins = n_basins;
   if (size_threshold == 0 && dust == 0) {
     stats.fragments = n_basins;
@@ -463,87 +550,221 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
                                 std::to_string(n_basins));
   }
 
-  // 4. region graph: the maximum face weight per basin pair, for faces above keep_above.
-  const double keep_above = std::min(low, weight_threshold);
+  // 4. region graph: the maximum face weight per basin pair, for faces above keep_above. The
+  // faces are bucketed by their smaller basin id (counted in a first sweep, stored in a second;
+  // a face with the same pair as the previous one in its direction only raises that entry's
+  // weight), each bucket is sorted by the other id and reduced to one edge per pair, which gives
+  // the edges in (a, b) order; a stable radix sort by descending weight then gives the merge order.
+  const float keepf = float_below(std::min(low, weight_threshold));  // w > keepf iff w > keep_above
   std::vector<Edge> edges;
   {
-    PairMax pairs;
-    uint64_t last[3] = {0, 0, 0};
-    float last_w[3] = {0, 0, 0};
-    for (int64_t z = 0; z < Z; ++z) {
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t base = (z * Y + y) * X;
-        for (int64_t x = 0; x < X; ++x) {
-          const int64_t v = base + x;
-          const uint64_t a = out[v];
-          if (a == 0) continue;
-          auto visit = [&](int d, uint64_t b, float w) {
-            if (b == 0 || b == a || !(static_cast<double>(w) > keep_above)) return;
-            const uint64_t key = a < b ? (a << 32 | b) : (b << 32 | a);
-            if (key == last[d]) {
-              if (w > last_w[d]) {
-                last_w[d] = w;
-                pairs.add(key, w);
+    const I* PYTC_WS_RESTRICT lb = lab;
+    struct Face {
+      uint32_t b;
+      float weight;
+    };
+    // one sweep over the rows, in slabs of z (one record list per slab, filled in parallel):
+    // records (a < b, weight) of the faces, a face with the pair of the previous face of its
+    // direction in the row only raising that record's weight
+    struct Record {
+      uint32_t a, b;
+      float weight;
+    };
+    std::vector<std::vector<Record>> slabs(static_cast<size_t>(Z));
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(n_threads) if (parallel)
+#endif
+    {
+      std::vector<uint8_t> row_faces(static_cast<size_t>(X) + 8, 0);
+      uint8_t* const m = row_faces.data();
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic, 1)
+#endif
+      for (int64_t z = 0; z < Z; ++z) {
+        std::vector<Record>& rec = slabs[static_cast<size_t>(z)];
+        for (int64_t y = 0; y < Y; ++y) {
+          const int64_t base = (z * Y + y) * X;
+          const float* PYTC_WS_RESTRICT w[3] = {aff_z + base, aff_y + base, aff_x + base};
+          const I* PYTC_WS_RESTRICT l = lb + base;
+          face_row(l, z > 0 ? l - sz : l, y > 0 ? l - sy : l, w[0], w[1], w[2], X, keepf, m);
+          const int64_t back[3] = {-sz, -sy, -1};
+          for (int d = 0; d < 3; ++d) {  // one direction at a time, in x order
+            uint64_t last = 0;
+            size_t at = 0;
+            const uint64_t bit = 0x0101010101010101ull << d;
+            for (int64_t x0 = 0; x0 < X; x0 += 8) {
+              uint64_t word;
+              std::memcpy(&word, m + x0, 8);  // m is padded with zeros
+              word &= bit;
+              while (word) {
+                const int64_t x = x0 + (bit_index64(word) >> 3);
+                word &= word - 1;
+                const uint32_t a = static_cast<uint32_t>(l[x]), b = static_cast<uint32_t>(l[x + back[d]]);
+                const uint32_t lo = std::min(a, b), hi = std::max(a, b);
+                const uint64_t key = uint64_t{lo} << 32 | hi;
+                const float wt = w[d][x];
+                if (key == last) {
+                  rec[at].weight = std::max(rec[at].weight, wt);
+                } else {
+                  last = key;
+                  at = rec.size();
+                  rec.push_back(Record{lo, hi, wt});
+                }
               }
-              return;
             }
-            pairs.add(key, w);
-            last[d] = key;
-            last_w[d] = w;
-          };
-          if (z > 0) visit(0, out[v - sz], aff_z[v]);
-          if (y > 0) visit(1, out[v - sy], aff_y[v]);
-          if (x > 0) visit(2, out[v - 1], aff_x[v]);
+          }
         }
       }
     }
-    edges.reserve(pairs.size());
-    pairs.for_each([&](uint64_t key, float w) {
-      edges.push_back(Edge{w, static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key & 0xffffffffu)});
-    });
+    // records bucketed by a (counting sort)
+    std::vector<uint64_t> start(n_basins + 2, 0);
+    for (const auto& rec : slabs) {
+      for (const Record& r : rec) ++start[r.a + 1];
+    }
+    for (uint64_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    std::unique_ptr<Face[]> faces(new Face[static_cast<size_t>(start.back())]);
+    {
+      std::vector<uint64_t> fill(start.begin(), start.end() - 1);
+      Face* PYTC_WS_RESTRICT f = faces.get();
+      for (auto& rec : slabs) {
+        for (const Record& r : rec) f[fill[r.a]++] = Face{r.b, r.weight};
+        std::vector<Record>().swap(rec);
+      }
+    }
+    // the weight keys ~bits(w) order like descending weights (weights > 0); their three 11-bit
+    // digits are counted while the buckets are compacted
+    auto key = [](float w) {
+      uint32_t bits;
+      std::memcpy(&bits, &w, 4);
+      return ~bits;
+    };
+    constexpr unsigned kDigits = 2048;
+    std::vector<uint64_t> hist(3 * kDigits, 0);
+    uint64_t o = 0;  // buckets compacted in place: bucket a becomes [start[a], start[a + 1])
+    Face* const f = faces.get();
+    for (uint64_t a = 1; a <= n_basins; ++a) {  // sort each bucket by b, keep the maximum per b
+      Face* const begin = f + start[a];
+      Face* const end = f + start[a + 1];
+      if (end - begin > 32) {
+        std::sort(begin, end, [](const Face& p, const Face& q) { return p.b < q.b; });
+      } else {
+        for (Face* p = begin + 1; p < end; ++p) {
+          const Face x = *p;
+          Face* q = p;
+          for (; q > begin && q[-1].b > x.b; --q) *q = q[-1];
+          *q = x;
+        }
+      }
+      const uint64_t first = o;
+      for (Face* p = begin; p < end; ++p) {
+        if (o > first && f[o - 1].b == p->b) {
+          f[o - 1].weight = std::max(f[o - 1].weight, p->weight);
+        } else {
+          f[o++] = *p;
+        }
+      }
+      for (uint64_t i = first; i < o; ++i) {
+        const uint32_t k = key(f[i].weight);
+        ++hist[k & 2047u];
+        ++hist[kDigits + (k >> 11 & 2047u)];
+        ++hist[2 * kDigits + (k >> 22)];
+      }
+      start[a] = first;
+    }
+    start[n_basins + 1] = o;
+    // stable LSD radix sort by descending weight of the edges in (a, b) order: the first pass
+    // reads the buckets, digits that are the same for all edges are skipped after it
+    bool single[3] = {false, false, false};  // one digit value for all edges
+    for (int p = 0; p < 3; ++p) {
+      uint64_t sum = 0;
+      for (unsigned d = 0; d < kDigits; ++d) {
+        const uint64_t c = hist[p * kDigits + d];
+        single[p] = single[p] || c == o;
+        hist[p * kDigits + d] = sum;
+        sum += c;
+      }
+    }
+    edges.resize(static_cast<size_t>(o));
+    {
+      uint64_t* h = hist.data();
+      Edge* PYTC_WS_RESTRICT dst = edges.data();
+      for (uint64_t a = 1; a <= n_basins; ++a) {
+        for (uint64_t i = start[a]; i < start[a + 1]; ++i) {
+          dst[h[key(f[i].weight) & 2047u]++] = Edge{f[i].weight, static_cast<uint32_t>(a), f[i].b};
+        }
+      }
+    }
+    faces.reset();
+    std::vector<Edge> other;
+    for (int p = 1; p < 3; ++p) {
+      uint64_t* h = hist.data() + p * kDigits;
+      const int shift = 11 * p;
+      if (single[p]) continue;
+      if (other.empty()) other.resize(static_cast<size_t>(o));
+      const Edge* PYTC_WS_RESTRICT src = edges.data();
+      Edge* PYTC_WS_RESTRICT dst = other.data();
+      for (uint64_t i = 0; i < o; ++i) dst[h[key(src[i].weight) >> shift & 2047u]++] = src[i];
+      edges.swap(other);
+    }
   }
-  std::sort(edges.begin(), edges.end(), [](const Edge& p, const Edge& q) {
-    if (p.weight != q.weight) return p.weight > q.weight;
-    if (p.a != q.a) return p.a < q.a;
-    return p.b < q.b;
-  });
   stats.region_edges = edges.size();
 
-  // 5. size-dependent single linkage, then dust.
-  std::vector<uint64_t> parent(n_basins + 1);
-  for (uint64_t i = 0; i <= n_basins; ++i) parent[i] = i;
+  // 5. size-dependent single linkage, then dust. Union-find with the size next to the parent
+  // (one cache line per lookup); sizes only grow, so an edge between two sets that are already
+  // at min_size never merges: a byte per basin marks the ones whose set may still be small.
+  struct Node {
+    I parent, size;
+  };
+  std::vector<Node> node(n_basins + 1);
+  for (uint64_t b = 0; b <= n_basins; ++b) node[b] = Node{static_cast<I>(b), static_cast<I>(size[b])};
+  size.clear();
+  size.shrink_to_fit();
+  auto find_root = [&node](I x) {
+    while (node[x].parent != x) {
+      node[x].parent = node[node[x].parent].parent;
+      x = node[x].parent;
+    }
+    return x;
+  };
+  std::vector<uint8_t> small(n_basins + 1);
   auto merge_pass = [&](uint64_t min_size, double above) {
     if (min_size == 0) return;
+    for (uint64_t b = 1; b <= n_basins; ++b) small[b] = node[find_root(static_cast<I>(b))].size < min_size;
+    const float abovef = float_below(above);  // w > abovef iff w > above
     for (const Edge& e : edges) {
-      if (!(static_cast<double>(e.weight) > above)) break;
-      const uint64_t a = find_root(parent, e.a), b = find_root(parent, e.b);
-      if (a == b || (size[a] >= min_size && size[b] >= min_size)) continue;
-      const uint64_t root = std::min(a, b), child = std::max(a, b);
-      parent[child] = root;
-      size[root] += size[child];
+      if (!(e.weight > abovef)) break;
+      if (!(small[e.a] | small[e.b])) continue;
+      const I a = find_root(static_cast<I>(e.a)), b = find_root(static_cast<I>(e.b));
+      if (a == b) continue;
+      const bool big_a = node[a].size >= min_size, big_b = node[b].size >= min_size;
+      if (big_a && big_b) {
+        small[e.a] = 0;
+        small[e.b] = 0;
+        continue;
+      }
+      const I root = std::min(a, b), child = std::max(a, b);
+      node[child].parent = root;
+      node[root].size += node[child].size;
     }
   };
   merge_pass(size_threshold, weight_threshold);
-  merge_pass(dust, low);
+  // After pass 1 every edge above weight_threshold joins two sets of at least size_threshold
+  // voxels (or lies inside one set), so with dust <= size_threshold and low >= weight_threshold
+  // the dust pass cannot merge anything and is skipped.
+  if (!(dust <= size_threshold && low >= weight_threshold)) merge_pass(dust, low);
   std::vector<uint64_t> relabel(n_basins + 1, 0);
   uint64_t n_fragments = 0;
-  bool identity = true;
   for (uint64_t b = 1; b <= n_basins; ++b) {
-    const uint64_t r = find_root(parent, b);  // r <= b: roots are the smallest basin id of a set
-    if (size[r] < dust) {
+    const uint64_t r = find_root(static_cast<I>(b));  // r <= b: roots are the smallest basin id of a set
+    if (node[r].size < dust) {
       relabel[b] = 0;
-      if (r == b) stats.dust_voxels += size[r];
+      if (r == b) stats.dust_voxels += node[r].size;
     } else {
       relabel[b] = r == b ? ++n_fragments : relabel[r];
     }
-    identity = identity && relabel[b] == b;
   }
   stats.fragments = n_fragments;
-  if (identity) return;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
-#endif
-  for (int64_t v = 0; v < N; ++v) out[v] = relabel[out[v]];
+  write_out([&relabel](I b) { return relabel[b]; });
 }
 
 }  // namespace ws_detail

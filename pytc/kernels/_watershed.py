@@ -60,8 +60,8 @@ def watershed(
         that is not cut). zwatershed's usual value is about 0.2-0.3 (fewer merges across weak
         boundaries).
     threads : int, optional
-        Threads for the parallel stages (steepest ascent, region-graph faces, relabelling);
-        default: OpenMP's. The result does not depend on it.
+        Threads for the parallel stages (steepest ascent, plateau marking, basin labelling on
+        z slabs, region-graph faces); default: OpenMP's. The result does not depend on it.
     return_stats : bool
         Also return a dict with the numbers of basins, region-graph edges, fragments and dust
         voxels.

@@ -94,3 +94,29 @@ def test_plateaus_match_reference_on_all_thread_counts(rng, levels):
         ref = watershed_ref(aff, **kw)
         for threads in (1, 2):
             np.testing.assert_array_equal(watershed(aff, threads=threads, **kw), ref)
+
+
+@pytest.mark.parametrize("shape, masked", [((36, 32, 30), False), ((3, 110, 100), True)])
+def test_parallel_stages_match_reference(rng, shape, masked):
+    # volumes above the parallel cutoff (2^15 voxels): the basins are labelled on z slabs in
+    # parallel and joined at the slab borders (with 3 planes, slabs of one plane)
+    aff = (rng.integers(0, 4, (3,) + shape) / 3).astype(np.float32)
+    kw = dict(size_threshold=20, dust=5)
+    if masked:
+        kw["mask"] = rng.random(shape) > 0.1
+    ref = watershed_ref(aff, **kw)
+    for threads in (1, 2, 3):
+        np.testing.assert_array_equal(watershed(aff, threads=threads, **kw), ref)
+    np.testing.assert_array_equal(watershed(aff, threads=2, size_threshold=0, dust=0),
+                                  watershed(aff, threads=1, size_threshold=0, dust=0))
+
+
+@pytest.mark.parametrize("size_threshold, dust, weight_threshold", [(10, 5, 0.5), (3, 8, None), (6, 6, 0.3)])
+def test_dust_pass_with_other_thresholds(rng, size_threshold, dust, weight_threshold):
+    # the dust pass is skipped only when it cannot merge (dust <= size_threshold and
+    # low >= weight_threshold); these cases need it
+    for _ in range(6):
+        shape = tuple(rng.integers(2, 12, 3))
+        aff = (rng.integers(0, 6, (3,) + shape) / 5).astype(np.float32)
+        kw = dict(size_threshold=size_threshold, dust=dust, weight_threshold=weight_threshold, low=0.1)
+        np.testing.assert_array_equal(watershed(aff, **kw), watershed_ref(aff, **kw))

@@ -104,6 +104,31 @@ int main() {
   }
   check(coarser, "random: merging only joins basins");
 
+  // Volumes above the parallel cutoff (2^15 voxels), with few levels (plateaus, flat maxima) and
+  // a mask: the basins are labelled on z slabs in parallel and joined at the slab borders
+  // (shape {2, ...}: slabs of one plane); every thread count gives the same result.
+  for (const auto& big : {std::vector<int64_t>{40, 30, 30}, std::vector<int64_t>{2, 150, 120}}) {
+    const int64_t bn = big[0] * big[1] * big[2];
+    std::vector<float> levels(static_cast<size_t>(3 * bn));
+    std::vector<uint8_t> inside(static_cast<size_t>(bn));
+    for (float& a : levels) {
+      state = state * 1664525u + 1013904223u;
+      a = static_cast<float>(state >> 30) / 3.0f;
+    }
+    for (uint8_t& m : inside) {
+      state = state * 1664525u + 1013904223u;
+      m = (state >> 28) != 0;
+    }
+    for (const uint8_t* m : {static_cast<const uint8_t*>(nullptr), static_cast<const uint8_t*>(inside.data())}) {
+      for (uint64_t st : {0u, 20u}) {
+        const std::vector<uint64_t> a = run(levels, big.data(), st, st / 4, m, 1);
+        for (int threads : {2, 3, 16}) {
+          check(a == run(levels, big.data(), st, st / 4, m, threads), "large volume: threads give the same result");
+        }
+      }
+    }
+  }
+
   bool threw = false;
   try {
     pytc::watershed(aff.data(), line, nullptr, 0.9, 0.1, 0, 0.1, 0, std::vector<uint64_t>(6).data(), 1);
