@@ -40,6 +40,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -114,6 +116,51 @@ class PairSet {
   std::vector<uint64_t> table_;
   size_t mask_ = 0;
   size_t size_ = 0;
+};
+
+// The mutex lists of all roots in one pool of uint32 blocks. Block sizes are powers of two of at
+// least 2 entries, and a list of n entries always lives in a block of capacity(n) entries, so a
+// root needs only its list length and block offset. Freed blocks go onto one free list per size
+// (the link, a 64-bit offset, is kept in the block's first two entries); the pool grows by
+// doubling. No allocation from the heap per root.
+class ListPool {
+ public:
+  static constexpr uint64_t kNone = ~uint64_t{0};
+  static int size_class(uint64_t n) { return n <= 2 ? 1 : 64 - __builtin_clzll(n - 1); }
+  static uint64_t capacity(uint64_t n) { return uint64_t{1} << size_class(n); }
+
+  explicit ListPool(uint64_t reserve) : capacity_(std::max<uint64_t>(reserve, 64)), data_(new uint32_t[capacity_]) {
+    std::fill(std::begin(free_), std::end(free_), kNone);
+  }
+  uint32_t* at(uint64_t block) { return data_.get() + block; }
+  // A block of 2^k entries; invalidates pointers from at().
+  uint64_t allocate(int k) {
+    const uint64_t head = free_[k];
+    if (head != kNone) {
+      std::memcpy(&free_[k], data_.get() + head, sizeof(uint64_t));
+      return head;
+    }
+    const uint64_t size = uint64_t{1} << k;
+    if (top_ + size > capacity_) {
+      const uint64_t grown = std::max(2 * capacity_, top_ + size);
+      std::unique_ptr<uint32_t[]> data(new uint32_t[grown]);
+      std::memcpy(data.get(), data_.get(), top_ * sizeof(uint32_t));
+      data_.swap(data);
+      capacity_ = grown;
+    }
+    const uint64_t block = top_;
+    top_ += size;
+    return block;
+  }
+  void release(uint64_t block, int k) {
+    std::memcpy(data_.get() + block, &free_[k], sizeof(uint64_t));
+    free_[k] = block;
+  }
+
+ private:
+  uint64_t capacity_, top_ = 0;
+  std::unique_ptr<uint32_t[]> data_;
+  uint64_t free_[65];
 };
 
 inline uint64_t pair_key(uint32_t a, uint32_t b) {
@@ -445,19 +492,34 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     return root;
   };
 
-  // Mutex lists: one contiguous vector per root (allocated on first use), holding a member of
-  // each mutex partner, so that moving a list on a merge reads it sequentially.
-  // Per-root state in one 16-byte record, so that a root costs one cache line.
+  // Per-root state in one 16-byte record, so that a root costs one cache line: mutex list
+  // length, voxel count (the output label in step 3) and the list's block in the pool.
   struct RootState {
-    uint32_t label, list_len, size, unused;  // output label (step 3), mutex list length, voxels
+    uint32_t list_len, size;
+    uint64_t block;
   };
-  std::vector<RootState> state(static_cast<size_t>(N), RootState{0, 0, 1, 0});
-  std::vector<std::vector<uint32_t>> lists(static_cast<size_t>(N));
+  std::vector<RootState> state(static_cast<size_t>(N), RootState{0, 1, 0});
   PairSet mutexes;
-  std::vector<uint32_t> scratch;
+  uint64_t n_repulsive_edges = 0;
+  for (int64_t c = n_attractive; c < n_channels; ++c) {
+    n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
+  }
+  // Untouched pool memory costs no page faults, so the pool starts large.
+  ListPool pool(std::min<uint64_t>(n_repulsive_edges, uint64_t{1} << 30));
   auto push = [&](uint32_t root, uint32_t member) {
-    lists[root].push_back(member);
-    ++state[root].list_len;
+    RootState& st = state[root];
+    const uint32_t n = st.list_len;
+    if (n == 0) {
+      st.block = pool.allocate(1);
+    } else if (n >= 2 && (n & (n - 1)) == 0) {
+      const int k = ListPool::size_class(n);
+      const uint64_t block = pool.allocate(k + 1);
+      std::memcpy(pool.at(block), pool.at(st.block), n * sizeof(uint32_t));
+      pool.release(st.block, k);
+      st.block = block;
+    }
+    pool.at(st.block)[n] = member;
+    st.list_len = n + 1;
   };
 
   auto process = [&](uint32_t u, uint32_t w, bool attractive) {
@@ -468,26 +530,47 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       // r keeps the longer mutex list; s's entries are re-keyed and moved onto it.
       if (state[ru].list_len < state[rw].list_len || (state[ru].list_len == state[rw].list_len && state[ru].size < state[rw].size)) std::swap(ru, rw);
       const uint32_t r = ru, s = rw;
+      RootState& sr = state[r];
+      RootState& ss = state[s];
       parent[s] = r;
-      state[r].size += state[s].size;
-      if (state[s].list_len == 0) return;
+      sr.size += ss.size;
+      const uint32_t ls = ss.list_len;
+      if (ls == 0) return;
+      // Room on r's block for all of s's entries.
+      uint32_t lr = sr.list_len;
+      const int k_old = ListPool::size_class(lr), k_new = ListPool::size_class(uint64_t{lr} + ls);
+      if (lr == 0) {
+        sr.block = pool.allocate(k_new);
+      } else if (k_new != k_old) {
+        const uint64_t block = pool.allocate(k_new);
+        std::memcpy(pool.at(block), pool.at(sr.block), lr * sizeof(uint32_t));
+        pool.release(sr.block, k_old);
+        sr.block = block;
+      }
       // Move s's entries whose partner is new to r onto r's list (the entry now names the
       // partner's root); drop the ones that repeat a partner r already has. In passes, so that
       // the random accesses of different entries overlap: prefetch the members' parents; find
       // the partners' roots and prefetch their hash slots; insert.
-      std::vector<uint32_t>& from = lists[s];
-      std::vector<uint32_t>& to = lists[r];
-      for (const uint32_t m : from) __builtin_prefetch(&parent[m]);
-      for (uint32_t& m : from) {
-        m = find(m);
-        mutexes.prefetch(pair_key(r, m));
+      uint32_t* from = pool.at(ss.block);
+      uint32_t* to = pool.at(sr.block);
+      for (uint32_t j = 0; j < ls; ++j) __builtin_prefetch(&parent[from[j]]);
+      for (uint32_t j = 0; j < ls; ++j) {
+        from[j] = find(from[j]);
+        mutexes.prefetch(pair_key(r, from[j]));
       }
-      for (const uint32_t m : from) {
-        if (mutexes.insert(pair_key(r, m))) to.push_back(m);
+      for (uint32_t j = 0; j < ls; ++j) {
+        if (mutexes.insert(pair_key(r, from[j]))) to[lr++] = from[j];
       }
-      state[r].list_len = static_cast<uint32_t>(to.size());
-      state[s].list_len = 0;
-      std::vector<uint32_t>().swap(from);
+      pool.release(ss.block, ListPool::size_class(ls));
+      ss.list_len = 0;
+      // Give back the unused halves of r's block (a list of n entries lives in capacity(n)).
+      int k = k_new;
+      const int k_final = ListPool::size_class(lr);
+      while (k > k_final) {
+        --k;
+        pool.release(sr.block + (uint64_t{1} << k), k);
+      }
+      sr.list_len = lr;
     } else if (mutexes.insert(pair_key(ru, rw))) {
       push(ru, rw);
       push(rw, ru);
@@ -495,11 +578,7 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   };
 
   // Repulsive edges bound the number of mutexes; reserving for half of them avoids most of the
-  // rehashing and vector growth (each of which rewrites arrays larger than the caches).
-  uint64_t n_repulsive_edges = 0;
-  for (int64_t c = n_attractive; c < n_channels; ++c) {
-    n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
-  }
+  // rehashing (each of which rewrites an array larger than the caches).
   mutexes.reserve(static_cast<size_t>(n_repulsive_edges / 2));
 
   // 2. The greedy pass. Union-find and mutex lookups are random accesses into arrays larger than
@@ -535,8 +614,6 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
         if (ru != rw) {
           __builtin_prefetch(&state[ru].list_len);
           __builtin_prefetch(&state[rw].list_len);
-          __builtin_prefetch(&lists[ru]);
-          __builtin_prefetch(&lists[rw]);
           mutexes.prefetch(pair_key(ru, rw));
         }
       }
@@ -577,8 +654,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     greedy_pass(keys.size(), [&](size_t i) { return keys[i].index; });
   }
 
-  // 3. Labels 1..K in order of each cluster's first voxel; reuse `head` as root -> label.
-  std::vector<std::vector<uint32_t>>().swap(lists);
+  // 3. Labels 1..K in order of each cluster's first voxel; `size` becomes root -> label.
+  for (RootState& st : state) st.size = 0;
   uint64_t next = 0;
   for (int64_t v = 0; v < N; ++v) {
     if (mask != nullptr && mask[v] == 0) {
@@ -586,8 +663,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       continue;
     }
     const uint32_t r = find(static_cast<uint32_t>(v));
-    if (state[r].label == 0) state[r].label = static_cast<uint32_t>(++next);
-    labels[v] = state[r].label;
+    if (state[r].size == 0) state[r].size = static_cast<uint32_t>(++next);
+    labels[v] = state[r].size;
   }
   return next;
 }
