@@ -25,8 +25,9 @@
 // scatter into up to 4096 buckets of the weight range (monotone in the weight), then an in-cache
 // stable radix sort of each bucket on the high half (buckets in parallel) gives the full order.
 // When C * N >= 2^32 the index does not fit and a 16-byte key path (LSD radix sort) is used.
-// The greedy pass is software-pipelined (parents, roots, list headers and hash slots of upcoming
-// edges are prefetched), since its random accesses to arrays larger than the caches dominate.
+// The greedy pass is software-pipelined (parents, roots, root records, mutex-list blocks and hash
+// slots of upcoming edges are prefetched), since its random accesses to arrays larger than the
+// caches dominate.
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
 // Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
@@ -583,14 +584,15 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
 
   // 2. The greedy pass. Union-find and mutex lookups are random accesses into arrays larger than
   // the caches, so the loop is software-pipelined: kFar edges ahead it decodes the edge and
-  // prefetches the parents of its ends; kNear edges ahead it finds their (likely final) roots
-  // and prefetches their mutex-list lengths and hash slot.
+  // prefetches the parents of its ends; kNear edges ahead it finds their (likely final) roots,
+  // keeps them in place of the ends and prefetches their root records and hash slot; kMid edges
+  // ahead it prefetches the start and end of their mutex lists.
   std::vector<int64_t> channel_delta(static_cast<size_t>(n_channels));
   for (int64_t c = 0; c < n_channels; ++c) {
     channel_delta[c] = (offsets[c].z * Y + offsets[c].y) * X + offsets[c].x;
   }
   auto greedy_pass = [&](size_t n, auto&& index_of) {
-    constexpr size_t kFar = 16, kNear = 6, kRing = 32;
+    constexpr size_t kFar = 24, kNear = 10, kMid = 5, kRing = 32;
     uint32_t ring_u[kRing], ring_w[kRing];
     bool ring_attractive[kRing];
     auto decode = [&](size_t i) {
@@ -609,12 +611,31 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     for (size_t i = 0; i < n; ++i) {
       if (i + kFar < n) decode(i + kFar);
       if (i + kNear < n) {
+        // The roots replace the voxels in the ring: find(root found now) = find(voxel) later.
         const size_t slot = (i + kNear) % kRing;
         const uint32_t ru = find(ring_u[slot]), rw = find(ring_w[slot]);
+        ring_u[slot] = ru;
+        ring_w[slot] = rw;
         if (ru != rw) {
-          __builtin_prefetch(&state[ru].list_len);
-          __builtin_prefetch(&state[rw].list_len);
+          __builtin_prefetch(&state[ru]);
+          __builtin_prefetch(&state[rw]);
           mutexes.prefetch(pair_key(ru, rw));
+        }
+      }
+      if (i + kMid < n) {
+        const size_t slot = (i + kMid) % kRing;
+        const uint32_t ru = ring_u[slot], rw = ring_w[slot];
+        if (ru != rw) {
+          const RootState& a = state[ru];
+          const RootState& b = state[rw];
+          if (a.list_len != 0) {
+            __builtin_prefetch(pool.at(a.block));
+            __builtin_prefetch(pool.at(a.block + a.list_len));
+          }
+          if (b.list_len != 0) {
+            __builtin_prefetch(pool.at(b.block));
+            __builtin_prefetch(pool.at(b.block + b.list_len));
+          }
         }
       }
       const size_t slot = i % kRing;
