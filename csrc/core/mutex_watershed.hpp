@@ -13,17 +13,20 @@
 // Algorithm: union-find with path compression over the voxels. An attractive edge between two
 // clusters merges them unless a mutex exists between their roots; a repulsive edge between two
 // clusters adds a mutex. Mutexes live in one open-addressing hash set of root pairs, plus one
-// contiguous vector per root holding a member of each mutex partner (each entry's current root is
+// contiguous list per root holding a member of each mutex partner (each entry's current root is
 // a partner; two entries may name the same partner after partners merged). When root s merges
 // into root r (r: the root with the longer list), s's entries are re-keyed to r and appended to
-// r's vector, except those naming a partner r already has; a stale pair (s, x) left in the set is
-// never queried again because s is no longer a root. (Contiguous vectors rather than linked
-// lists: walking a list on a merge was the largest single cost, one cache miss per link.)
+// r's list, except those naming a partner r already has; a stale pair (s, x) left in the set is
+// never queried again because s is no longer a root. (Contiguous lists rather than linked
+// lists: walking a list on a merge was the largest single cost, one cache miss per link.) The
+// lists are power-of-two blocks of one pool with a free list per block size, addressed from the
+// root's 16-byte record (list length, voxel count, block), so the pass never calls the heap.
 //
 // Sorting: each edge is one 64-bit key, the order-preserving (descending) bits of its float weight
-// in the high half and its edge index in the low half, generated in index order. One stable
-// scatter into up to 4096 buckets of the weight range (monotone in the weight), then an in-cache
-// stable radix sort of each bucket on the high half (buckets in parallel) gives the full order.
+// in the high half and its edge index in the low half. The keys are scattered straight from the
+// weights, in index order, into up to 4096 buckets of the weight range (monotone in the weight;
+// passes over the weights find the range and count the buckets first), then an in-cache stable
+// radix sort of each bucket on the high half (buckets in parallel) gives the full order.
 // When C * N >= 2^32 the index does not fit and a 16-byte key path (LSD radix sort) is used.
 // The greedy pass is software-pipelined (parents, roots, root records, mutex-list blocks and hash
 // slots of upcoming edges are prefetched), since its random accesses to arrays larger than the
@@ -31,10 +34,12 @@
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
 // Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
-// list). Memory: 16 bytes per edge during the sort, 44 bytes per voxel, 4-8 bytes per mutex list
-// entry and 16-32 bytes per mutex set entry (the set is reserved for half the repulsive edges).
-// Threading: key generation, the bucket scatter and the per-bucket sorts run with OpenMP over `threads`
-// (<= 0: OpenMP's default); the greedy union-find pass is sequential.
+// list). Memory: 8 bytes per edge (16 on the 16-byte key path, 32 while it sorts), 20 bytes per
+// voxel, 4-8 bytes per mutex list entry (the pool starts with room for one entry per repulsive
+// edge, but only what is used is touched) and 16-32 bytes per mutex set entry (the set is reserved
+// for half the repulsive edges).
+// Threading: key generation, the bucket scatter and the per-bucket sorts run with OpenMP over
+// `threads` (<= 0: OpenMP's default); the greedy union-find pass is sequential.
 #pragma once
 
 #include <algorithm>
@@ -249,44 +254,46 @@ inline float weight_of_key(uint32_t key) {
   return w;
 }
 
-// Stable LSD radix sort of n 64-bit keys by their high 32 bits, from src into dst (tmp: scratch
-// of n keys; src may be overwritten). Small inputs use insertion sort on the whole key, which
-// gives the same order since the low halves (edge indices) are distinct and ascending among
-// equal high halves.
-inline void sort_small_run(uint64_t* src, uint64_t* dst, uint64_t* tmp, size_t n) {
+// Stable LSD radix sort, in place, of n 64-bit keys by their high 32 bits (tmp: scratch of n
+// keys). Small inputs use insertion sort on the whole key, which gives the same order since the
+// low halves (edge indices) are distinct and ascending among equal high halves.
+inline void sort_run(uint64_t* data, uint64_t* tmp, size_t n) {
   if (n < 48) {
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t k = src[i];
+    for (size_t i = 1; i < n; ++i) {
+      const uint64_t k = data[i];
       size_t j = i;
-      while (j > 0 && dst[j - 1] > k) {
-        dst[j] = dst[j - 1];
+      while (j > 0 && data[j - 1] > k) {
+        data[j] = data[j - 1];
         --j;
       }
-      dst[j] = k;
+      data[j] = k;
     }
     return;
   }
   uint32_t lo = 0xffffffffu, hi = 0;
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t k = static_cast<uint32_t>(src[i] >> 32);
+    const uint32_t k = static_cast<uint32_t>(data[i] >> 32);
     lo = std::min(lo, k);
     hi = std::max(hi, k);
   }
   int bits = 0;
   while (bits < 32 && ((hi - lo) >> bits) != 0) ++bits;
-  if (bits == 0) {
-    std::memcpy(dst, src, n * sizeof(uint64_t));
-    return;
-  }
+  if (bits == 0) return;
   const int passes = (bits + 9) / 10;
   const int digit = (bits + passes - 1) / passes;
   const uint32_t digit_mask = (uint32_t{1} << digit) - 1;
   uint32_t count[1 << 11];
-  const uint64_t* from = src;
+  // Passes alternate between the two arrays; an odd count starts from a copy so the last one
+  // writes `data`.
+  uint64_t* from = data;
+  uint64_t* to = tmp;
+  if (passes % 2 == 1) {
+    std::memcpy(tmp, data, n * sizeof(uint64_t));
+    std::swap(from, to);
+  }
+  const uint64_t base = uint64_t{lo} << 32;
   for (int p = 0; p < passes; ++p) {
-    uint64_t* to = p == passes - 1 ? dst : (p % 2 == 0 ? tmp : src);
     const int shift = 32 + p * digit;
-    const uint64_t base = uint64_t{lo} << 32;
     std::memset(count, 0, sizeof(uint32_t) << digit);
     for (size_t i = 0; i < n; ++i) ++count[((from[i] - base) >> shift) & digit_mask];
     uint32_t total = 0;
@@ -299,67 +306,79 @@ inline void sort_small_run(uint64_t* src, uint64_t* dst, uint64_t* tmp, size_t n
       const uint64_t k = from[i];
       to[count[((k - base) >> shift) & digit_mask]++] = k;
     }
-    from = to;
+    std::swap(from, to);
   }
 }
 
-// Sorts 64-bit keys (high half: descending_key of the weight; low half: distinct edge index),
-// given in ascending index order, into ascending key order. One stable scatter into buckets of
-// the weight range (bucket = floor((w_max - w) / (w_max - w_min) * B), monotone in the weight),
-// then an in-cache radix sort of each bucket; buckets are sorted in parallel.
-inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
+// Fills `keys` (sized to the number of edges) with the sorted 64-bit keys (high half:
+// descending_key of the weight; low half: distinct edge index). for_part(p, emit) calls
+// emit(weight, key) for the edges of part p in ascending index order, parts in index order.
+// Keys go straight from the weights into buckets of the weight range (bucket =
+// floor((w_max - w) / (w_max - w_min) * B), monotone in the weight; a stable scatter, each thread
+// over a contiguous range of parts), then each bucket is radix-sorted in cache; buckets in
+// parallel. Three passes over the weights (range, bucket counts, scatter) cost less than
+// writing and re-reading an array of keys.
+template <typename ForPart>
+void generate_sorted_keys(std::vector<uint64_t>& keys, int64_t n_parts, ForPart&& for_part, int n_threads) {
   const size_t n = keys.size();
-  if (n < 2) return;
-  int n_threads = 1;
-#if defined(_OPENMP)
-  n_threads = threads > 0 ? threads : omp_get_max_threads();
-  if (n < (size_t{1} << 16)) n_threads = 1;
-#else
-  (void)threads;
+  if (n == 0) return;
+#if !defined(_OPENMP)
+  (void)n_threads;
 #endif
   uint32_t lo = 0xffffffffu, hi = 0;
 #if defined(_OPENMP)
-#pragma omp parallel for num_threads(n_threads) reduction(min : lo) reduction(max : hi)
+#pragma omp parallel for schedule(static) num_threads(n_threads) reduction(min : lo) reduction(max : hi)
 #endif
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t k = static_cast<uint32_t>(keys[i] >> 32);
-    lo = std::min(lo, k);
-    hi = std::max(hi, k);
+  for (int64_t p = 0; p < n_parts; ++p) {
+    uint32_t part_lo = 0xffffffffu, part_hi = 0;
+    for_part(p, [&](float weight, uint64_t) {
+      const uint32_t k = descending_key(weight);
+      part_lo = std::min(part_lo, k);
+      part_hi = std::max(part_hi, k);
+    });
+    lo = std::min(lo, part_lo);
+    hi = std::max(hi, part_hi);
   }
-  if (lo == hi) return;
   const double w_max = weight_of_key(lo), w_min = weight_of_key(hi);
   size_t n_buckets = 1;
   while (n_buckets < 4096 && n_buckets * 2048 < n) n_buckets *= 2;
   const double span = w_max - w_min;
-  // Non-finite spans (infinite weights): fall back to one bucket, sorted by radix passes.
+  // Equal or non-finite spans (infinite weights): one bucket, sorted by radix passes.
   const double scale = std::isfinite(span) && span > 0 ? static_cast<double>(n_buckets) / span : 0.0;
-  auto bucket_of = [&](uint64_t k) -> size_t {
-    const double b = (w_max - static_cast<double>(weight_of_key(static_cast<uint32_t>(k >> 32)))) * scale;
+  if (scale == 0.0) n_buckets = 1;
+  auto bucket_of = [&](float weight) -> size_t {
+    const double b = (w_max - static_cast<double>(weight)) * scale;
     return b >= static_cast<double>(n_buckets) ? n_buckets - 1 : (b > 0 ? static_cast<size_t>(b) : 0);
   };
-  std::vector<uint64_t> buffer(n);
-  std::vector<size_t> counts(static_cast<size_t>(n_threads) * n_buckets, 0);
+  std::vector<size_t> counts;
   std::vector<size_t> starts(n_buckets + 1, 0);
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(n_threads)
 #endif
   {
-    int t = 0;
+    int t = 0, n_team = 1;
 #if defined(_OPENMP)
     t = omp_get_thread_num();
+    n_team = omp_get_num_threads();
+#pragma omp single
 #endif
-    const size_t begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+    counts.assign(static_cast<size_t>(n_team) * n_buckets, 0);  // (implicit barrier after single)
+    const int64_t begin = n_parts * t / n_team, end = n_parts * (t + 1) / n_team;
     size_t* count = counts.data() + static_cast<size_t>(t) * n_buckets;
-    for (size_t i = begin; i < end; ++i) ++count[bucket_of(keys[i])];
+    for (int64_t p = begin; p < end; ++p) {
+      for_part(p, [&](float weight, uint64_t) { ++count[bucket_of(weight)]; });
+    }
 #if defined(_OPENMP)
 #pragma omp barrier
 #pragma omp single
 #endif
     {
+      // Exclusive prefix over (bucket, thread): thread t writes its share of a bucket after the
+      // shares of threads < t, which keeps the scatter stable.
       size_t total = 0;
       for (size_t b = 0; b < n_buckets; ++b) {
         starts[b] = total;
-        for (int u = 0; u < n_threads; ++u) {
+        for (int u = 0; u < n_team; ++u) {
           size_t& c = counts[static_cast<size_t>(u) * n_buckets + b];
           const size_t here = c;
           c = total;
@@ -368,9 +387,9 @@ inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
       }
       starts[n_buckets] = total;
     }
-    for (size_t i = begin; i < end; ++i) {
-      const uint64_t k = keys[i];
-      buffer[count[bucket_of(k)]++] = k;
+    uint64_t* out = keys.data();
+    for (int64_t p = begin; p < end; ++p) {
+      for_part(p, [&](float weight, uint64_t key) { out[count[bucket_of(weight)]++] = key; });
     }
 #if defined(_OPENMP)
 #pragma omp barrier
@@ -382,7 +401,7 @@ inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
     for (size_t b = 0; b < n_buckets; ++b) {
       const size_t size = starts[b + 1] - starts[b];
       if (tmp.size() < size) tmp.resize(size);
-      sort_small_run(buffer.data() + starts[b], keys.data() + starts[b], tmp.data(), size);
+      sort_run(out + starts[b], tmp.data(), size);
     }
   }
 }
@@ -429,14 +448,16 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     throw std::invalid_argument("mutex_watershed: volumes of 2^32 - 1 voxels or more are not supported; got " +
                                 std::to_string(N));
   }
+  int n_threads = 1;
 #if defined(_OPENMP)
-  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
+  n_threads = threads > 0 ? threads : omp_get_max_threads();
 #else
   (void)threads;
 #endif
 
-  // 1. Edge keys, generated channel by channel in index order (each row's keys are written to
-  // a position known from per-row counts so that rows can be filled in parallel).
+  // 1. Edge keys, generated row by row (channel-major) in index order. Per-row counts give the
+  // number of edges, and on the 16-byte key path the position of each row's keys, so that rows
+  // can be filled in parallel.
   const int64_t rows = Z * Y;
   std::vector<uint64_t> row_counts(static_cast<size_t>(n_channels * rows) + 1, 0);
   auto row_range = [&](int64_t c, int64_t r, int64_t& begin, int64_t& end) -> bool {
@@ -506,7 +527,7 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
   }
   // Untouched pool memory costs no page faults, so the pool starts large.
-  ListPool pool(std::min<uint64_t>(n_repulsive_edges, uint64_t{1} << 30));
+  ListPool pool(std::min<uint64_t>(n_repulsive_edges, uint64_t{1} << 28));
   auto push = [&](uint32_t root, uint32_t member) {
     RootState& st = state[root];
     const uint32_t n = st.list_len;
@@ -644,19 +665,18 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   };
 
   if (n_edges < (uint64_t{1} << 32) && static_cast<uint64_t>(N) * n_channels < (uint64_t{1} << 32)) {
-    std::vector<uint64_t> keys(n_edges);
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (N * n_channels >= (1 << 16))
-#endif
-    for (int64_t cr = 0; cr < n_rows_total; ++cr) {
-      const int64_t c = cr / rows;
-      uint64_t* out = keys.data() + row_counts[cr];
-      for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
-        *out++ = uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v);
-      });
-    }
     std::vector<uint64_t>().swap(row_counts);
-    bucket_sort_keys(keys, threads);
+    std::vector<uint64_t> keys(n_edges);
+    const int key_threads = N * n_channels >= (1 << 16) ? n_threads : 1;
+    generate_sorted_keys(
+        keys, n_rows_total,
+        [&](int64_t cr, auto&& emit) {
+          const int64_t c = cr / rows;
+          for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
+            emit(weight, uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v));
+          });
+        },
+        key_threads);
     greedy_pass(keys.size(), [&](size_t i) { return keys[i] & 0xffffffffu; });
   } else {
     std::vector<Key128> keys(n_edges);
