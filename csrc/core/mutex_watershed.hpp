@@ -30,13 +30,14 @@
 // When C * N >= 2^32 the index does not fit and a 16-byte key path (LSD radix sort) is used.
 // The greedy pass is software-pipelined (parents, roots, root records, mutex-list blocks and hash
 // slots of upcoming edges are prefetched), since its random accesses to arrays larger than the
-// caches dominate.
+// caches dominate; for the same reason the large arrays are mapped with transparent huge pages
+// on Linux (4 KiB pages made a TLB miss of almost every access).
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
 // Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
 // list). Memory: 8 bytes per edge (16 on the 16-byte key path, 32 while it sorts), 20 bytes per
-// voxel, 4-8 bytes per mutex list entry (the pool starts with room for one entry per repulsive
-// edge, but only what is used is touched) and 16-32 bytes per mutex set entry (the set is reserved
+// voxel, 4-8 bytes per mutex list entry (the pool starts with room for three entries per
+// repulsive edge, but only what is used is touched) and 16-32 bytes per mutex set entry (the set is reserved
 // for half the repulsive edges).
 // Threading: key generation, the bucket scatter and the per-bucket sorts run with OpenMP over
 // `threads` (<= 0: OpenMP's default); the greedy union-find pass is sequential.
