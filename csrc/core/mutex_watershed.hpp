@@ -49,9 +49,9 @@
 #include <cstring>
 #include <iterator>
 #include <new>
-#include <utility>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(_OPENMP)
