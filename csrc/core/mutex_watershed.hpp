@@ -13,39 +13,53 @@
 // Algorithm: union-find with path compression over the voxels. An attractive edge between two
 // clusters merges them unless a mutex exists between their roots; a repulsive edge between two
 // clusters adds a mutex. Mutexes live in one open-addressing hash set of root pairs, plus one
-// contiguous vector per root holding a member of each mutex partner (each entry's current root is
+// contiguous list per root holding a member of each mutex partner (each entry's current root is
 // a partner; two entries may name the same partner after partners merged). When root s merges
 // into root r (r: the root with the longer list), s's entries are re-keyed to r and appended to
-// r's vector, except those naming a partner r already has; a stale pair (s, x) left in the set is
-// never queried again because s is no longer a root. (Contiguous vectors rather than linked
-// lists: walking a list on a merge was the largest single cost, one cache miss per link.)
+// r's list, except those naming a partner r already has; a stale pair (s, x) left in the set is
+// never queried again because s is no longer a root. (Contiguous lists rather than linked
+// lists: walking a list on a merge was the largest single cost, one cache miss per link.) The
+// lists are power-of-two blocks of one pool with a free list per block size, addressed from the
+// root's 16-byte record (list length, voxel count, block), so the pass never calls the heap.
 //
 // Sorting: each edge is one 64-bit key, the order-preserving (descending) bits of its float weight
-// in the high half and its edge index in the low half, generated in index order. One stable
-// scatter into up to 4096 buckets of the weight range (monotone in the weight), then an in-cache
-// stable radix sort of each bucket on the high half (buckets in parallel) gives the full order.
+// in the high half and its edge index in the low half. The keys are scattered straight from the
+// weights, in index order, into up to 4096 buckets of the weight range (monotone in the weight;
+// passes over the weights find the range and count the buckets first), then an in-cache stable
+// radix sort of each bucket on the high half (buckets in parallel) gives the full order.
 // When C * N >= 2^32 the index does not fit and a 16-byte key path (LSD radix sort) is used.
-// The greedy pass is software-pipelined (parents, roots, list headers and hash slots of upcoming
-// edges are prefetched), since its random accesses to arrays larger than the caches dominate.
+// The greedy pass is software-pipelined (parents, roots, root records, mutex-list blocks and hash
+// slots of upcoming edges are prefetched), since its random accesses to arrays larger than the
+// caches dominate; for the same reason the large arrays are mapped with transparent huge pages
+// on Linux (4 KiB pages made a TLB miss of almost every access).
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
 // Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
-// list). Memory: 16 bytes per edge during the sort, 44 bytes per voxel, 4-8 bytes per mutex list
-// entry and 16-32 bytes per mutex set entry (the set is reserved for half the repulsive edges).
-// Threading: key generation, the bucket scatter and the per-bucket sorts run with OpenMP over `threads`
-// (<= 0: OpenMP's default); the greedy union-find pass is sequential.
+// list). Memory: 8 bytes per edge (16 on the 16-byte key path, 32 while it sorts), 20 bytes per
+// voxel, 4-8 bytes per mutex list entry (the pool starts with room for three entries per
+// repulsive edge, but only what is used is touched) and 16-32 bytes per mutex set entry (the set is reserved
+// for half the repulsive edges).
+// Threading: key generation, the bucket scatter and the per-bucket sorts run with OpenMP over
+// `threads` (<= 0: OpenMP's default); the greedy union-find pass is sequential.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
+
+#if defined(__linux__)
+#include <sys/mman.h>
 #endif
 
 namespace pytc {
@@ -60,6 +74,72 @@ inline uint32_t descending_key(float w) {
   const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
   return ~ascending;
 }
+
+// Uninitialized (or zeroed) array of trivially copyable T for the large, randomly accessed arrays.
+// On Linux, arrays of 4 MiB or more are mapped directly, aligned to 2 MiB and marked for
+// transparent huge pages: the greedy pass's random accesses otherwise miss the TLB almost every
+// time (a third of its time), and fresh mappings come zeroed, so zeroing is free.
+template <typename T>
+class BigArray {
+ public:
+  BigArray() = default;
+  BigArray(size_t n, bool zeroed) : size_(n) {
+    const size_t bytes = std::max<size_t>(n, 1) * sizeof(T);
+#if defined(__linux__)
+    if (bytes >= (size_t{4} << 20)) {
+      constexpr size_t kHuge = size_t{2} << 20;
+      mapped_ = (bytes + kHuge - 1) / kHuge * kHuge;
+      void* p = mmap(nullptr, mapped_ + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      // Keep the 2 MiB-aligned part and unmap the rest.
+      char* base = static_cast<char*>(p);
+      char* aligned = base + (kHuge - reinterpret_cast<uintptr_t>(base) % kHuge) % kHuge;
+      if (aligned != base) munmap(base, aligned - base);
+      const size_t tail = (base + mapped_ + kHuge) - (aligned + mapped_);
+      if (tail != 0) munmap(aligned + mapped_, tail);
+#if defined(MADV_HUGEPAGE)
+      madvise(aligned, mapped_, MADV_HUGEPAGE);
+#endif
+      data_ = reinterpret_cast<T*>(aligned);
+      return;
+    }
+#endif
+    data_ = static_cast<T*>(::operator new(bytes));
+    if (zeroed) std::memset(static_cast<void*>(data_), 0, bytes);
+  }
+  BigArray(const BigArray&) = delete;
+  BigArray& operator=(const BigArray&) = delete;
+  BigArray(BigArray&& other) noexcept { swap(other); }
+  BigArray& operator=(BigArray&& other) noexcept {
+    BigArray(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~BigArray() {
+    if (data_ == nullptr) return;
+#if defined(__linux__)
+    if (mapped_ != 0) {
+      munmap(static_cast<void*>(data_), mapped_);
+      return;
+    }
+#endif
+    ::operator delete(static_cast<void*>(data_));
+  }
+  void swap(BigArray& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(mapped_, other.mapped_);
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+  size_t mapped_ = 0;
+};
 
 // Hash set of nonzero uint64 keys (0 = empty slot), linear probing, grows at load 1/2.
 class PairSet {
@@ -101,19 +181,65 @@ class PairSet {
     return static_cast<size_t>(key) & mask_;
   }
   void rehash(size_t capacity) {
-    std::vector<uint64_t> old(capacity, 0);
+    BigArray<uint64_t> old(capacity, true);
     old.swap(table_);
     mask_ = capacity - 1;
-    for (uint64_t k : old) {
+    for (size_t j = 0; j < old.size(); ++j) {
+      const uint64_t k = old[j];
       if (k == 0) continue;
       size_t i = slot(k);
       while (table_[i] != 0) i = (i + 1) & mask_;
       table_[i] = k;
     }
   }
-  std::vector<uint64_t> table_;
+  BigArray<uint64_t> table_;
   size_t mask_ = 0;
   size_t size_ = 0;
+};
+
+// The mutex lists of all roots in one pool of uint32 blocks. Block sizes are powers of two of at
+// least 2 entries, and a list of n entries always lives in a block of capacity(n) entries, so a
+// root needs only its list length and block offset. Freed blocks go onto one free list per size
+// (the link, a 64-bit offset, is kept in the block's first two entries); the pool grows by
+// doubling. No allocation from the heap per root.
+class ListPool {
+ public:
+  static constexpr uint64_t kNone = ~uint64_t{0};
+  static int size_class(uint64_t n) { return n <= 2 ? 1 : 64 - __builtin_clzll(n - 1); }
+  static uint64_t capacity(uint64_t n) { return uint64_t{1} << size_class(n); }
+
+  explicit ListPool(uint64_t reserve) : capacity_(std::max<uint64_t>(reserve, 64)), data_(capacity_, false) {
+    std::fill(std::begin(free_), std::end(free_), kNone);
+  }
+  uint32_t* at(uint64_t block) { return data_.data() + block; }
+  // A block of 2^k entries; invalidates pointers from at().
+  uint64_t allocate(int k) {
+    const uint64_t head = free_[k];
+    if (head != kNone) {
+      std::memcpy(&free_[k], data_.data() + head, sizeof(uint64_t));
+      return head;
+    }
+    const uint64_t size = uint64_t{1} << k;
+    if (top_ + size > capacity_) {
+      const uint64_t grown = std::max(2 * capacity_, top_ + size);
+      BigArray<uint32_t> data(grown, false);
+      std::memcpy(data.data(), data_.data(), top_ * sizeof(uint32_t));
+      data_.swap(data);
+      capacity_ = grown;
+    }
+    const uint64_t block = top_;
+    top_ += size;
+    return block;
+  }
+  void release(uint64_t block, int k) {
+    std::memcpy(data_.data() + block, &free_[k], sizeof(uint64_t));
+    free_[k] = block;
+  }
+
+ private:
+  uint64_t capacity_, top_ = 0;
+  BigArray<uint32_t> data_;
+  uint64_t free_[65];
 };
 
 inline uint64_t pair_key(uint32_t a, uint32_t b) {
@@ -201,44 +327,46 @@ inline float weight_of_key(uint32_t key) {
   return w;
 }
 
-// Stable LSD radix sort of n 64-bit keys by their high 32 bits, from src into dst (tmp: scratch
-// of n keys; src may be overwritten). Small inputs use insertion sort on the whole key, which
-// gives the same order since the low halves (edge indices) are distinct and ascending among
-// equal high halves.
-inline void sort_small_run(uint64_t* src, uint64_t* dst, uint64_t* tmp, size_t n) {
+// Stable LSD radix sort, in place, of n 64-bit keys by their high 32 bits (tmp: scratch of n
+// keys). Small inputs use insertion sort on the whole key, which gives the same order since the
+// low halves (edge indices) are distinct and ascending among equal high halves.
+inline void sort_run(uint64_t* data, uint64_t* tmp, size_t n) {
   if (n < 48) {
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t k = src[i];
+    for (size_t i = 1; i < n; ++i) {
+      const uint64_t k = data[i];
       size_t j = i;
-      while (j > 0 && dst[j - 1] > k) {
-        dst[j] = dst[j - 1];
+      while (j > 0 && data[j - 1] > k) {
+        data[j] = data[j - 1];
         --j;
       }
-      dst[j] = k;
+      data[j] = k;
     }
     return;
   }
   uint32_t lo = 0xffffffffu, hi = 0;
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t k = static_cast<uint32_t>(src[i] >> 32);
+    const uint32_t k = static_cast<uint32_t>(data[i] >> 32);
     lo = std::min(lo, k);
     hi = std::max(hi, k);
   }
   int bits = 0;
   while (bits < 32 && ((hi - lo) >> bits) != 0) ++bits;
-  if (bits == 0) {
-    std::memcpy(dst, src, n * sizeof(uint64_t));
-    return;
-  }
+  if (bits == 0) return;
   const int passes = (bits + 9) / 10;
   const int digit = (bits + passes - 1) / passes;
   const uint32_t digit_mask = (uint32_t{1} << digit) - 1;
   uint32_t count[1 << 11];
-  const uint64_t* from = src;
+  // Passes alternate between the two arrays; an odd count starts from a copy so the last one
+  // writes `data`.
+  uint64_t* from = data;
+  uint64_t* to = tmp;
+  if (passes % 2 == 1) {
+    std::memcpy(tmp, data, n * sizeof(uint64_t));
+    std::swap(from, to);
+  }
+  const uint64_t base = uint64_t{lo} << 32;
   for (int p = 0; p < passes; ++p) {
-    uint64_t* to = p == passes - 1 ? dst : (p % 2 == 0 ? tmp : src);
     const int shift = 32 + p * digit;
-    const uint64_t base = uint64_t{lo} << 32;
     std::memset(count, 0, sizeof(uint32_t) << digit);
     for (size_t i = 0; i < n; ++i) ++count[((from[i] - base) >> shift) & digit_mask];
     uint32_t total = 0;
@@ -251,67 +379,79 @@ inline void sort_small_run(uint64_t* src, uint64_t* dst, uint64_t* tmp, size_t n
       const uint64_t k = from[i];
       to[count[((k - base) >> shift) & digit_mask]++] = k;
     }
-    from = to;
+    std::swap(from, to);
   }
 }
 
-// Sorts 64-bit keys (high half: descending_key of the weight; low half: distinct edge index),
-// given in ascending index order, into ascending key order. One stable scatter into buckets of
-// the weight range (bucket = floor((w_max - w) / (w_max - w_min) * B), monotone in the weight),
-// then an in-cache radix sort of each bucket; buckets are sorted in parallel.
-inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
+// Fills `keys` (sized to the number of edges) with the sorted 64-bit keys (high half:
+// descending_key of the weight; low half: distinct edge index). for_part(p, emit) calls
+// emit(weight, key) for the edges of part p in ascending index order, parts in index order.
+// Keys go straight from the weights into buckets of the weight range (bucket =
+// floor((w_max - w) / (w_max - w_min) * B), monotone in the weight; a stable scatter, each thread
+// over a contiguous range of parts), then each bucket is radix-sorted in cache; buckets in
+// parallel. Three passes over the weights (range, bucket counts, scatter) cost less than
+// writing and re-reading an array of keys.
+template <typename ForPart>
+void generate_sorted_keys(BigArray<uint64_t>& keys, int64_t n_parts, ForPart&& for_part, int n_threads) {
   const size_t n = keys.size();
-  if (n < 2) return;
-  int n_threads = 1;
-#if defined(_OPENMP)
-  n_threads = threads > 0 ? threads : omp_get_max_threads();
-  if (n < (size_t{1} << 16)) n_threads = 1;
-#else
-  (void)threads;
+  if (n == 0) return;
+#if !defined(_OPENMP)
+  (void)n_threads;
 #endif
   uint32_t lo = 0xffffffffu, hi = 0;
 #if defined(_OPENMP)
-#pragma omp parallel for num_threads(n_threads) reduction(min : lo) reduction(max : hi)
+#pragma omp parallel for schedule(static) num_threads(n_threads) reduction(min : lo) reduction(max : hi)
 #endif
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t k = static_cast<uint32_t>(keys[i] >> 32);
-    lo = std::min(lo, k);
-    hi = std::max(hi, k);
+  for (int64_t p = 0; p < n_parts; ++p) {
+    uint32_t part_lo = 0xffffffffu, part_hi = 0;
+    for_part(p, [&](float weight, uint64_t) {
+      const uint32_t k = descending_key(weight);
+      part_lo = std::min(part_lo, k);
+      part_hi = std::max(part_hi, k);
+    });
+    lo = std::min(lo, part_lo);
+    hi = std::max(hi, part_hi);
   }
-  if (lo == hi) return;
   const double w_max = weight_of_key(lo), w_min = weight_of_key(hi);
   size_t n_buckets = 1;
   while (n_buckets < 4096 && n_buckets * 2048 < n) n_buckets *= 2;
   const double span = w_max - w_min;
-  // Non-finite spans (infinite weights): fall back to one bucket, sorted by radix passes.
+  // Equal or non-finite spans (infinite weights): one bucket, sorted by radix passes.
   const double scale = std::isfinite(span) && span > 0 ? static_cast<double>(n_buckets) / span : 0.0;
-  auto bucket_of = [&](uint64_t k) -> size_t {
-    const double b = (w_max - static_cast<double>(weight_of_key(static_cast<uint32_t>(k >> 32)))) * scale;
+  if (scale == 0.0) n_buckets = 1;
+  auto bucket_of = [&](float weight) -> size_t {
+    const double b = (w_max - static_cast<double>(weight)) * scale;
     return b >= static_cast<double>(n_buckets) ? n_buckets - 1 : (b > 0 ? static_cast<size_t>(b) : 0);
   };
-  std::vector<uint64_t> buffer(n);
-  std::vector<size_t> counts(static_cast<size_t>(n_threads) * n_buckets, 0);
+  std::vector<size_t> counts;
   std::vector<size_t> starts(n_buckets + 1, 0);
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(n_threads)
 #endif
   {
-    int t = 0;
+    int t = 0, n_team = 1;
 #if defined(_OPENMP)
     t = omp_get_thread_num();
+    n_team = omp_get_num_threads();
+#pragma omp single
 #endif
-    const size_t begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+    counts.assign(static_cast<size_t>(n_team) * n_buckets, 0);  // (implicit barrier after single)
+    const int64_t begin = n_parts * t / n_team, end = n_parts * (t + 1) / n_team;
     size_t* count = counts.data() + static_cast<size_t>(t) * n_buckets;
-    for (size_t i = begin; i < end; ++i) ++count[bucket_of(keys[i])];
+    for (int64_t p = begin; p < end; ++p) {
+      for_part(p, [&](float weight, uint64_t) { ++count[bucket_of(weight)]; });
+    }
 #if defined(_OPENMP)
 #pragma omp barrier
 #pragma omp single
 #endif
     {
+      // Exclusive prefix over (bucket, thread): thread t writes its share of a bucket after the
+      // shares of threads < t, which keeps the scatter stable.
       size_t total = 0;
       for (size_t b = 0; b < n_buckets; ++b) {
         starts[b] = total;
-        for (int u = 0; u < n_threads; ++u) {
+        for (int u = 0; u < n_team; ++u) {
           size_t& c = counts[static_cast<size_t>(u) * n_buckets + b];
           const size_t here = c;
           c = total;
@@ -320,9 +460,9 @@ inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
       }
       starts[n_buckets] = total;
     }
-    for (size_t i = begin; i < end; ++i) {
-      const uint64_t k = keys[i];
-      buffer[count[bucket_of(k)]++] = k;
+    uint64_t* out = keys.data();
+    for (int64_t p = begin; p < end; ++p) {
+      for_part(p, [&](float weight, uint64_t key) { out[count[bucket_of(weight)]++] = key; });
     }
 #if defined(_OPENMP)
 #pragma omp barrier
@@ -334,7 +474,7 @@ inline void bucket_sort_keys(std::vector<uint64_t>& keys, int threads) {
     for (size_t b = 0; b < n_buckets; ++b) {
       const size_t size = starts[b + 1] - starts[b];
       if (tmp.size() < size) tmp.resize(size);
-      sort_small_run(buffer.data() + starts[b], keys.data() + starts[b], tmp.data(), size);
+      sort_run(out + starts[b], tmp.data(), size);
     }
   }
 }
@@ -381,14 +521,16 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     throw std::invalid_argument("mutex_watershed: volumes of 2^32 - 1 voxels or more are not supported; got " +
                                 std::to_string(N));
   }
+  int n_threads = 1;
 #if defined(_OPENMP)
-  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
+  n_threads = threads > 0 ? threads : omp_get_max_threads();
 #else
   (void)threads;
 #endif
 
-  // 1. Edge keys, generated channel by channel in index order (each row's keys are written to
-  // a position known from per-row counts so that rows can be filled in parallel).
+  // 1. Edge keys, generated row by row (channel-major) in index order. Per-row counts give the
+  // number of edges, and on the 16-byte key path the position of each row's keys, so that rows
+  // can be filled in parallel.
   const int64_t rows = Z * Y;
   std::vector<uint64_t> row_counts(static_cast<size_t>(n_channels * rows) + 1, 0);
   auto row_range = [&](int64_t c, int64_t r, int64_t& begin, int64_t& end) -> bool {
@@ -432,7 +574,7 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   for (int64_t i = 0; i < n_rows_total; ++i) row_counts[i + 1] += row_counts[i];
   const uint64_t n_edges = row_counts[n_rows_total];
 
-  std::vector<uint32_t> parent(static_cast<size_t>(N));
+  BigArray<uint32_t> parent(static_cast<size_t>(N), false);
   for (int64_t v = 0; v < N; ++v) parent[v] = static_cast<uint32_t>(v);
   auto find = [&](uint32_t v) {
     uint32_t root = v;
@@ -445,19 +587,36 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     return root;
   };
 
-  // Mutex lists: one contiguous vector per root (allocated on first use), holding a member of
-  // each mutex partner, so that moving a list on a merge reads it sequentially.
-  // Per-root state in one 16-byte record, so that a root costs one cache line.
+  // Per-root state in one 16-byte record, so that a root costs one cache line: mutex list
+  // length, voxel count (the output label in step 3) and the list's block in the pool.
   struct RootState {
-    uint32_t label, list_len, size, unused;  // output label (step 3), mutex list length, voxels
+    uint32_t list_len, size;
+    uint64_t block;
   };
-  std::vector<RootState> state(static_cast<size_t>(N), RootState{0, 0, 1, 0});
-  std::vector<std::vector<uint32_t>> lists(static_cast<size_t>(N));
+  BigArray<RootState> state(static_cast<size_t>(N), false);
+  for (int64_t v = 0; v < N; ++v) state[v] = RootState{0, 1, 0};
   PairSet mutexes;
-  std::vector<uint32_t> scratch;
+  uint64_t n_repulsive_edges = 0;
+  for (int64_t c = n_attractive; c < n_channels; ++c) {
+    n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
+  }
+  // Untouched pool memory costs no page faults, so the pool starts large enough not to grow on
+  // typical inputs (a pool of 1.3 entries per repulsive edge was seen; growing copies it).
+  ListPool pool(std::min<uint64_t>(3 * n_repulsive_edges, uint64_t{1} << 28));
   auto push = [&](uint32_t root, uint32_t member) {
-    lists[root].push_back(member);
-    ++state[root].list_len;
+    RootState& st = state[root];
+    const uint32_t n = st.list_len;
+    if (n == 0) {
+      st.block = pool.allocate(1);
+    } else if (n >= 2 && (n & (n - 1)) == 0) {
+      const int k = ListPool::size_class(n);
+      const uint64_t block = pool.allocate(k + 1);
+      std::memcpy(pool.at(block), pool.at(st.block), n * sizeof(uint32_t));
+      pool.release(st.block, k);
+      st.block = block;
+    }
+    pool.at(st.block)[n] = member;
+    st.list_len = n + 1;
   };
 
   auto process = [&](uint32_t u, uint32_t w, bool attractive) {
@@ -468,26 +627,47 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       // r keeps the longer mutex list; s's entries are re-keyed and moved onto it.
       if (state[ru].list_len < state[rw].list_len || (state[ru].list_len == state[rw].list_len && state[ru].size < state[rw].size)) std::swap(ru, rw);
       const uint32_t r = ru, s = rw;
+      RootState& sr = state[r];
+      RootState& ss = state[s];
       parent[s] = r;
-      state[r].size += state[s].size;
-      if (state[s].list_len == 0) return;
+      sr.size += ss.size;
+      const uint32_t ls = ss.list_len;
+      if (ls == 0) return;
+      // Room on r's block for all of s's entries.
+      uint32_t lr = sr.list_len;
+      const int k_old = ListPool::size_class(lr), k_new = ListPool::size_class(uint64_t{lr} + ls);
+      if (lr == 0) {
+        sr.block = pool.allocate(k_new);
+      } else if (k_new != k_old) {
+        const uint64_t block = pool.allocate(k_new);
+        std::memcpy(pool.at(block), pool.at(sr.block), lr * sizeof(uint32_t));
+        pool.release(sr.block, k_old);
+        sr.block = block;
+      }
       // Move s's entries whose partner is new to r onto r's list (the entry now names the
       // partner's root); drop the ones that repeat a partner r already has. In passes, so that
       // the random accesses of different entries overlap: prefetch the members' parents; find
       // the partners' roots and prefetch their hash slots; insert.
-      std::vector<uint32_t>& from = lists[s];
-      std::vector<uint32_t>& to = lists[r];
-      for (const uint32_t m : from) __builtin_prefetch(&parent[m]);
-      for (uint32_t& m : from) {
-        m = find(m);
-        mutexes.prefetch(pair_key(r, m));
+      uint32_t* from = pool.at(ss.block);
+      uint32_t* to = pool.at(sr.block);
+      for (uint32_t j = 0; j < ls; ++j) __builtin_prefetch(&parent[from[j]]);
+      for (uint32_t j = 0; j < ls; ++j) {
+        from[j] = find(from[j]);
+        mutexes.prefetch(pair_key(r, from[j]));
       }
-      for (const uint32_t m : from) {
-        if (mutexes.insert(pair_key(r, m))) to.push_back(m);
+      for (uint32_t j = 0; j < ls; ++j) {
+        if (mutexes.insert(pair_key(r, from[j]))) to[lr++] = from[j];
       }
-      state[r].list_len = static_cast<uint32_t>(to.size());
-      state[s].list_len = 0;
-      std::vector<uint32_t>().swap(from);
+      pool.release(ss.block, ListPool::size_class(ls));
+      ss.list_len = 0;
+      // Give back the unused halves of r's block (a list of n entries lives in capacity(n)).
+      int k = k_new;
+      const int k_final = ListPool::size_class(lr);
+      while (k > k_final) {
+        --k;
+        pool.release(sr.block + (uint64_t{1} << k), k);
+      }
+      sr.list_len = lr;
     } else if (mutexes.insert(pair_key(ru, rw))) {
       push(ru, rw);
       push(rw, ru);
@@ -495,23 +675,20 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   };
 
   // Repulsive edges bound the number of mutexes; reserving for half of them avoids most of the
-  // rehashing and vector growth (each of which rewrites arrays larger than the caches).
-  uint64_t n_repulsive_edges = 0;
-  for (int64_t c = n_attractive; c < n_channels; ++c) {
-    n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
-  }
+  // rehashing (each of which rewrites an array larger than the caches).
   mutexes.reserve(static_cast<size_t>(n_repulsive_edges / 2));
 
   // 2. The greedy pass. Union-find and mutex lookups are random accesses into arrays larger than
   // the caches, so the loop is software-pipelined: kFar edges ahead it decodes the edge and
-  // prefetches the parents of its ends; kNear edges ahead it finds their (likely final) roots
-  // and prefetches their mutex-list lengths and hash slot.
+  // prefetches the parents of its ends; kNear edges ahead it finds their (likely final) roots,
+  // keeps them in place of the ends and prefetches their root records and hash slot; kMid edges
+  // ahead it prefetches the start and end of their mutex lists.
   std::vector<int64_t> channel_delta(static_cast<size_t>(n_channels));
   for (int64_t c = 0; c < n_channels; ++c) {
     channel_delta[c] = (offsets[c].z * Y + offsets[c].y) * X + offsets[c].x;
   }
   auto greedy_pass = [&](size_t n, auto&& index_of) {
-    constexpr size_t kFar = 16, kNear = 6, kRing = 32;
+    constexpr size_t kFar = 24, kNear = 10, kMid = 5, kRing = 32;
     uint32_t ring_u[kRing], ring_w[kRing];
     bool ring_attractive[kRing];
     auto decode = [&](size_t i) {
@@ -530,14 +707,31 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     for (size_t i = 0; i < n; ++i) {
       if (i + kFar < n) decode(i + kFar);
       if (i + kNear < n) {
+        // The roots replace the voxels in the ring: find(root found now) = find(voxel) later.
         const size_t slot = (i + kNear) % kRing;
         const uint32_t ru = find(ring_u[slot]), rw = find(ring_w[slot]);
+        ring_u[slot] = ru;
+        ring_w[slot] = rw;
         if (ru != rw) {
-          __builtin_prefetch(&state[ru].list_len);
-          __builtin_prefetch(&state[rw].list_len);
-          __builtin_prefetch(&lists[ru]);
-          __builtin_prefetch(&lists[rw]);
+          __builtin_prefetch(&state[ru]);
+          __builtin_prefetch(&state[rw]);
           mutexes.prefetch(pair_key(ru, rw));
+        }
+      }
+      if (i + kMid < n) {
+        const size_t slot = (i + kMid) % kRing;
+        const uint32_t ru = ring_u[slot], rw = ring_w[slot];
+        if (ru != rw) {
+          const RootState& a = state[ru];
+          const RootState& b = state[rw];
+          if (a.list_len != 0) {
+            __builtin_prefetch(pool.at(a.block));
+            __builtin_prefetch(pool.at(a.block + a.list_len));
+          }
+          if (b.list_len != 0) {
+            __builtin_prefetch(pool.at(b.block));
+            __builtin_prefetch(pool.at(b.block + b.list_len));
+          }
         }
       }
       const size_t slot = i % kRing;
@@ -546,19 +740,18 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   };
 
   if (n_edges < (uint64_t{1} << 32) && static_cast<uint64_t>(N) * n_channels < (uint64_t{1} << 32)) {
-    std::vector<uint64_t> keys(n_edges);
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (N * n_channels >= (1 << 16))
-#endif
-    for (int64_t cr = 0; cr < n_rows_total; ++cr) {
-      const int64_t c = cr / rows;
-      uint64_t* out = keys.data() + row_counts[cr];
-      for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
-        *out++ = uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v);
-      });
-    }
     std::vector<uint64_t>().swap(row_counts);
-    bucket_sort_keys(keys, threads);
+    BigArray<uint64_t> keys(n_edges, false);
+    const int key_threads = N * n_channels >= (1 << 16) ? n_threads : 1;
+    generate_sorted_keys(
+        keys, n_rows_total,
+        [&](int64_t cr, auto&& emit) {
+          const int64_t c = cr / rows;
+          for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
+            emit(weight, uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v));
+          });
+        },
+        key_threads);
     greedy_pass(keys.size(), [&](size_t i) { return keys[i] & 0xffffffffu; });
   } else {
     std::vector<Key128> keys(n_edges);
@@ -577,8 +770,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
     greedy_pass(keys.size(), [&](size_t i) { return keys[i].index; });
   }
 
-  // 3. Labels 1..K in order of each cluster's first voxel; reuse `head` as root -> label.
-  std::vector<std::vector<uint32_t>>().swap(lists);
+  // 3. Labels 1..K in order of each cluster's first voxel; `size` becomes root -> label.
+  for (int64_t v = 0; v < N; ++v) state[v].size = 0;
   uint64_t next = 0;
   for (int64_t v = 0; v < N; ++v) {
     if (mask != nullptr && mask[v] == 0) {
@@ -586,8 +779,8 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
       continue;
     }
     const uint32_t r = find(static_cast<uint32_t>(v));
-    if (state[r].label == 0) state[r].label = static_cast<uint32_t>(++next);
-    labels[v] = state[r].label;
+    if (state[r].size == 0) state[r].size = static_cast<uint32_t>(++next);
+    labels[v] = state[r].size;
   }
   return next;
 }
