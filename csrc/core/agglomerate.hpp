@@ -80,6 +80,16 @@ class PairMap {
     }
   }
   void insert(uint64_t key, uint32_t value) { find_or_insert(key, value); }
+  // Hint that `key` will be looked up soon.
+  void prefetch(uint64_t key) const {
+#if defined(__GNUC__) || defined(__clang__)
+    const std::size_t i = slot(key);
+    __builtin_prefetch(keys_.data() + i);
+    __builtin_prefetch(values_.data() + i);
+#else
+    (void)key;
+#endif
+  }
   void erase(uint64_t key) {
     std::size_t i = slot(key);
     for (;; i = (i + 1) & mask_) {
@@ -135,6 +145,40 @@ class PairMap {
 
 inline uint64_t pair_key(uint32_t a, uint32_t b) {
   return a < b ? (uint64_t{a} << 32 | b) : (uint64_t{b} << 32 | a);
+}
+
+inline int count_trailing_zeros(uint64_t word) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(word);
+#else
+  int n = 0;
+  while (!(word & 1)) {
+    word >>= 1;
+    ++n;
+  }
+  return n;
+#endif
+}
+
+// flags[x] of one row of node ids (kNone = background): bit 0 when row[x] and above_z[x] are
+// two different fragments, bit 1 for above_y[x], bit 2 for row[x - 1].
+inline void face_flags(const uint32_t* row, const uint32_t* above_z, const uint32_t* above_y, int64_t X,
+                       uint8_t* flags) {
+  constexpr uint32_t none = ~uint32_t{0};
+  if (X <= 0) return;
+  {
+    const uint32_t u = row[0], wz = above_z[0], wy = above_y[0];
+    flags[0] = static_cast<uint8_t>((u != none) & (wz != u) & (wz != none)) |
+               static_cast<uint8_t>(((u != none) & (wy != u) & (wy != none)) << 1);
+  }
+  for (int64_t x = 1; x < X; ++x) {
+    const uint32_t u = row[x], wz = above_z[x], wy = above_y[x], wx = row[x - 1];
+    const uint32_t fg = u != none;
+    const uint32_t fz = fg & (wz != u) & (wz != none);
+    const uint32_t fy = fg & (wy != u) & (wy != none);
+    const uint32_t fx = fg & (wx != u) & (wx != none);
+    flags[x] = static_cast<uint8_t>(fz | (fy << 1) | (fx << 2));
+  }
 }
 
 // waterz's discretize(value, 256) for the histogram bins.
@@ -346,101 +390,123 @@ class Agglomeration {
     index_labels(fragments, n);
 
     // region graph
-    PairMap& map = map_;
-    map = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
-    // A small direct-mapped cache of recent label pairs in front of the hash map: a fragment
+    map_ = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
+    // The fragments are read one z plane at a time and turned into node ids (kNone for the
+    // background), kept for the plane and the one before it: the comparisons and pair keys are
+    // then on 32-bit ids, and each label is looked up once per run along x.
+    const std::size_t plane = static_cast<std::size_t>(Y * X);
+    std::vector<uint32_t> nodes_prev(plane), nodes_cur(plane);
+    // A small direct-mapped cache of recent node pairs in front of the hash map: a fragment
     // touches few others, so most faces hit it without touching the (larger) hash map.
     struct Cached {
-      Label a, b;
+      uint64_t key;
       uint32_t edge;
     };
-    // sized to the faces of one z plane (the pairs live at a time), 2^10 to 2^16 entries
+    // sized to the pairs of about one z plane, 2^10 to 2^14 entries
     int cache_bits = 10;
-    while (cache_bits < 16 && (int64_t{1} << cache_bits) < Y * X) ++cache_bits;
-    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{0, 0, 0});
+    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 4) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
     const int cache_shift = 64 - cache_bits;
-    // Per direction, the last pair seen: along x, consecutive faces of one boundary usually
-    // join the same pair, so most faces are resolved by one comparison.
-    Label last_a[3] = {0, 0, 0}, last_b[3] = {0, 0, 0};
+    // Per direction, the last pair seen: consecutive faces of one boundary often join the same
+    // pair, so those are resolved by one comparison.
+    uint64_t last_key[3] = {PairMap::kEmpty, PairMap::kEmpty, PairMap::kEmpty};
     uint32_t last_edge[3] = {0, 0, 0};
-    auto add = [&](int d, Label a, Label b, float affinity) {
-      if (a == last_a[d] && b == last_b[d]) {
+    auto cache_slot = [&](uint64_t key) -> Cached& {
+      return cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
+    };
+    auto add = [&](int d, uint64_t key, float affinity) {
+      if (key == last_key[d]) {
         stats_.add(last_edge[d], affinity);
         return;
       }
-      last_a[d] = a;
-      last_b[d] = b;
-      const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
-      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> cache_shift)];
+      last_key[d] = key;
+      Cached& slot = cache_slot(key);
       uint32_t e;
-      if (slot.a == a && slot.b == b) {
+      if (slot.key == key) {
         e = slot.edge;
       } else {
-        const uint64_t key = pair_key(node_of(ua), node_of(ub));
-        e = map.find_or_insert(key, static_cast<uint32_t>(eu_.size()));
-        if (e == eu_.size()) {
-          eu_.push_back(static_cast<uint32_t>(key >> 32));
-          ev_.push_back(static_cast<uint32_t>(key));
+        e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
+        if (e == edges_.size()) {
+          edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), 0, 1});
           stats_.add_edge();
         }
-        slot = Cached{a, b, e};
+        slot = Cached{key, e};
       }
       last_edge[d] = e;
       stats_.add(e, affinity);
     };
+    // Faces of one row are flagged first (bit d: a face in direction d between two different
+    // nonzero fragments; branch-free, vectorised), then listed in the order x, then z, y, x
+    // faces (the order in which the statistics are accumulated), with a prefetch of the hash-map
+    // slot of each pair that misses the cache, and then added.
+    const std::size_t padded = static_cast<std::size_t>((X + 7) / 8 * 8);
+    std::vector<uint8_t> flags(padded, 0);
+    const std::vector<uint32_t> no_row(static_cast<std::size_t>(X), PairMap::kNone);
+    struct Face {
+      uint64_t key;
+      float affinity;
+      int d;
+    };
+    std::vector<Face> faces(static_cast<std::size_t>(3 * X));
     for (int64_t z = 0; z < Z; ++z) {
+      nodes_prev.swap(nodes_cur);
+      node_plane(fragments + z * Y * X, plane, nodes_cur.data());
       for (int64_t y = 0; y < Y; ++y) {
         const int64_t offset = (z * Y + y) * X;
-        const Label* row = fragments + offset;
-        const Label* above_z = z > 0 ? row - Y * X : nullptr;
-        const Label* above_y = y > 0 ? row - X : nullptr;
+        const uint32_t* row = nodes_cur.data() + y * X;
+        const uint32_t* above_z = z > 0 ? nodes_prev.data() + y * X : no_row.data();
+        const uint32_t* above_y = y > 0 ? row - X : no_row.data();
+        face_flags(row, above_z, above_y, X, flags.data());
         const float* aff_z = aff + offset;
         const float* aff_y = aff + n + offset;
         const float* aff_x = aff + 2 * n + offset;
-        for (int64_t x = 0; x < X; ++x) {
-          const Label a = row[x];
-          if (a == 0) continue;
-          if (above_z != nullptr) {
-            const Label b = above_z[x];
-            if (b != a && b != 0) add(0, a, b, aff_z[x]);
-          }
-          if (above_y != nullptr) {
-            const Label b = above_y[x];
-            if (b != a && b != 0) add(1, a, b, aff_y[x]);
-          }
-          if (x > 0) {
-            const Label b = row[x - 1];
-            if (b != a && b != 0) add(2, a, b, aff_x[x]);
+        Face* end = faces.data();
+        auto list = [&](int d, uint32_t u, uint32_t w, float affinity) {
+          const uint64_t key = pair_key(u, w);
+          if (cache_slot(key).key != key) map_.prefetch(key);
+          *end++ = Face{key, affinity, d};
+        };
+        for (std::size_t x0 = 0; x0 < padded; x0 += 8) {
+          uint64_t word;
+          std::memcpy(&word, flags.data() + x0, sizeof word);
+          while (word != 0) {
+            const int bit = count_trailing_zeros(word) & ~7;
+            const std::size_t x = x0 + static_cast<std::size_t>(bit >> 3);
+            const unsigned f = static_cast<unsigned>(word >> bit) & 0xFFu;
+            word &= ~(uint64_t{0xFF} << bit);
+            const uint32_t u = row[x];
+            if (f & 1u) list(0, u, above_z[x], aff_z[x]);
+            if (f & 2u) list(1, u, above_y[x], aff_y[x]);
+            if (f & 4u) list(2, u, row[x - 1], aff_x[x]);
           }
         }
+        for (const Face* face = faces.data(); face != end; ++face) add(face->d, face->key, face->affinity);
       }
     }
     stats_.finalize();
 
-    const std::size_t n_edges = eu_.size();
+    const std::size_t n_edges = edges_.size();
     const std::size_t n_nodes = labels_.size();
-    alive_.assign(n_edges, 1);
-    current_.resize(n_edges);
     adj_.assign(n_nodes, {});
     degree_.assign(n_nodes, 0);
     parent_.resize(n_nodes);
     for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
     for (uint32_t e = 0; e < n_edges; ++e) {
-      adj_[eu_[e]].push_back(e);
-      adj_[ev_[e]].push_back(e);
-      ++degree_[eu_[e]];
-      ++degree_[ev_[e]];
+      adj_[edges_[e].u].push_back(e);
+      adj_[edges_[e].v].push_back(e);
+      ++degree_[edges_[e].u];
+      ++degree_[edges_[e].v];
     }
     std::vector<uint64_t> entries(n_edges);
     for (uint32_t e = 0; e < n_edges; ++e) {
-      current_[e] = sortable(stats_.score(e));
-      entries[e] = uint64_t{current_[e]} << 32 | e;
+      edges_[e].current = sortable(stats_.score(e));
+      entries[e] = uint64_t{edges_[e].current} << 32 | e;
     }
     queue_ = Queue(std::greater<uint64_t>(), std::move(entries));
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
-  std::size_t num_edges() const { return eu_.size(); }
+  std::size_t num_edges() const { return edges_.size(); }
 
   // Merges while the cheapest edge scores < threshold; returns the number of merges.
   std::size_t merge_until(float threshold) {
@@ -448,7 +514,7 @@ class Agglomeration {
     while (!queue_.empty()) {
       const uint64_t top = queue_.top();
       const uint32_t edge = static_cast<uint32_t>(top), bits = static_cast<uint32_t>(top >> 32);
-      if (!alive_[edge] || current_[edge] != bits) {
+      if (!edges_[edge].alive || edges_[edge].current != bits) {
         queue_.pop();
         continue;
       }
@@ -498,7 +564,7 @@ class Agglomeration {
  private:
   // Queue entries are (sortable score bits << 32 | edge): ascending (score, edge id) order is
   // ascending integer order. An entry is current when its edge is alive and its score bits equal
-  // current_[edge] (an outdated entry with the same score would pop at the same place anyway).
+  // edges_[edge].current (an outdated entry with the same score would pop at the same place anyway).
   using Queue = std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>>;
   static uint32_t sortable(float f) {
     uint32_t u;
@@ -515,18 +581,29 @@ class Agglomeration {
 
   template <typename Label>
   void index_labels(const Label* fragments, int64_t n) {
-    uint64_t max_label = 0;
-    for (int64_t v = 0; v < n; ++v) max_label = std::max<uint64_t>(max_label, static_cast<uint64_t>(fragments[v]));
-    dense_ = max_label <= static_cast<uint64_t>(n) * 2 + 65536;
-    if (dense_) {
-      lut_.assign(static_cast<std::size_t>(max_label) + 1, PairMap::kNone);
-      uint64_t last = 0;
-      for (int64_t v = 0; v < n; ++v) {
-        const uint64_t a = static_cast<uint64_t>(fragments[v]);
-        if (a == last) continue;  // runs along x
-        last = a;
-        lut_[a] = 0;
+    // One pass marks the labels present in a table that grows with the largest label seen; a
+    // label above the dense bound switches to the hash map (sparse labels) instead.
+    const uint64_t bound = static_cast<uint64_t>(n) * 2 + 65536;
+    dense_ = true;
+    lut_.assign(std::min<uint64_t>(bound, 1024) + 1, PairMap::kNone);
+    uint64_t last = 0, max_label = 0;
+    for (int64_t v = 0; v < n; ++v) {
+      const uint64_t a = static_cast<uint64_t>(fragments[v]);
+      if (a == last) continue;  // runs along x
+      last = a;
+      max_label = std::max(max_label, a);
+      if (a >= lut_.size()) {
+        if (a > bound) {
+          dense_ = false;
+          break;
+        }
+        lut_.resize(static_cast<std::size_t>(std::min<uint64_t>(std::max<uint64_t>(a + 1, lut_.size() * 2), bound + 1)),
+                    PairMap::kNone);
       }
+      lut_[a] = 0;
+    }
+    if (dense_) {
+      lut_.resize(static_cast<std::size_t>(max_label) + 1);
       lut_[0] = PairMap::kNone;
       for (std::size_t l = 1; l < lut_.size(); ++l) {
         if (lut_[l] != PairMap::kNone) {
@@ -535,6 +612,7 @@ class Agglomeration {
         }
       }
     } else {
+      std::vector<uint32_t>().swap(lut_);
       Label last = 0;
       for (int64_t v = 0; v < n; ++v) {
         const Label a = fragments[v];
@@ -551,7 +629,25 @@ class Agglomeration {
     }
   }
 
-  uint32_t node_of(uint64_t label) const { return dense_ ? lut_[label] : sparse_.find(label)->second; }
+  // Node ids (kNone for the background) of `count` labels.
+  template <typename Label>
+  void node_plane(const Label* labels, std::size_t count, uint32_t* nodes) const {
+    if (dense_) {
+      const uint32_t* lut = lut_.data();  // lut_[0] == kNone
+      for (std::size_t i = 0; i < count; ++i) nodes[i] = lut[static_cast<uint64_t>(labels[i])];
+    } else {
+      Label last = 0;
+      uint32_t last_node = PairMap::kNone;
+      for (std::size_t i = 0; i < count; ++i) {
+        const Label a = labels[i];
+        if (a != last) {
+          last = a;
+          last_node = a == 0 ? PairMap::kNone : sparse_.find(static_cast<uint64_t>(a))->second;
+        }
+        nodes[i] = last_node;
+      }
+    }
+  }
 
   uint32_t find(uint32_t i) {
     uint32_t root = i;
@@ -565,20 +661,20 @@ class Agglomeration {
   }
 
   void push(uint32_t e) {
-    current_[e] = sortable(stats_.score(e));
-    queue_.push(uint64_t{current_[e]} << 32 | e);
+    edges_[e].current = sortable(stats_.score(e));
+    queue_.push(uint64_t{edges_[e].current} << 32 | e);
   }
 
   void compact(uint32_t node) {
     auto& list = adj_[node];
     if (list.size() <= 2 * static_cast<std::size_t>(degree_[node]) + 16) return;
-    list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return !alive_[e]; }), list.end());
+    list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return !edges_[e].alive; }), list.end());
   }
 
   void merge_edge(uint32_t e) {
-    uint32_t from = eu_[e], into = ev_[e];
+    uint32_t from = edges_[e].u, into = edges_[e].v;
     if (degree_[from] > degree_[into]) std::swap(from, into);
-    alive_[e] = 0;
+    edges_[e].alive = 0;
     map_.erase(pair_key(from, into));
     --degree_[from];
     --degree_[into];
@@ -587,13 +683,13 @@ class Agglomeration {
     std::vector<uint32_t> edges;
     edges.swap(adj_[from]);
     for (uint32_t f : edges) {
-      if (!alive_[f]) continue;
-      const uint32_t other = eu_[f] == from ? ev_[f] : eu_[f];
+      if (!edges_[f].alive) continue;
+      const uint32_t other = edges_[f].u == from ? edges_[f].v : edges_[f].u;
       map_.erase(pair_key(from, other));
       const uint32_t g = map_.find(pair_key(into, other));
       if (g == PairMap::kNone) {
         // exclusive neighbour of `from`: the edge moves to `into` with its statistic unchanged
-        if (eu_[f] == from) eu_[f] = into; else ev_[f] = into;
+        if (edges_[f].u == from) edges_[f].u = into; else edges_[f].v = into;
         map_.insert(pair_key(into, other), f);
         adj_[into].push_back(f);
         ++degree_[into];
@@ -603,11 +699,11 @@ class Agglomeration {
         if (stats_.weight(f) > stats_.weight(g)) {
           keep = f;
           drop = g;
-          if (eu_[f] == from) eu_[f] = into; else ev_[f] = into;
+          if (edges_[f].u == from) edges_[f].u = into; else edges_[f].v = into;
         }
         const bool changed = stats_.merge_changes(drop, keep);
         stats_.merge(drop, keep);
-        alive_[drop] = 0;
+        edges_[drop].alive = 0;
         if (keep == f) {
           // g was in adj_[into] and adj_[other]; f is in adj_[other] already
           map_.erase(pair_key(into, other));
@@ -629,9 +725,12 @@ class Agglomeration {
   std::vector<uint32_t> lut_;                       // label -> node (dense labels)
   std::unordered_map<uint64_t, uint32_t> sparse_;  // label -> node (sparse labels)
   std::vector<uint64_t> labels_;                    // node -> label
-  std::vector<uint32_t> eu_, ev_;                   // current endpoints (regions) of each edge
-  std::vector<uint8_t> alive_;
-  std::vector<uint32_t> current_;                   // sortable bits of each edge's current score
+  // Per edge, side by side (one cache line per visit): current endpoints (regions), sortable
+  // bits of the current score, and whether the edge is alive.
+  struct Edge {
+    uint32_t u, v, current, alive;
+  };
+  std::vector<Edge> edges_;
   std::vector<std::vector<uint32_t>> adj_;          // edges of each region (may hold dead ones)
   std::vector<uint32_t> degree_;                    // live edges of each region
   std::vector<uint32_t> parent_;                    // union-find over fragments
