@@ -33,7 +33,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <queue>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -80,6 +79,22 @@ class PairMap {
     }
   }
   void insert(uint64_t key, uint32_t value) { find_or_insert(key, value); }
+  // Slot of `key`'s value and true, after inserting `value` if absent; or of the present value
+  // and false. The pointer is valid until the next insertion.
+  std::pair<uint32_t*, bool> emplace(uint64_t key, uint32_t value) {
+    if ((size_ + 1) * 4 > keys_.size() * 3) rehash(keys_.size() * 2);
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return {&values_[i], false};
+      if (keys_[i] == kEmpty) {
+        keys_[i] = key;
+        values_[i] = value;
+        ++size_;
+        return {&values_[i], true};
+      }
+    }
+  }
+  // Whether `more` insertions would make the table grow.
+  bool would_grow(std::size_t more) const { return (size_ + more) * 4 > keys_.size() * 3; }
   // Hint that `key` will be looked up soon.
   void prefetch(uint64_t key) const {
 #if defined(__GNUC__) || defined(__clang__)
@@ -368,6 +383,79 @@ class EdgeStats {
   std::vector<std::vector<Bin>> hist_;
 };
 
+// Min-priority queue of distinct uint64 entries: the initial entries, sorted once, are read in
+// order, and later pushes go to a 4-ary heap (half the depth of a binary heap, the four
+// children side by side); top() is the smaller of the two heads.
+class EdgeQueue {
+ public:
+  EdgeQueue() = default;
+  // `entries` ordered by their low 32 bits (the edge id); sorted here by the high 32 bits with a
+  // stable radix sort, which gives ascending order.
+  explicit EdgeQueue(std::vector<uint64_t> entries) : sorted_(std::move(entries)) {
+    std::vector<uint64_t> buffer(sorted_.size());
+    std::vector<std::size_t> count(std::size_t{1} << 16);
+    for (int shift = 32; shift < 64; shift += 16) {
+      std::fill(count.begin(), count.end(), 0);
+      for (uint64_t x : sorted_) ++count[(x >> shift) & 0xFFFF];
+      if (count[(sorted_.empty() ? 0 : sorted_[0] >> shift) & 0xFFFF] == sorted_.size()) continue;  // one digit
+      std::size_t sum = 0;
+      for (std::size_t& c : count) {
+        const std::size_t next = sum + c;
+        c = sum;
+        sum = next;
+      }
+      for (uint64_t x : sorted_) buffer[count[(x >> shift) & 0xFFFF]++] = x;
+      sorted_.swap(buffer);
+    }
+  }
+  bool empty() const { return head_ == sorted_.size() && heap_.empty(); }
+  uint64_t top() const {
+    if (head_ == sorted_.size()) return heap_[0];
+    if (heap_.empty()) return sorted_[head_];
+    return std::min(sorted_[head_], heap_[0]);
+  }
+  void pop() {
+    if (head_ < sorted_.size() && (heap_.empty() || sorted_[head_] < heap_[0])) {
+      ++head_;
+      return;
+    }
+    const uint64_t last = heap_.back();
+    heap_.pop_back();
+    const std::size_t n = heap_.size();
+    if (n == 0) return;
+    std::size_t i = 0;
+    for (;;) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      const std::size_t end = std::min(first + 4, n);
+      for (std::size_t c = first + 1; c < end; ++c) {
+        if (heap_[c] < heap_[best]) best = c;
+      }
+      if (!(heap_[best] < last)) break;
+      heap_[i] = heap_[best];
+      i = best;
+    }
+    heap_[i] = last;
+  }
+  void push(uint64_t x) {
+    std::size_t i = heap_.size();
+    heap_.push_back(x);
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (!(x < heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = x;
+  }
+
+ private:
+  std::vector<uint64_t> sorted_;
+  std::size_t head_ = 0;
+  std::vector<uint64_t> heap_;
+};
+
 class Agglomeration {
  public:
   // Builds the region graph. `fragments` holds `n` labels (C order, shape Z, Y, X);
@@ -502,7 +590,7 @@ class Agglomeration {
       edges_[e].current = sortable(stats_.score(e));
       entries[e] = uint64_t{edges_[e].current} << 32 | e;
     }
-    queue_ = Queue(std::greater<uint64_t>(), std::move(entries));
+    queue_ = EdgeQueue(std::move(entries));
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
@@ -526,46 +614,87 @@ class Agglomeration {
     return merged;
   }
 
-  // Label of the region of every fragment label (0 -> 0), written per voxel into `out`.
+  // Label of the region of every node under the current partition (the label of the region's
+  // root fragment), followed by 0 for the background (index num_nodes()).
+  std::vector<uint64_t> region_labels() {
+    std::vector<uint64_t> table(labels_.size() + 1, 0);
+    for (std::size_t i = 0; i < labels_.size(); ++i) table[i] = labels_[find(static_cast<uint32_t>(i))];
+    return table;
+  }
+
+  // Writes `count` segmentations in one pass over the fragments: outs[k][v] = tables[k][node of
+  // fragments[v]], tables from region_labels(). Blocks of voxels are split over the threads, so
+  // the first touch of the output pages (the OS zeroing them) is shared out too.
+  template <typename Label>
+  void write_segmentations(const Label* fragments, int64_t n, const uint64_t* const* tables, uint64_t* const* outs,
+                           int count, int threads) const {
+    constexpr int64_t kBlock = 4096;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    const uint32_t background = static_cast<uint32_t>(labels_.size());
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 20))
+#else
+    (void)threads;
+#endif
+    {
+      std::vector<uint32_t> nodes(static_cast<std::size_t>(kBlock));
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+      for (int64_t block = 0; block < blocks; ++block) {
+        const int64_t begin = block * kBlock, size = std::min(kBlock, n - begin);
+        node_plane(fragments + begin, static_cast<std::size_t>(size), nodes.data());
+        for (int64_t i = 0; i < size; ++i) nodes[i] = std::min(nodes[i], background);  // kNone -> background
+        for (int k = 0; k < count; ++k) {
+          const uint64_t* table = tables[k];
+          uint64_t* out = outs[k] + begin;
+          for (int64_t i = 0; i < size; ++i) out[i] = table[nodes[i]];
+        }
+      }
+    }
+  }
+
+  // The current segmentation (region label per voxel, 0 for the background) into `out`.
   template <typename Label>
   void extract(const Label* fragments, int64_t n, uint64_t* out, int threads) {
-    std::vector<uint64_t> root_label(labels_.size());
-    for (std::size_t i = 0; i < labels_.size(); ++i) root_label[i] = labels_[find(static_cast<uint32_t>(i))];
+    const std::vector<uint64_t> table = region_labels();
     if (dense_) {
+      // one look-up per voxel, in a table by label
       std::vector<uint64_t> lut(lut_.size(), 0);
       for (std::size_t l = 1; l < lut_.size(); ++l) {
-        if (lut_[l] != PairMap::kNone) lut[l] = root_label[lut_[l]];
+        if (lut_[l] != PairMap::kNone) lut[l] = table[lut_[l]];
       }
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 22))
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 20))
 #else
       (void)threads;
 #endif
       for (int64_t v = 0; v < n; ++v) out[v] = lut[static_cast<uint64_t>(fragments[v])];
     } else {
-      (void)threads;
-      Label last = 0;
-      uint64_t last_out = 0;
-      for (int64_t v = 0; v < n; ++v) {
-        const Label a = fragments[v];
-        if (a == 0) {
-          out[v] = 0;
-          continue;
-        }
-        if (a != last) {
-          last = a;
-          last_out = root_label[sparse_.find(static_cast<uint64_t>(a))->second];
-        }
-        out[v] = last_out;
-      }
+      const uint64_t* tables[1] = {table.data()};
+      write_segmentations(fragments, n, tables, &out, 1, threads);
     }
+  }
+
+  // merge_until(t) for each of the ascending `thresholds`, then the segmentation of each into
+  // outs[k], all written in one pass.
+  template <typename Label>
+  void extract_thresholds(const Label* fragments, int64_t n, const float* thresholds, uint64_t* const* outs,
+                          int count, int threads) {
+    std::vector<std::vector<uint64_t>> tables;
+    std::vector<const uint64_t*> pointers;
+    for (int k = 0; k < count; ++k) {
+      merge_until(thresholds[k]);
+      tables.push_back(region_labels());
+    }
+    for (const auto& t : tables) pointers.push_back(t.data());
+    write_segmentations(fragments, n, pointers.data(), outs, count, threads);
   }
 
  private:
   // Queue entries are (sortable score bits << 32 | edge): ascending (score, edge id) order is
   // ascending integer order. An entry is current when its edge is alive and its score bits equal
   // edges_[edge].current (an outdated entry with the same score would pop at the same place anyway).
-  using Queue = std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>>;
   static uint32_t sortable(float f) {
     uint32_t u;
     std::memcpy(&u, &f, sizeof u);
@@ -671,30 +800,58 @@ class Agglomeration {
     list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return !edges_[e].alive; }), list.end());
   }
 
+  // The map again from the live edges alone (see merge_edge), sized so that rebuilding it is
+  // amortised over at least edges_.size() / 2 insertions.
+  void rebuild_map() {
+    std::size_t alive = 0;
+    for (const Edge& edge : edges_) alive += edge.alive;
+    map_ = PairMap(std::max(alive * 2, edges_.size() / 2));
+    for (uint32_t e = 0; e < edges_.size(); ++e) {
+      if (edges_[e].alive) map_.insert(pair_key(edges_[e].u, edges_[e].v), e);
+    }
+  }
+
   void merge_edge(uint32_t e) {
     uint32_t from = edges_[e].u, into = edges_[e].v;
     if (degree_[from] > degree_[into]) std::swap(from, into);
     edges_[e].alive = 0;
-    map_.erase(pair_key(from, into));
     --degree_[from];
     --degree_[into];
     parent_[from] = into;
 
     std::vector<uint32_t> edges;
     edges.swap(adj_[from]);
-    for (uint32_t f : edges) {
-      if (!edges_[f].alive) continue;
-      const uint32_t other = edges_[f].u == from ? edges_[f].v : edges_[f].u;
-      map_.erase(pair_key(from, other));
-      const uint32_t g = map_.find(pair_key(into, other));
-      if (g == PairMap::kNone) {
+    // The keys of `from`'s edges stay in the map: `from` is no longer a region, so they are
+    // never looked up again; they are dropped when the map is full and rebuilt from the live
+    // edges. Each edge then costs one look-up, (into, other), inserting it if absent.
+    if (map_.would_grow(edges.size())) rebuild_map();
+    // The edges and their map slots are prefetched first: the look-ups are independent.
+    for (uint32_t f : edges) prefetch(&edges_[f]);
+    keys_.resize(edges.size());
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      const Edge& edge = edges_[edges[i]];
+      if (!edge.alive) {
+        keys_[i] = PairMap::kEmpty;
+        continue;
+      }
+      keys_[i] = pair_key(into, edge.u == from ? edge.v : edge.u);
+      map_.prefetch(keys_[i]);
+    }
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      const uint64_t key = keys_[i];
+      if (key == PairMap::kEmpty) continue;
+      const uint32_t f = edges[i];
+      const uint32_t other = static_cast<uint32_t>(key >> 32) == into ? static_cast<uint32_t>(key)
+                                                                       : static_cast<uint32_t>(key >> 32);
+      const std::pair<uint32_t*, bool> slot = map_.emplace(key, f);
+      if (slot.second) {
         // exclusive neighbour of `from`: the edge moves to `into` with its statistic unchanged
         if (edges_[f].u == from) edges_[f].u = into; else edges_[f].v = into;
-        map_.insert(pair_key(into, other), f);
         adj_[into].push_back(f);
         ++degree_[into];
       } else {
         // shared neighbour: merge the two edges' statistics into the larger one
+        const uint32_t g = *slot.first;
         uint32_t keep = g, drop = f;
         if (stats_.weight(f) > stats_.weight(g)) {
           keep = f;
@@ -706,8 +863,7 @@ class Agglomeration {
         edges_[drop].alive = 0;
         if (keep == f) {
           // g was in adj_[into] and adj_[other]; f is in adj_[other] already
-          map_.erase(pair_key(into, other));
-          map_.insert(pair_key(into, other), f);
+          *slot.first = f;
           adj_[into].push_back(f);
         }
         --degree_[other];
@@ -717,6 +873,14 @@ class Agglomeration {
     }
     degree_[from] = 0;
     compact(into);
+  }
+
+  static void prefetch(const void* address) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(address);
+#else
+    (void)address;
+#endif
   }
 
   EdgeStats stats_;
@@ -734,7 +898,8 @@ class Agglomeration {
   std::vector<std::vector<uint32_t>> adj_;          // edges of each region (may hold dead ones)
   std::vector<uint32_t> degree_;                    // live edges of each region
   std::vector<uint32_t> parent_;                    // union-find over fragments
-  Queue queue_;
+  std::vector<uint64_t> keys_;                      // scratch of merge_edge
+  EdgeQueue queue_;
 };
 
 }  // namespace agglo

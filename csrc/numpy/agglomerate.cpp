@@ -3,6 +3,9 @@
 // Validation of user input lives in pytc/kernels/_agglomerate.py; the checks here guard the
 // raw pointers against misuse of the private class.
 #include <memory>
+#include <vector>
+
+#include <pybind11/stl.h>
 
 #include "core/agglomerate.hpp"
 
@@ -65,6 +68,30 @@ class PyAgglomeration {
     });
   }
 
+  // merge_until and the segmentation for each of the ascending thresholds, written into outs
+  // (one uint64 array per threshold) in one pass over the fragments.
+  void extract_thresholds(const std::vector<float>& thresholds, const std::vector<py::array>& outs, int threads) {
+    if (outs.size() != thresholds.size()) {
+      throw py::value_error(std::string(kName) + ": one `out` array per threshold is needed; got " +
+                            std::to_string(outs.size()) + " for " + std::to_string(thresholds.size()) + " thresholds");
+    }
+    std::vector<uint64_t*> dst;
+    for (const py::array& out : outs) {
+      py::array array = out;
+      require_c_contiguous_writable(array, kName, "out");
+      if (!array.dtype().is(py::dtype::of<uint64_t>()) || array.size() != n_) {
+        throw py::value_error(std::string(kName) + ": `out` must be uint64 with one value per voxel");
+      }
+      dst.push_back(static_cast<uint64_t*>(array.mutable_data()));
+    }
+    dispatch_label_width(fragments_, kName, "fragments", [&](auto tag) {
+      using Label = decltype(tag);
+      const auto* data = static_cast<const Label*>(fragments_.data());
+      py::gil_scoped_release release;
+      impl_->extract_thresholds(data, n_, thresholds.data(), dst.data(), static_cast<int>(dst.size()), threads);
+    });
+  }
+
   std::size_t num_nodes() const { return impl_->num_nodes(); }
   std::size_t num_edges() const { return impl_->num_edges(); }
 
@@ -86,6 +113,9 @@ PYTC_BINDING(agglomerate) {
            "Merges while the cheapest edge scores < threshold; returns the number of merges.")
       .def("extract", &PyAgglomeration::extract, py::arg("out"), py::arg("threads"),
            "Writes the current segmentation (uint64, region = label of one of its fragments) into `out`.")
+      .def("extract_thresholds", &PyAgglomeration::extract_thresholds, py::arg("thresholds"), py::arg("outs"),
+           py::arg("threads"),
+           "Merges to each ascending threshold in turn and writes each segmentation into `outs` (one pass).")
       .def_property_readonly("num_nodes", &PyAgglomeration::num_nodes)
       .def_property_readonly("num_edges", &PyAgglomeration::num_edges);
 }
