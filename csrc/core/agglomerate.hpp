@@ -715,24 +715,26 @@ class Agglomeration {
     const uint64_t bound = static_cast<uint64_t>(n) * 2 + 65536;
     dense_ = true;
     lut_.assign(std::min<uint64_t>(bound, 1024) + 1, PairMap::kNone);
-    uint64_t last = 0, max_label = 0;
+    uint32_t* lut = lut_.data();
+    std::size_t size = lut_.size();
     for (int64_t v = 0; v < n; ++v) {
       const uint64_t a = static_cast<uint64_t>(fragments[v]);
-      if (a == last) continue;  // runs along x
-      last = a;
-      max_label = std::max(max_label, a);
-      if (a >= lut_.size()) {
-        if (a > bound) {
-          dense_ = false;
-          break;
-        }
-        lut_.resize(static_cast<std::size_t>(std::min<uint64_t>(std::max<uint64_t>(a + 1, lut_.size() * 2), bound + 1)),
-                    PairMap::kNone);
+      if (a < size) {  // branch-free marking: runs along x are short
+        lut[a] = 0;
+        continue;
       }
-      lut_[a] = 0;
+      if (a > bound) {
+        dense_ = false;
+        break;
+      }
+      lut_.resize(static_cast<std::size_t>(std::min<uint64_t>(std::max<uint64_t>(a + 1, size * 2), bound + 1)),
+                  PairMap::kNone);
+      lut = lut_.data();
+      size = lut_.size();
+      lut[a] = 0;
     }
     if (dense_) {
-      lut_.resize(static_cast<std::size_t>(max_label) + 1);
+      while (lut_.size() > 1 && lut_.back() == PairMap::kNone) lut_.pop_back();  // up to the largest label
       lut_[0] = PairMap::kNone;
       for (std::size_t l = 1; l < lut_.size(); ++l) {
         if (lut_[l] != PairMap::kNone) {
