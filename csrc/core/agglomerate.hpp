@@ -33,6 +33,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -676,19 +678,30 @@ class Agglomeration {
     }
   }
 
+  // merge_until(t) for each of the ascending `thresholds`, recording region_labels() at each.
+  std::vector<std::vector<uint64_t>> merge_through(const float* thresholds, int count) {
+    std::vector<std::vector<uint64_t>> tables;
+    for (int k = 0; k < count; ++k) {
+      merge_until(thresholds[k]);
+      tables.push_back(region_labels());
+    }
+    return tables;
+  }
+
   // merge_until(t) for each of the ascending `thresholds`, then the segmentation of each into
   // outs[k], all written in one pass.
   template <typename Label>
   void extract_thresholds(const Label* fragments, int64_t n, const float* thresholds, uint64_t* const* outs,
                           int count, int threads) {
-    std::vector<std::vector<uint64_t>> tables;
+    write_tables(fragments, n, merge_through(thresholds, count), outs, threads);
+  }
+
+  template <typename Label>
+  void write_tables(const Label* fragments, int64_t n, const std::vector<std::vector<uint64_t>>& tables,
+                    uint64_t* const* outs, int threads) const {
     std::vector<const uint64_t*> pointers;
-    for (int k = 0; k < count; ++k) {
-      merge_until(thresholds[k]);
-      tables.push_back(region_labels());
-    }
     for (const auto& t : tables) pointers.push_back(t.data());
-    write_segmentations(fragments, n, pointers.data(), outs, count, threads);
+    write_segmentations(fragments, n, pointers.data(), outs, static_cast<int>(tables.size()), threads);
   }
 
  private:
@@ -903,6 +916,45 @@ class Agglomeration {
   std::vector<uint64_t> keys_;                      // scratch of merge_edge
   EdgeQueue queue_;
 };
+
+// Agglomerates and writes one segmentation per ascending threshold into outs[k] (n uint64 each).
+// With threads >= 2, a second thread first touches the pages of the outputs (the OS zeroes
+// fresh pages then) while the region graph is built and merged, which is sequential.
+template <typename Label>
+void agglomerate(const Label* fragments, const float* aff, const int64_t shape[3], Scoring scoring, int quantile,
+                 bool init_with_max, const float* thresholds, uint64_t* const* outs, int count, int threads) {
+  const int64_t n = std::max<int64_t>(shape[0], 0) * std::max<int64_t>(shape[1], 0) * std::max<int64_t>(shape[2], 0);
+  std::unique_ptr<Agglomeration> state;
+  std::vector<std::vector<uint64_t>> tables;
+#if defined(_OPENMP)
+  const int available = threads > 0 ? threads : omp_get_max_threads();
+  if (available >= 2 && n >= (int64_t{1} << 20) && count > 0) {
+    std::exception_ptr error;
+#pragma omp parallel num_threads(2)
+    {
+      if (omp_get_thread_num() == 0) {
+        try {
+          state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max);
+          tables = state->merge_through(thresholds, count);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      } else {
+        constexpr int64_t kPage = 4096 / sizeof(uint64_t);
+        for (int k = 0; k < count; ++k) {
+          for (int64_t v = 0; v < n; v += kPage) outs[k][v] = 0;
+        }
+      }
+    }
+    if (error) std::rethrow_exception(error);
+  }
+#endif
+  if (!state) {
+    state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max);
+    tables = state->merge_through(thresholds, count);
+  }
+  state->write_tables(fragments, n, tables, outs, threads);
+}
 
 }  // namespace agglo
 }  // namespace pytc

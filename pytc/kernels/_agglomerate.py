@@ -164,7 +164,8 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
     affinities, thresholds, fragments, kind, q, init, threads = _prepare(
         affinities, thresholds, fragments, scoring, low, high, init_with_max, threads, fn
     )
-    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init)
     outs = [np.empty(fragments.shape, dtype=np.uint64) for _ in thresholds]
-    state.extract_thresholds([np.float32(t) for t in thresholds], outs, threads)  # all written in one pass
+    # one merging pass, then all segmentations written in one pass over the fragments
+    _ext.agglomerate_into(fragments, affinities, _CODES[kind], q, init, [np.float32(t) for t in thresholds], outs,
+                          threads)
     return outs
