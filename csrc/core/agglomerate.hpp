@@ -1,9 +1,16 @@
 // Hierarchical agglomeration of fragments on an affinity graph, with waterz's semantics.
 //
+// Labels: one pass marks the labels present in a table by label (grown up to the largest label,
+// at most 2N + 65536) or, for larger labels, a hash map; nodes are numbered in ascending label
+// order (table) or in order of first appearance (hash map).
 // Region graph: one pass over the fragments; for each nearest-neighbour pair (v, v - e_d),
 // d in {z, y, x}, whose fragments a != b are both nonzero, the affinity aff[d, v] is added to
-// the statistic of the fragment pair {a, b}. Pairs are found in an open-addressing hash map
-// (a cache of the last pair per direction skips most look-ups along a boundary).
+// the statistic of the fragment pair {a, b}, in the order of v and then d (z, y, x). Each z plane
+// is turned into 32-bit node ids (kept for it and the plane before); per row, the faces are
+// flagged branch-free, listed with their pair keys (prefetching the hash-map slot of each pair
+// that misses a small direct-mapped cache of recent pairs), then added: a pair is found by the
+// last pair of its direction, the cache, or an open-addressing hash map (which numbers new edges
+// in order of first appearance).
 // Edge score = 1 - value(statistic), in float32 like waterz's ScoreValue. Statistics:
 //   Mean       sum (double) and count; merged by addition             (waterz MeanAffinity)
 //   Max, Min   one float; merged by max / min                         (MaxAffinity, MinAffinity)
@@ -13,19 +20,31 @@
 //              first bin whose cumulative count reaches q*n/100 + 1   (HistogramQuantileAffinity)
 // For the quantiles, init_with_max (waterz's default InitWithMax=true) starts every initial edge
 // with the single maximum affinity of its boundary instead of all of them.
-// Merging: edges in ascending (score, edge id) order from a binary heap with lazy deletion
-// (entries carry a version; dead or outdated entries are skipped when popped); the edge of
-// smallest current score is merged while its score < threshold. The region with fewer live
-// edges is merged into the other (small to large): its edges move over, or, where both
-// regions border the same neighbour, the two edges' statistics merge and the merged edge is
-// rescored. Thresholds are processed in ascending order in one pass: merge_until(t) continues
-// from where the previous call stopped. A union-find over the fragments gives the partition.
+// Merging: edges in ascending (score, edge id) order with lazy deletion (an entry is skipped when
+// popped if its edge is dead or its score bits are no longer the edge's current ones): the
+// initial edges radix-sorted once and read in order, rescored edges in a 4-ary heap, the smaller
+// head first. The edge of smallest current score is merged while its score < threshold. The
+// region with fewer live edges is merged into the other (small to large): its edges move over,
+// or, where both regions border the same neighbour, the two edges' statistics merge and the
+// merged edge is rescored. Each moving edge costs one hash-map look-up (region pair -> edge,
+// inserting if absent), its edge record and map slot prefetched first; the keys of the merged
+// region are left in the map (never looked up again) and dropped when the map would grow: it is
+// rebuilt from the live edges instead, with room for at least E / 2 insertions. Thresholds are
+// processed in ascending order in one pass: merge_until(t) continues from where the previous
+// call stopped. A union-find over the fragments gives the partition.
+// Output: per threshold a table node -> label of the region's root fragment; agglomerate()
+// writes all thresholds' segmentations in one pass over the fragments (node ids of a block of
+// voxels, then one look-up per threshold).
 // Complexity: O(N) for the region graph, O(E log E) merges (hash-map operations amortised by
-// small-to-large), O(N) per extracted segmentation. Memory: O(fragments + edges) plus the
-// value lists of the quantile statistics (O(boundary voxels), like waterz).
+// small-to-large), O(N K) for K segmentations. Memory: O(fragments + edges) (the hash map holds
+// at most about 4 E slots) plus the value lists of the quantile statistics (O(boundary voxels),
+// like waterz), plus K node tables for agglomerate().
 // Layout: fragments (Z, Y, X) C-contiguous integer labels, 0 = background; affinities
 // (C >= 3, Z, Y, X) float32 C-contiguous, channel d linking v with v - e_d for d < 3.
-// Threading: single-threaded merging; extracting a segmentation is split over OpenMP threads.
+// Threading: the region graph and merging are sequential (the mean's double sums depend on the
+// order of the faces). Writing segmentations is split over OpenMP threads by blocks of voxels, so
+// the output pages are first touched (zeroed by the OS) in parallel; with threads >= 2,
+// agglomerate() also first-touches the output pages on a second thread while merging.
 #pragma once
 
 #include <algorithm>
