@@ -6,11 +6,11 @@
 // Region graph: one pass over the fragments; for each nearest-neighbour pair (v, v - e_d),
 // d in {z, y, x}, whose fragments a != b are both nonzero, the affinity aff[d, v] is added to
 // the statistic of the fragment pair {a, b}, in the order of v and then d (z, y, x). Each z plane
-// is turned into 32-bit node ids (kept for it and the plane before); per row, the faces are
-// flagged branch-free, listed with their pair keys (prefetching the hash-map slot of each pair
-// that misses a small direct-mapped cache of recent pairs), then added: a pair is found by the
-// last pair of its direction, the cache, or an open-addressing hash map (which numbers new edges
-// in order of first appearance).
+// is turned into 32-bit node ids (kept for it and the plane before). A pair is found by the last
+// pair of its direction, a small direct-mapped cache of recent pairs, or an open-addressing hash
+// map (which numbers new edges in order of first appearance). Once the map outgrows the CPU
+// caches, the faces of each row are flagged branch-free first, listed with their pair keys
+// (prefetching the map slot of each pair that misses the cache), then added.
 // Edge score = 1 - value(statistic), in float32 like waterz's ScoreValue. Statistics:
 //   Mean       sum (double) and count; merged by addition             (waterz MeanAffinity)
 //   Max, Min   one float; merged by max / min                         (MaxAffinity, MinAffinity)
@@ -150,6 +150,7 @@ class PairMap {
     --size_;
   }
   std::size_t size() const { return size_; }
+  std::size_t capacity() const { return keys_.size(); }
 
  private:
   std::size_t slot(uint64_t key) const {
@@ -544,10 +545,11 @@ class Agglomeration {
       last_edge[d] = e;
       stats_.add(e, affinity);
     };
-    // Faces of one row are flagged first (bit d: a face in direction d between two different
-    // nonzero fragments; branch-free, vectorised), then listed in the order x, then z, y, x
-    // faces (the order in which the statistics are accumulated), with a prefetch of the hash-map
-    // slot of each pair that misses the cache, and then added.
+    // Faces are added in the order x, then z, y, x faces (the order in which the statistics are
+    // accumulated). While the hash map fits in the CPU caches, voxel by voxel. Once it does not,
+    // the faces of a row are flagged first (bit d: a face in direction d between two different
+    // nonzero fragments; branch-free, vectorised), listed with a prefetch of the hash-map slot of
+    // each pair that misses the cache, and then added.
     const std::size_t padded = static_cast<std::size_t>((X + 7) / 8 * 8);
     std::vector<uint8_t> flags(padded, 0);
     const std::vector<uint32_t> no_row(static_cast<std::size_t>(X), PairMap::kNone);
@@ -557,6 +559,7 @@ class Agglomeration {
       int d;
     };
     std::vector<Face> faces(static_cast<std::size_t>(3 * X));
+    constexpr std::size_t kCachedSlots = std::size_t{1} << 16;  // 768 kB of keys and values
     for (int64_t z = 0; z < Z; ++z) {
       nodes_prev.swap(nodes_cur);
       node_plane(fragments + z * Y * X, plane, nodes_cur.data());
@@ -565,31 +568,43 @@ class Agglomeration {
         const uint32_t* row = nodes_cur.data() + y * X;
         const uint32_t* above_z = z > 0 ? nodes_prev.data() + y * X : no_row.data();
         const uint32_t* above_y = y > 0 ? row - X : no_row.data();
-        face_flags(row, above_z, above_y, X, flags.data());
         const float* aff_z = aff + offset;
         const float* aff_y = aff + n + offset;
         const float* aff_x = aff + 2 * n + offset;
-        Face* end = faces.data();
-        auto list = [&](int d, uint32_t u, uint32_t w, float affinity) {
-          const uint64_t key = pair_key(u, w);
-          if (cache_slot(key).key != key) map_.prefetch(key);
-          *end++ = Face{key, affinity, d};
-        };
-        for (std::size_t x0 = 0; x0 < padded; x0 += 8) {
-          uint64_t word;
-          std::memcpy(&word, flags.data() + x0, sizeof word);
-          while (word != 0) {
-            const int bit = count_trailing_zeros(word) & ~7;
-            const std::size_t x = x0 + static_cast<std::size_t>(bit >> 3);
-            const unsigned f = static_cast<unsigned>(word >> bit) & 0xFFu;
-            word &= ~(uint64_t{0xFF} << bit);
+        if (map_.capacity() <= kCachedSlots) {
+          // the map fits in the caches: faces visited voxel by voxel (faces are dense where
+          // fragments are few and large), no prefetching
+          for (int64_t x = 0; x < X; ++x) {
             const uint32_t u = row[x];
-            if (f & 1u) list(0, u, above_z[x], aff_z[x]);
-            if (f & 2u) list(1, u, above_y[x], aff_y[x]);
-            if (f & 4u) list(2, u, row[x - 1], aff_x[x]);
+            if (u == PairMap::kNone) continue;
+            const uint32_t wz = above_z[x], wy = above_y[x], wx = x > 0 ? row[x - 1] : PairMap::kNone;
+            if (wz != u && wz != PairMap::kNone) add(0, pair_key(u, wz), aff_z[x]);
+            if (wy != u && wy != PairMap::kNone) add(1, pair_key(u, wy), aff_y[x]);
+            if (wx != u && wx != PairMap::kNone) add(2, pair_key(u, wx), aff_x[x]);
           }
+        } else {
+          face_flags(row, above_z, above_y, X, flags.data());
+          Face* end = faces.data();
+          auto list = [&](int d, uint64_t key, float affinity) {
+            if (cache_slot(key).key != key) map_.prefetch(key);
+            *end++ = Face{key, affinity, d};
+          };
+          for (std::size_t x0 = 0; x0 < padded; x0 += 8) {
+            uint64_t word;
+            std::memcpy(&word, flags.data() + x0, sizeof word);
+            while (word != 0) {
+              const int bit = count_trailing_zeros(word) & ~7;
+              const std::size_t x = x0 + static_cast<std::size_t>(bit >> 3);
+              const unsigned f = static_cast<unsigned>(word >> bit) & 0xFFu;
+              word &= ~(uint64_t{0xFF} << bit);
+              const uint32_t u = row[x];
+              if (f & 1u) list(0, pair_key(u, above_z[x]), aff_z[x]);
+              if (f & 2u) list(1, pair_key(u, above_y[x]), aff_y[x]);
+              if (f & 4u) list(2, pair_key(u, row[x - 1]), aff_x[x]);
+            }
+          }
+          for (const Face* face = faces.data(); face != end; ++face) add(face->d, face->key, face->affinity);
         }
-        for (const Face* face = faces.data(); face != end; ++face) add(face->d, face->key, face->affinity);
       }
     }
     stats_.finalize();
