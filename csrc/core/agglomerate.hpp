@@ -664,6 +664,7 @@ class Agglomeration {
   template <typename Label>
   void write_segmentations(const Label* fragments, int64_t n, const uint64_t* const* tables, uint64_t* const* outs,
                            int count, int threads) const {
+    if (count <= 0) return;
     constexpr int64_t kBlock = 4096;
     const int64_t blocks = (n + kBlock - 1) / kBlock;
     const uint32_t background = static_cast<uint32_t>(labels_.size());
