@@ -1,9 +1,16 @@
 // Hierarchical agglomeration of fragments on an affinity graph, with waterz's semantics.
 //
+// Labels: one pass marks the labels present in a table by label (grown up to the largest label,
+// at most 2N + 65536) or, for larger labels, a hash map; nodes are numbered in ascending label
+// order (table) or in order of first appearance (hash map).
 // Region graph: one pass over the fragments; for each nearest-neighbour pair (v, v - e_d),
 // d in {z, y, x}, whose fragments a != b are both nonzero, the affinity aff[d, v] is added to
-// the statistic of the fragment pair {a, b}. Pairs are found in an open-addressing hash map
-// (a cache of the last pair per direction skips most look-ups along a boundary).
+// the statistic of the fragment pair {a, b}, in the order of v and then d (z, y, x). Each z plane
+// is turned into 32-bit node ids (kept for it and the plane before). A pair is found by the last
+// pair of its direction, a small direct-mapped cache of recent pairs, or an open-addressing hash
+// map (which numbers new edges in order of first appearance). Once the map outgrows the CPU
+// caches, the faces of each row are flagged branch-free first, listed with their pair keys
+// (prefetching the map slot of each pair that misses the cache), then added.
 // Edge score = 1 - value(statistic), in float32 like waterz's ScoreValue. Statistics:
 //   Mean       sum (double) and count; merged by addition             (waterz MeanAffinity)
 //   Max, Min   one float; merged by max / min                         (MaxAffinity, MinAffinity)
@@ -13,19 +20,31 @@
 //              first bin whose cumulative count reaches q*n/100 + 1   (HistogramQuantileAffinity)
 // For the quantiles, init_with_max (waterz's default InitWithMax=true) starts every initial edge
 // with the single maximum affinity of its boundary instead of all of them.
-// Merging: edges in ascending (score, edge id) order from a binary heap with lazy deletion
-// (entries carry a version; dead or outdated entries are skipped when popped); the edge of
-// smallest current score is merged while its score < threshold. The region with fewer live
-// edges is merged into the other (small to large): its edges move over, or, where both
-// regions border the same neighbour, the two edges' statistics merge and the merged edge is
-// rescored. Thresholds are processed in ascending order in one pass: merge_until(t) continues
-// from where the previous call stopped. A union-find over the fragments gives the partition.
+// Merging: edges in ascending (score, edge id) order with lazy deletion (an entry is skipped when
+// popped if its edge is dead or its score bits are no longer the edge's current ones): the
+// initial edges radix-sorted once and read in order, rescored edges in a 4-ary heap, the smaller
+// head first. The edge of smallest current score is merged while its score < threshold. The
+// region with fewer live edges is merged into the other (small to large): its edges move over,
+// or, where both regions border the same neighbour, the two edges' statistics merge and the
+// merged edge is rescored. Each moving edge costs one hash-map look-up (region pair -> edge,
+// inserting if absent), its edge record and map slot prefetched first; the keys of the merged
+// region are left in the map (never looked up again) and dropped when the map would grow: it is
+// rebuilt from the live edges instead, with room for at least E / 2 insertions. Thresholds are
+// processed in ascending order in one pass: merge_until(t) continues from where the previous
+// call stopped. A union-find over the fragments gives the partition.
+// Output: per threshold a table node -> label of the region's root fragment; agglomerate()
+// writes all thresholds' segmentations in one pass over the fragments (node ids of a block of
+// voxels, then one look-up per threshold).
 // Complexity: O(N) for the region graph, O(E log E) merges (hash-map operations amortised by
-// small-to-large), O(N) per extracted segmentation. Memory: O(fragments + edges) plus the
-// value lists of the quantile statistics (O(boundary voxels), like waterz).
+// small-to-large), O(N K) for K segmentations. Memory: O(fragments + edges) (the hash map holds
+// at most about 4 E slots) plus the value lists of the quantile statistics (O(boundary voxels),
+// like waterz), plus K node tables for agglomerate().
 // Layout: fragments (Z, Y, X) C-contiguous integer labels, 0 = background; affinities
 // (C >= 3, Z, Y, X) float32 C-contiguous, channel d linking v with v - e_d for d < 3.
-// Threading: single-threaded merging; extracting a segmentation is split over OpenMP threads.
+// Threading: the region graph and merging are sequential (the mean's double sums depend on the
+// order of the faces). Writing segmentations is split over OpenMP threads by blocks of voxels, so
+// the output pages are first touched (zeroed by the OS) in parallel; with threads >= 2,
+// agglomerate() also first-touches the output pages on a second thread while merging.
 #pragma once
 
 #include <algorithm>
@@ -33,7 +52,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <queue>
+#include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -80,6 +100,32 @@ class PairMap {
     }
   }
   void insert(uint64_t key, uint32_t value) { find_or_insert(key, value); }
+  // Slot of `key`'s value and true, after inserting `value` if absent; or of the present value
+  // and false. The pointer is valid until the next insertion.
+  std::pair<uint32_t*, bool> emplace(uint64_t key, uint32_t value) {
+    if ((size_ + 1) * 4 > keys_.size() * 3) rehash(keys_.size() * 2);
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return {&values_[i], false};
+      if (keys_[i] == kEmpty) {
+        keys_[i] = key;
+        values_[i] = value;
+        ++size_;
+        return {&values_[i], true};
+      }
+    }
+  }
+  // Whether `more` insertions would make the table grow.
+  bool would_grow(std::size_t more) const { return (size_ + more) * 4 > keys_.size() * 3; }
+  // Hint that `key` will be looked up soon.
+  void prefetch(uint64_t key) const {
+#if defined(__GNUC__) || defined(__clang__)
+    const std::size_t i = slot(key);
+    __builtin_prefetch(keys_.data() + i);
+    __builtin_prefetch(values_.data() + i);
+#else
+    (void)key;
+#endif
+  }
   void erase(uint64_t key) {
     std::size_t i = slot(key);
     for (;; i = (i + 1) & mask_) {
@@ -104,6 +150,7 @@ class PairMap {
     --size_;
   }
   std::size_t size() const { return size_; }
+  std::size_t capacity() const { return keys_.size(); }
 
  private:
   std::size_t slot(uint64_t key) const {
@@ -135,6 +182,40 @@ class PairMap {
 
 inline uint64_t pair_key(uint32_t a, uint32_t b) {
   return a < b ? (uint64_t{a} << 32 | b) : (uint64_t{b} << 32 | a);
+}
+
+inline int count_trailing_zeros(uint64_t word) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(word);
+#else
+  int n = 0;
+  while (!(word & 1)) {
+    word >>= 1;
+    ++n;
+  }
+  return n;
+#endif
+}
+
+// flags[x] of one row of node ids (kNone = background): bit 0 when row[x] and above_z[x] are
+// two different fragments, bit 1 for above_y[x], bit 2 for row[x - 1].
+inline void face_flags(const uint32_t* row, const uint32_t* above_z, const uint32_t* above_y, int64_t X,
+                       uint8_t* flags) {
+  constexpr uint32_t none = ~uint32_t{0};
+  if (X <= 0) return;
+  {
+    const uint32_t u = row[0], wz = above_z[0], wy = above_y[0];
+    flags[0] = static_cast<uint8_t>((u != none) & (wz != u) & (wz != none)) |
+               static_cast<uint8_t>(((u != none) & (wy != u) & (wy != none)) << 1);
+  }
+  for (int64_t x = 1; x < X; ++x) {
+    const uint32_t u = row[x], wz = above_z[x], wy = above_y[x], wx = row[x - 1];
+    const uint32_t fg = u != none;
+    const uint32_t fz = fg & (wz != u) & (wz != none);
+    const uint32_t fy = fg & (wy != u) & (wy != none);
+    const uint32_t fx = fg & (wx != u) & (wx != none);
+    flags[x] = static_cast<uint8_t>(fz | (fy << 1) | (fx << 2));
+  }
 }
 
 // waterz's discretize(value, 256) for the histogram bins.
@@ -324,6 +405,79 @@ class EdgeStats {
   std::vector<std::vector<Bin>> hist_;
 };
 
+// Min-priority queue of distinct uint64 entries: the initial entries, sorted once, are read in
+// order, and later pushes go to a 4-ary heap (half the depth of a binary heap, the four
+// children side by side); top() is the smaller of the two heads.
+class EdgeQueue {
+ public:
+  EdgeQueue() = default;
+  // `entries` ordered by their low 32 bits (the edge id); sorted here by the high 32 bits with a
+  // stable radix sort, which gives ascending order.
+  explicit EdgeQueue(std::vector<uint64_t> entries) : sorted_(std::move(entries)) {
+    std::vector<uint64_t> buffer(sorted_.size());
+    std::vector<std::size_t> count(std::size_t{1} << 16);
+    for (int shift = 32; shift < 64; shift += 16) {
+      std::fill(count.begin(), count.end(), 0);
+      for (uint64_t x : sorted_) ++count[(x >> shift) & 0xFFFF];
+      if (count[(sorted_.empty() ? 0 : sorted_[0] >> shift) & 0xFFFF] == sorted_.size()) continue;  // one digit
+      std::size_t sum = 0;
+      for (std::size_t& c : count) {
+        const std::size_t next = sum + c;
+        c = sum;
+        sum = next;
+      }
+      for (uint64_t x : sorted_) buffer[count[(x >> shift) & 0xFFFF]++] = x;
+      sorted_.swap(buffer);
+    }
+  }
+  bool empty() const { return head_ == sorted_.size() && heap_.empty(); }
+  uint64_t top() const {
+    if (head_ == sorted_.size()) return heap_[0];
+    if (heap_.empty()) return sorted_[head_];
+    return std::min(sorted_[head_], heap_[0]);
+  }
+  void pop() {
+    if (head_ < sorted_.size() && (heap_.empty() || sorted_[head_] < heap_[0])) {
+      ++head_;
+      return;
+    }
+    const uint64_t last = heap_.back();
+    heap_.pop_back();
+    const std::size_t n = heap_.size();
+    if (n == 0) return;
+    std::size_t i = 0;
+    for (;;) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      const std::size_t end = std::min(first + 4, n);
+      for (std::size_t c = first + 1; c < end; ++c) {
+        if (heap_[c] < heap_[best]) best = c;
+      }
+      if (!(heap_[best] < last)) break;
+      heap_[i] = heap_[best];
+      i = best;
+    }
+    heap_[i] = last;
+  }
+  void push(uint64_t x) {
+    std::size_t i = heap_.size();
+    heap_.push_back(x);
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (!(x < heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = x;
+  }
+
+ private:
+  std::vector<uint64_t> sorted_;
+  std::size_t head_ = 0;
+  std::vector<uint64_t> heap_;
+};
+
 class Agglomeration {
  public:
   // Builds the region graph. `fragments` holds `n` labels (C order, shape Z, Y, X);
@@ -346,101 +500,137 @@ class Agglomeration {
     index_labels(fragments, n);
 
     // region graph
-    PairMap& map = map_;
-    map = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
-    // A small direct-mapped cache of recent label pairs in front of the hash map: a fragment
+    map_ = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
+    // The fragments are read one z plane at a time and turned into node ids (kNone for the
+    // background), kept for the plane and the one before it: the comparisons and pair keys are
+    // then on 32-bit ids, and each label is looked up once per run along x.
+    const std::size_t plane = static_cast<std::size_t>(Y * X);
+    std::vector<uint32_t> nodes_prev(plane), nodes_cur(plane);
+    // A small direct-mapped cache of recent node pairs in front of the hash map: a fragment
     // touches few others, so most faces hit it without touching the (larger) hash map.
     struct Cached {
-      Label a, b;
+      uint64_t key;
       uint32_t edge;
     };
-    // sized to the faces of one z plane (the pairs live at a time), 2^10 to 2^16 entries
+    // sized to the pairs of about one z plane, 2^10 to 2^14 entries
     int cache_bits = 10;
-    while (cache_bits < 16 && (int64_t{1} << cache_bits) < Y * X) ++cache_bits;
-    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{0, 0, 0});
+    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 4) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
     const int cache_shift = 64 - cache_bits;
-    // Per direction, the last pair seen: along x, consecutive faces of one boundary usually
-    // join the same pair, so most faces are resolved by one comparison.
-    Label last_a[3] = {0, 0, 0}, last_b[3] = {0, 0, 0};
+    // Per direction, the last pair seen: consecutive faces of one boundary often join the same
+    // pair, so those are resolved by one comparison.
+    uint64_t last_key[3] = {PairMap::kEmpty, PairMap::kEmpty, PairMap::kEmpty};
     uint32_t last_edge[3] = {0, 0, 0};
-    auto add = [&](int d, Label a, Label b, float affinity) {
-      if (a == last_a[d] && b == last_b[d]) {
+    auto cache_slot = [&](uint64_t key) -> Cached& {
+      return cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
+    };
+    auto add = [&](int d, uint64_t key, float affinity) {
+      if (key == last_key[d]) {
         stats_.add(last_edge[d], affinity);
         return;
       }
-      last_a[d] = a;
-      last_b[d] = b;
-      const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
-      Cached& slot = cache[static_cast<std::size_t>(((ua * 0x9E3779B97F4A7C15ull) ^ (ub * 0xC2B2AE3D27D4EB4Full)) >> cache_shift)];
+      last_key[d] = key;
+      Cached& slot = cache_slot(key);
       uint32_t e;
-      if (slot.a == a && slot.b == b) {
+      if (slot.key == key) {
         e = slot.edge;
       } else {
-        const uint64_t key = pair_key(node_of(ua), node_of(ub));
-        e = map.find_or_insert(key, static_cast<uint32_t>(eu_.size()));
-        if (e == eu_.size()) {
-          eu_.push_back(static_cast<uint32_t>(key >> 32));
-          ev_.push_back(static_cast<uint32_t>(key));
+        e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
+        if (e == edges_.size()) {
+          edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), 0, 1});
           stats_.add_edge();
         }
-        slot = Cached{a, b, e};
+        slot = Cached{key, e};
       }
       last_edge[d] = e;
       stats_.add(e, affinity);
     };
+    // Faces are added in the order x, then z, y, x faces (the order in which the statistics are
+    // accumulated). While the hash map fits in the CPU caches, voxel by voxel. Once it does not,
+    // the faces of a row are flagged first (bit d: a face in direction d between two different
+    // nonzero fragments; branch-free, vectorised), listed with a prefetch of the hash-map slot of
+    // each pair that misses the cache, and then added.
+    const std::size_t padded = static_cast<std::size_t>((X + 7) / 8 * 8);
+    std::vector<uint8_t> flags(padded, 0);
+    const std::vector<uint32_t> no_row(static_cast<std::size_t>(X), PairMap::kNone);
+    struct Face {
+      uint64_t key;
+      float affinity;
+      int d;
+    };
+    std::vector<Face> faces(static_cast<std::size_t>(3 * X));
+    constexpr std::size_t kCachedSlots = std::size_t{1} << 16;  // 768 kB of keys and values
     for (int64_t z = 0; z < Z; ++z) {
+      nodes_prev.swap(nodes_cur);
+      node_plane(fragments + z * Y * X, plane, nodes_cur.data());
       for (int64_t y = 0; y < Y; ++y) {
         const int64_t offset = (z * Y + y) * X;
-        const Label* row = fragments + offset;
-        const Label* above_z = z > 0 ? row - Y * X : nullptr;
-        const Label* above_y = y > 0 ? row - X : nullptr;
+        const uint32_t* row = nodes_cur.data() + y * X;
+        const uint32_t* above_z = z > 0 ? nodes_prev.data() + y * X : no_row.data();
+        const uint32_t* above_y = y > 0 ? row - X : no_row.data();
         const float* aff_z = aff + offset;
         const float* aff_y = aff + n + offset;
         const float* aff_x = aff + 2 * n + offset;
-        for (int64_t x = 0; x < X; ++x) {
-          const Label a = row[x];
-          if (a == 0) continue;
-          if (above_z != nullptr) {
-            const Label b = above_z[x];
-            if (b != a && b != 0) add(0, a, b, aff_z[x]);
+        if (map_.capacity() <= kCachedSlots) {
+          // the map fits in the caches: faces visited voxel by voxel (faces are dense where
+          // fragments are few and large), no prefetching
+          for (int64_t x = 0; x < X; ++x) {
+            const uint32_t u = row[x];
+            if (u == PairMap::kNone) continue;
+            const uint32_t wz = above_z[x], wy = above_y[x], wx = x > 0 ? row[x - 1] : PairMap::kNone;
+            if (wz != u && wz != PairMap::kNone) add(0, pair_key(u, wz), aff_z[x]);
+            if (wy != u && wy != PairMap::kNone) add(1, pair_key(u, wy), aff_y[x]);
+            if (wx != u && wx != PairMap::kNone) add(2, pair_key(u, wx), aff_x[x]);
           }
-          if (above_y != nullptr) {
-            const Label b = above_y[x];
-            if (b != a && b != 0) add(1, a, b, aff_y[x]);
+        } else {
+          face_flags(row, above_z, above_y, X, flags.data());
+          Face* end = faces.data();
+          auto list = [&](int d, uint64_t key, float affinity) {
+            if (cache_slot(key).key != key) map_.prefetch(key);
+            *end++ = Face{key, affinity, d};
+          };
+          for (std::size_t x0 = 0; x0 < padded; x0 += 8) {
+            uint64_t word;
+            std::memcpy(&word, flags.data() + x0, sizeof word);
+            while (word != 0) {
+              const int bit = count_trailing_zeros(word) & ~7;
+              const std::size_t x = x0 + static_cast<std::size_t>(bit >> 3);
+              const unsigned f = static_cast<unsigned>(word >> bit) & 0xFFu;
+              word &= ~(uint64_t{0xFF} << bit);
+              const uint32_t u = row[x];
+              if (f & 1u) list(0, pair_key(u, above_z[x]), aff_z[x]);
+              if (f & 2u) list(1, pair_key(u, above_y[x]), aff_y[x]);
+              if (f & 4u) list(2, pair_key(u, row[x - 1]), aff_x[x]);
+            }
           }
-          if (x > 0) {
-            const Label b = row[x - 1];
-            if (b != a && b != 0) add(2, a, b, aff_x[x]);
-          }
+          for (const Face* face = faces.data(); face != end; ++face) add(face->d, face->key, face->affinity);
         }
       }
     }
     stats_.finalize();
 
-    const std::size_t n_edges = eu_.size();
+    const std::size_t n_edges = edges_.size();
     const std::size_t n_nodes = labels_.size();
-    alive_.assign(n_edges, 1);
-    current_.resize(n_edges);
     adj_.assign(n_nodes, {});
     degree_.assign(n_nodes, 0);
     parent_.resize(n_nodes);
     for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
     for (uint32_t e = 0; e < n_edges; ++e) {
-      adj_[eu_[e]].push_back(e);
-      adj_[ev_[e]].push_back(e);
-      ++degree_[eu_[e]];
-      ++degree_[ev_[e]];
+      adj_[edges_[e].u].push_back(e);
+      adj_[edges_[e].v].push_back(e);
+      ++degree_[edges_[e].u];
+      ++degree_[edges_[e].v];
     }
     std::vector<uint64_t> entries(n_edges);
     for (uint32_t e = 0; e < n_edges; ++e) {
-      current_[e] = sortable(stats_.score(e));
-      entries[e] = uint64_t{current_[e]} << 32 | e;
+      edges_[e].current = sortable(stats_.score(e));
+      entries[e] = uint64_t{edges_[e].current} << 32 | e;
     }
-    queue_ = Queue(std::greater<uint64_t>(), std::move(entries));
+    queue_ = EdgeQueue(std::move(entries));
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
-  std::size_t num_edges() const { return eu_.size(); }
+  std::size_t num_edges() const { return edges_.size(); }
 
   // Merges while the cheapest edge scores < threshold; returns the number of merges.
   std::size_t merge_until(float threshold) {
@@ -448,7 +638,7 @@ class Agglomeration {
     while (!queue_.empty()) {
       const uint64_t top = queue_.top();
       const uint32_t edge = static_cast<uint32_t>(top), bits = static_cast<uint32_t>(top >> 32);
-      if (!alive_[edge] || current_[edge] != bits) {
+      if (!edges_[edge].alive || edges_[edge].current != bits) {
         queue_.pop();
         continue;
       }
@@ -460,46 +650,99 @@ class Agglomeration {
     return merged;
   }
 
-  // Label of the region of every fragment label (0 -> 0), written per voxel into `out`.
+  // Label of the region of every node under the current partition (the label of the region's
+  // root fragment), followed by 0 for the background (index num_nodes()).
+  std::vector<uint64_t> region_labels() {
+    std::vector<uint64_t> table(labels_.size() + 1, 0);
+    for (std::size_t i = 0; i < labels_.size(); ++i) table[i] = labels_[find(static_cast<uint32_t>(i))];
+    return table;
+  }
+
+  // Writes `count` segmentations in one pass over the fragments: outs[k][v] = tables[k][node of
+  // fragments[v]], tables from region_labels(). Blocks of voxels are split over the threads, so
+  // the first touch of the output pages (the OS zeroing them) is shared out too.
+  template <typename Label>
+  void write_segmentations(const Label* fragments, int64_t n, const uint64_t* const* tables, uint64_t* const* outs,
+                           int count, int threads) const {
+    if (count <= 0) return;
+    constexpr int64_t kBlock = 4096;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    const uint32_t background = static_cast<uint32_t>(labels_.size());
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 20))
+#else
+    (void)threads;
+#endif
+    {
+      std::vector<uint32_t> nodes(static_cast<std::size_t>(kBlock));
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+      for (int64_t block = 0; block < blocks; ++block) {
+        const int64_t begin = block * kBlock, size = std::min(kBlock, n - begin);
+        node_plane(fragments + begin, static_cast<std::size_t>(size), nodes.data());
+        for (int64_t i = 0; i < size; ++i) nodes[i] = std::min(nodes[i], background);  // kNone -> background
+        for (int k = 0; k < count; ++k) {
+          const uint64_t* table = tables[k];
+          uint64_t* out = outs[k] + begin;
+          for (int64_t i = 0; i < size; ++i) out[i] = table[nodes[i]];
+        }
+      }
+    }
+  }
+
+  // The current segmentation (region label per voxel, 0 for the background) into `out`.
   template <typename Label>
   void extract(const Label* fragments, int64_t n, uint64_t* out, int threads) {
-    std::vector<uint64_t> root_label(labels_.size());
-    for (std::size_t i = 0; i < labels_.size(); ++i) root_label[i] = labels_[find(static_cast<uint32_t>(i))];
+    const std::vector<uint64_t> table = region_labels();
     if (dense_) {
+      // one look-up per voxel, in a table by label
       std::vector<uint64_t> lut(lut_.size(), 0);
       for (std::size_t l = 1; l < lut_.size(); ++l) {
-        if (lut_[l] != PairMap::kNone) lut[l] = root_label[lut_[l]];
+        if (lut_[l] != PairMap::kNone) lut[l] = table[lut_[l]];
       }
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 22))
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 20))
 #else
       (void)threads;
 #endif
       for (int64_t v = 0; v < n; ++v) out[v] = lut[static_cast<uint64_t>(fragments[v])];
     } else {
-      (void)threads;
-      Label last = 0;
-      uint64_t last_out = 0;
-      for (int64_t v = 0; v < n; ++v) {
-        const Label a = fragments[v];
-        if (a == 0) {
-          out[v] = 0;
-          continue;
-        }
-        if (a != last) {
-          last = a;
-          last_out = root_label[sparse_.find(static_cast<uint64_t>(a))->second];
-        }
-        out[v] = last_out;
-      }
+      const uint64_t* tables[1] = {table.data()};
+      write_segmentations(fragments, n, tables, &out, 1, threads);
     }
+  }
+
+  // merge_until(t) for each of the ascending `thresholds`, recording region_labels() at each.
+  std::vector<std::vector<uint64_t>> merge_through(const float* thresholds, int count) {
+    std::vector<std::vector<uint64_t>> tables;
+    for (int k = 0; k < count; ++k) {
+      merge_until(thresholds[k]);
+      tables.push_back(region_labels());
+    }
+    return tables;
+  }
+
+  // merge_until(t) for each of the ascending `thresholds`, then the segmentation of each into
+  // outs[k], all written in one pass.
+  template <typename Label>
+  void extract_thresholds(const Label* fragments, int64_t n, const float* thresholds, uint64_t* const* outs,
+                          int count, int threads) {
+    write_tables(fragments, n, merge_through(thresholds, count), outs, threads);
+  }
+
+  template <typename Label>
+  void write_tables(const Label* fragments, int64_t n, const std::vector<std::vector<uint64_t>>& tables,
+                    uint64_t* const* outs, int threads) const {
+    std::vector<const uint64_t*> pointers;
+    for (const auto& t : tables) pointers.push_back(t.data());
+    write_segmentations(fragments, n, pointers.data(), outs, static_cast<int>(tables.size()), threads);
   }
 
  private:
   // Queue entries are (sortable score bits << 32 | edge): ascending (score, edge id) order is
   // ascending integer order. An entry is current when its edge is alive and its score bits equal
-  // current_[edge] (an outdated entry with the same score would pop at the same place anyway).
-  using Queue = std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>>;
+  // edges_[edge].current (an outdated entry with the same score would pop at the same place anyway).
   static uint32_t sortable(float f) {
     uint32_t u;
     std::memcpy(&u, &f, sizeof u);
@@ -515,18 +758,31 @@ class Agglomeration {
 
   template <typename Label>
   void index_labels(const Label* fragments, int64_t n) {
-    uint64_t max_label = 0;
-    for (int64_t v = 0; v < n; ++v) max_label = std::max<uint64_t>(max_label, static_cast<uint64_t>(fragments[v]));
-    dense_ = max_label <= static_cast<uint64_t>(n) * 2 + 65536;
-    if (dense_) {
-      lut_.assign(static_cast<std::size_t>(max_label) + 1, PairMap::kNone);
-      uint64_t last = 0;
-      for (int64_t v = 0; v < n; ++v) {
-        const uint64_t a = static_cast<uint64_t>(fragments[v]);
-        if (a == last) continue;  // runs along x
-        last = a;
-        lut_[a] = 0;
+    // One pass marks the labels present in a table that grows with the largest label seen; a
+    // label above the dense bound switches to the hash map (sparse labels) instead.
+    const uint64_t bound = static_cast<uint64_t>(n) * 2 + 65536;
+    dense_ = true;
+    lut_.assign(std::min<uint64_t>(bound, 1024) + 1, PairMap::kNone);
+    uint32_t* lut = lut_.data();
+    std::size_t size = lut_.size();
+    for (int64_t v = 0; v < n; ++v) {
+      const uint64_t a = static_cast<uint64_t>(fragments[v]);
+      if (a < size) {  // branch-free marking: runs along x are short
+        lut[a] = 0;
+        continue;
       }
+      if (a > bound) {
+        dense_ = false;
+        break;
+      }
+      lut_.resize(static_cast<std::size_t>(std::min<uint64_t>(std::max<uint64_t>(a + 1, size * 2), bound + 1)),
+                  PairMap::kNone);
+      lut = lut_.data();
+      size = lut_.size();
+      lut[a] = 0;
+    }
+    if (dense_) {
+      while (lut_.size() > 1 && lut_.back() == PairMap::kNone) lut_.pop_back();  // up to the largest label
       lut_[0] = PairMap::kNone;
       for (std::size_t l = 1; l < lut_.size(); ++l) {
         if (lut_[l] != PairMap::kNone) {
@@ -535,6 +791,7 @@ class Agglomeration {
         }
       }
     } else {
+      std::vector<uint32_t>().swap(lut_);
       Label last = 0;
       for (int64_t v = 0; v < n; ++v) {
         const Label a = fragments[v];
@@ -551,7 +808,25 @@ class Agglomeration {
     }
   }
 
-  uint32_t node_of(uint64_t label) const { return dense_ ? lut_[label] : sparse_.find(label)->second; }
+  // Node ids (kNone for the background) of `count` labels.
+  template <typename Label>
+  void node_plane(const Label* labels, std::size_t count, uint32_t* nodes) const {
+    if (dense_) {
+      const uint32_t* lut = lut_.data();  // lut_[0] == kNone
+      for (std::size_t i = 0; i < count; ++i) nodes[i] = lut[static_cast<uint64_t>(labels[i])];
+    } else {
+      Label last = 0;
+      uint32_t last_node = PairMap::kNone;
+      for (std::size_t i = 0; i < count; ++i) {
+        const Label a = labels[i];
+        if (a != last) {
+          last = a;
+          last_node = a == 0 ? PairMap::kNone : sparse_.find(static_cast<uint64_t>(a))->second;
+        }
+        nodes[i] = last_node;
+      }
+    }
+  }
 
   uint32_t find(uint32_t i) {
     uint32_t root = i;
@@ -565,53 +840,80 @@ class Agglomeration {
   }
 
   void push(uint32_t e) {
-    current_[e] = sortable(stats_.score(e));
-    queue_.push(uint64_t{current_[e]} << 32 | e);
+    edges_[e].current = sortable(stats_.score(e));
+    queue_.push(uint64_t{edges_[e].current} << 32 | e);
   }
 
   void compact(uint32_t node) {
     auto& list = adj_[node];
     if (list.size() <= 2 * static_cast<std::size_t>(degree_[node]) + 16) return;
-    list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return !alive_[e]; }), list.end());
+    list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return !edges_[e].alive; }), list.end());
+  }
+
+  // The map again from the live edges alone (see merge_edge), sized so that rebuilding it is
+  // amortised over at least edges_.size() / 2 insertions.
+  void rebuild_map() {
+    std::size_t alive = 0;
+    for (const Edge& edge : edges_) alive += edge.alive;
+    map_ = PairMap(std::max(alive * 2, edges_.size() / 2));
+    for (uint32_t e = 0; e < edges_.size(); ++e) {
+      if (edges_[e].alive) map_.insert(pair_key(edges_[e].u, edges_[e].v), e);
+    }
   }
 
   void merge_edge(uint32_t e) {
-    uint32_t from = eu_[e], into = ev_[e];
+    uint32_t from = edges_[e].u, into = edges_[e].v;
     if (degree_[from] > degree_[into]) std::swap(from, into);
-    alive_[e] = 0;
-    map_.erase(pair_key(from, into));
+    edges_[e].alive = 0;
     --degree_[from];
     --degree_[into];
     parent_[from] = into;
 
     std::vector<uint32_t> edges;
     edges.swap(adj_[from]);
-    for (uint32_t f : edges) {
-      if (!alive_[f]) continue;
-      const uint32_t other = eu_[f] == from ? ev_[f] : eu_[f];
-      map_.erase(pair_key(from, other));
-      const uint32_t g = map_.find(pair_key(into, other));
-      if (g == PairMap::kNone) {
+    // The keys of `from`'s edges stay in the map: `from` is no longer a region, so they are
+    // never looked up again; they are dropped when the map is full and rebuilt from the live
+    // edges. Each edge then costs one look-up, (into, other), inserting it if absent.
+    if (map_.would_grow(edges.size())) rebuild_map();
+    // The edges and their map slots are prefetched first: the look-ups are independent.
+    for (uint32_t f : edges) prefetch(&edges_[f]);
+    keys_.resize(edges.size());
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      const Edge& edge = edges_[edges[i]];
+      if (!edge.alive) {
+        keys_[i] = PairMap::kEmpty;
+        continue;
+      }
+      keys_[i] = pair_key(into, edge.u == from ? edge.v : edge.u);
+      map_.prefetch(keys_[i]);
+    }
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      const uint64_t key = keys_[i];
+      if (key == PairMap::kEmpty) continue;
+      const uint32_t f = edges[i];
+      const uint32_t other = static_cast<uint32_t>(key >> 32) == into ? static_cast<uint32_t>(key)
+                                                                       : static_cast<uint32_t>(key >> 32);
+      const std::pair<uint32_t*, bool> slot = map_.emplace(key, f);
+      if (slot.second) {
         // exclusive neighbour of `from`: the edge moves to `into` with its statistic unchanged
-        if (eu_[f] == from) eu_[f] = into; else ev_[f] = into;
-        map_.insert(pair_key(into, other), f);
+        if (edges_[f].u == from) edges_[f].u = into; else edges_[f].v = into;
         adj_[into].push_back(f);
         ++degree_[into];
       } else {
         // shared neighbour: merge the two edges' statistics into the larger one
+        const uint32_t g = *slot.first;
         uint32_t keep = g, drop = f;
         if (stats_.weight(f) > stats_.weight(g)) {
           keep = f;
           drop = g;
-          if (eu_[f] == from) eu_[f] = into; else ev_[f] = into;
+          if (edges_[f].u == from) edges_[f].u = into; else edges_[f].v = into;
         }
         const bool changed = stats_.merge_changes(drop, keep);
         stats_.merge(drop, keep);
-        alive_[drop] = 0;
+        edges_[drop].alive = 0;
         if (keep == f) {
           // g was in adj_[into] and adj_[other]; f is in adj_[other] already
-          map_.erase(pair_key(into, other));
-          map_.insert(pair_key(into, other), f);
+          *slot.first = f;
           adj_[into].push_back(f);
         }
         --degree_[other];
@@ -623,20 +925,71 @@ class Agglomeration {
     compact(into);
   }
 
+  static void prefetch(const void* address) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(address);
+#else
+    (void)address;
+#endif
+  }
+
   EdgeStats stats_;
   PairMap map_;
   bool dense_ = true;
   std::vector<uint32_t> lut_;                       // label -> node (dense labels)
   std::unordered_map<uint64_t, uint32_t> sparse_;  // label -> node (sparse labels)
   std::vector<uint64_t> labels_;                    // node -> label
-  std::vector<uint32_t> eu_, ev_;                   // current endpoints (regions) of each edge
-  std::vector<uint8_t> alive_;
-  std::vector<uint32_t> current_;                   // sortable bits of each edge's current score
+  // Per edge, side by side (one cache line per visit): current endpoints (regions), sortable
+  // bits of the current score, and whether the edge is alive.
+  struct Edge {
+    uint32_t u, v, current, alive;
+  };
+  std::vector<Edge> edges_;
   std::vector<std::vector<uint32_t>> adj_;          // edges of each region (may hold dead ones)
   std::vector<uint32_t> degree_;                    // live edges of each region
   std::vector<uint32_t> parent_;                    // union-find over fragments
-  Queue queue_;
+  std::vector<uint64_t> keys_;                      // scratch of merge_edge
+  EdgeQueue queue_;
 };
+
+// Agglomerates and writes one segmentation per ascending threshold into outs[k] (n uint64 each).
+// With threads >= 2, a second thread first touches the pages of the outputs (the OS zeroes
+// fresh pages then) while the region graph is built and merged, which is sequential.
+template <typename Label>
+void agglomerate(const Label* fragments, const float* aff, const int64_t shape[3], Scoring scoring, int quantile,
+                 bool init_with_max, const float* thresholds, uint64_t* const* outs, int count, int threads) {
+  const int64_t n = std::max<int64_t>(shape[0], 0) * std::max<int64_t>(shape[1], 0) * std::max<int64_t>(shape[2], 0);
+  std::unique_ptr<Agglomeration> state;
+  std::vector<std::vector<uint64_t>> tables;
+#if defined(_OPENMP)
+  const int available = threads > 0 ? threads : omp_get_max_threads();
+  if (available >= 2 && n >= (int64_t{1} << 20) && count > 0) {
+    std::exception_ptr error;
+#pragma omp parallel num_threads(2)
+    {
+      if (omp_get_thread_num() == 0) {
+        try {
+          state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max);
+          tables = state->merge_through(thresholds, count);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      } else {
+        constexpr int64_t kPage = 4096 / sizeof(uint64_t);
+        for (int k = 0; k < count; ++k) {
+          for (int64_t v = 0; v < n; v += kPage) outs[k][v] = 0;
+        }
+      }
+    }
+    if (error) std::rethrow_exception(error);
+  }
+#endif
+  if (!state) {
+    state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max);
+    tables = state->merge_through(thresholds, count);
+  }
+  state->write_tables(fragments, n, tables, outs, threads);
+}
 
 }  // namespace agglo
 }  // namespace pytc

@@ -1,8 +1,12 @@
-// Binding of core/agglomerate.hpp: a class holding one agglomeration, so that Python can
-// extract a segmentation after each threshold (one merging pass for all thresholds).
+// Binding of core/agglomerate.hpp: agglomerate_into (all thresholds at once, the segmentations
+// written in one pass) and a class holding one agglomeration, so that Python can extract a
+// segmentation after each threshold (one merging pass for all thresholds).
 // Validation of user input lives in pytc/kernels/_agglomerate.py; the checks here guard the
 // raw pointers against misuse of the private class.
 #include <memory>
+#include <vector>
+
+#include <pybind11/stl.h>
 
 #include "core/agglomerate.hpp"
 
@@ -15,25 +19,47 @@ namespace {
 
 constexpr const char* kName = "agglomerate";
 
+void check_inputs(const py::array& fragments, const py::array_t<float, py::array::c_style>& affinities, int scoring) {
+  if (fragments.ndim() != 3) {
+    throw py::value_error(std::string(kName) + ": `fragments` must be 3D; got shape " + shape_string(fragments));
+  }
+  if (!(fragments.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(kName) + ": `fragments` must be C-contiguous");
+  }
+  if (affinities.ndim() != 4 || affinities.shape(0) < 3 || affinities.shape(1) != fragments.shape(0) ||
+      affinities.shape(2) != fragments.shape(1) || affinities.shape(3) != fragments.shape(2)) {
+    throw py::value_error(std::string(kName) + ": `affinities` must have shape (C >= 3, *fragments.shape); got " +
+                          shape_string(affinities) + " for fragments " + shape_string(fragments));
+  }
+  if (scoring < 0 || scoring > 4) {
+    throw py::value_error(std::string(kName) + ": unknown scoring code " + std::to_string(scoring));
+  }
+}
+
+// Pointers to the uint64 outputs, one per threshold, each with n values.
+std::vector<uint64_t*> output_pointers(const std::vector<py::array>& outs, std::size_t count, int64_t n) {
+  if (outs.size() != count) {
+    throw py::value_error(std::string(kName) + ": one `out` array per threshold is needed; got " +
+                          std::to_string(outs.size()) + " for " + std::to_string(count) + " thresholds");
+  }
+  std::vector<uint64_t*> dst;
+  for (const py::array& out : outs) {
+    py::array array = out;
+    require_c_contiguous_writable(array, kName, "out");
+    if (!array.dtype().is(py::dtype::of<uint64_t>()) || array.size() != n) {
+      throw py::value_error(std::string(kName) + ": `out` must be uint64 with one value per voxel");
+    }
+    dst.push_back(static_cast<uint64_t*>(array.mutable_data()));
+  }
+  return dst;
+}
+
 class PyAgglomeration {
  public:
   PyAgglomeration(const py::array& fragments, const py::array_t<float, py::array::c_style>& affinities,
                   int scoring, int quantile, bool init_with_max)
       : fragments_(fragments) {
-    if (fragments.ndim() != 3) {
-      throw py::value_error(std::string(kName) + ": `fragments` must be 3D; got shape " + shape_string(fragments));
-    }
-    if (!(fragments.flags() & py::array::c_style)) {
-      throw py::value_error(std::string(kName) + ": `fragments` must be C-contiguous");
-    }
-    if (affinities.ndim() != 4 || affinities.shape(0) < 3 || affinities.shape(1) != fragments.shape(0) ||
-        affinities.shape(2) != fragments.shape(1) || affinities.shape(3) != fragments.shape(2)) {
-      throw py::value_error(std::string(kName) + ": `affinities` must have shape (C >= 3, *fragments.shape); got " +
-                            shape_string(affinities) + " for fragments " + shape_string(fragments));
-    }
-    if (scoring < 0 || scoring > 4) {
-      throw py::value_error(std::string(kName) + ": unknown scoring code " + std::to_string(scoring));
-    }
+    check_inputs(fragments, affinities, scoring);
     const int64_t shape[3] = {fragments.shape(0), fragments.shape(1), fragments.shape(2)};
     n_ = shape[0] * shape[1] * shape[2];
     const float* aff = affinities.data();
@@ -74,9 +100,31 @@ class PyAgglomeration {
   std::unique_ptr<agglo::Agglomeration> impl_;
 };
 
+// The whole agglomeration into `outs` (one uint64 array per ascending threshold); with threads
+// >= 2 the outputs' pages are first touched while merging (see core agglomerate()).
+void agglomerate_into(const py::array& fragments, const py::array_t<float, py::array::c_style>& affinities,
+                      int scoring, int quantile, bool init_with_max, const std::vector<float>& thresholds,
+                      const std::vector<py::array>& outs, int threads) {
+  check_inputs(fragments, affinities, scoring);
+  const int64_t shape[3] = {fragments.shape(0), fragments.shape(1), fragments.shape(2)};
+  const std::vector<uint64_t*> dst = output_pointers(outs, thresholds.size(), shape[0] * shape[1] * shape[2]);
+  const float* aff = affinities.data();
+  dispatch_label_width(fragments, kName, "fragments", [&](auto tag) {
+    using Label = decltype(tag);
+    const auto* data = static_cast<const Label*>(fragments.data());
+    py::gil_scoped_release release;
+    agglo::agglomerate(data, aff, shape, static_cast<agglo::Scoring>(scoring), quantile, init_with_max,
+                       thresholds.data(), dst.data(), static_cast<int>(dst.size()), threads);
+  });
+}
+
 }  // namespace
 
 PYTC_BINDING(agglomerate) {
+  m.def("agglomerate_into", &agglomerate_into, py::arg("fragments"), py::arg("affinities"), py::arg("scoring"),
+        py::arg("quantile"), py::arg("init_with_max"), py::arg("thresholds"), py::arg("outs"), py::arg("threads"),
+        "Agglomerates and writes the segmentation of each ascending threshold into `outs` (uint64, one per "
+        "threshold); see pytc.kernels._agglomerate.agglomerate.");
   py::class_<PyAgglomeration>(m, "Agglomeration",
                               "Region graph and merge state; see pytc.kernels._agglomerate.iter_agglomerate.")
       .def(py::init<const py::array&, const py::array_t<float, py::array::c_style>&, int, int, bool>(),

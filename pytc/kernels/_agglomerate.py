@@ -132,7 +132,7 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
         maximum affinity of its boundary, as waterz's default ``InitWithMax = true`` does; False
         uses all boundary affinities from the start.
     threads : int, optional
-        Threads for writing the segmentations (merging is sequential).
+        Threads for writing the segmentations (building the graph and merging are sequential).
 
     Returns
     -------
@@ -142,10 +142,12 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
 
     Notes
     -----
-    Region graph in one pass (hash map of fragment pairs), merging with a binary heap with lazy
-    deletion and small-to-large region merging: O(N + E log E) time, O(fragments + edges)
-    memory, plus the value lists of ``'quantile-<q>'`` (one float per boundary face unless
-    `init_with_max`). waterz's ``discretize_queue`` (approximate bin queue) is not offered: the
+    Region graph in one pass (hash map of fragment pairs), merging with an exact priority queue
+    with lazy deletion and small-to-large region merging, then all segmentations written in one
+    pass over the fragments: O(N + E log E) time, O(fragments + edges) memory besides the
+    outputs, plus the value lists of ``'quantile-<q>'`` (one float per boundary face unless
+    `init_with_max`). With `threads` >= 2, a second thread touches the new output arrays (the
+    OS zeroes fresh memory then) while the graph is built and merged. waterz's ``discretize_queue`` (approximate bin queue) is not offered: the
     exact queue is used. Scores are float32 as in waterz; the mean is a double sum over the count
     (waterz keeps a float running mean, so scores may differ in the last float bit).
 
@@ -164,4 +166,8 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
     affinities, thresholds, fragments, kind, q, init, threads = _prepare(
         affinities, thresholds, fragments, scoring, low, high, init_with_max, threads, fn
     )
-    return list(_generate(affinities, thresholds, fragments, kind, q, init, threads))
+    outs = [np.empty(fragments.shape, dtype=np.uint64) for _ in thresholds]
+    # one merging pass, then all segmentations written in one pass over the fragments
+    _ext.agglomerate_into(fragments, affinities, _CODES[kind], q, init, [np.float32(t) for t in thresholds], outs,
+                          threads)
+    return outs

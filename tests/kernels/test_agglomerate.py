@@ -144,6 +144,44 @@ def test_huge_labels_use_the_sparse_path(rng):
         assert a[a > 0].min(initial=2**60) >= 2**60
 
 
+@pytest.mark.parametrize("scoring", ["mean", "quantile-50-histogram"])
+def test_large_volume_threads_and_iteration_agree(rng, scoring):
+    """>= 2^20 voxels: the segmentations written in one parallel pass (and the output pages first
+    touched by a second thread while merging) equal one thread and the one-at-a-time path."""
+    shape = (16, 256, 256)
+    blocks = np.arange(4 * 64 * 64, dtype=np.uint64).reshape(4, 64, 64) + np.uint64(1)
+    fragments = np.repeat(np.repeat(np.repeat(blocks, 4, 0), 4, 1), 4, 2)
+    fragments[:, :, :8] = 0  # some background
+    affinities = rng.random((3,) + shape).astype(np.float32)
+    thresholds = [0.45, 0.48, 0.5, 0.51] if scoring == "mean" else [0.02, 0.04, 0.06, 0.1]
+    one = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, threads=1)
+    two = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, threads=2)
+    iterated = list(iter_agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, threads=2))
+    sparse = agglomerate(affinities, thresholds, scoring=scoring, threads=2,
+                         fragments=np.where(fragments > 0, fragments + np.uint64(2**50), 0).astype(np.uint64))
+    counts = []
+    for a, b, c, d in zip(one, two, iterated, sparse):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(np.where(a > 0, a + np.uint64(2**50), 0), d)
+        counts.append(len(np.unique(a)))
+    assert counts[0] > counts[-1] > 2  # the thresholds merge some but not all
+
+
+def test_binding_checks_the_outputs():
+    from pytc.kernels._agglomerate import _ext
+
+    aff = np.ones((3, 2, 3, 4), dtype=np.float32)
+    frag = np.ones((2, 3, 4), dtype=np.uint64)
+    out = np.empty((2, 3, 4), np.uint64)
+    with pytest.raises(ValueError, match="one `out` array per threshold"):
+        _ext.agglomerate_into(frag, aff, 0, 50, True, [0.5, 0.7], [out], 1)
+    with pytest.raises(ValueError, match="`out` must be uint64"):
+        _ext.agglomerate_into(frag, aff, 0, 50, True, [0.5], [out.astype(np.int64)], 1)
+    with pytest.raises(ValueError, match="`out` must be C-contiguous"):
+        _ext.agglomerate_into(frag, aff, 0, 50, True, [0.5], [np.empty((4, 3, 2), np.uint64).T], 1)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int32, np.int64])
 def test_fragment_dtypes_and_layouts(rng, dtype):
     affinities, thresholds, fragments = random_case(rng, max_side=6)
