@@ -54,7 +54,7 @@ def as_affinities(affinities, fn, arg="affinities", min_channels=3):
             f"Convert explicitly, e.g. {arg}.astype(np.float32)."
         )
     array = np.ascontiguousarray(array)
-    if np.isnan(array).any():
+    if array.size and np.isnan(array.min()):  # min propagates NaN; cheaper than a boolean mask
         raise ValueError(f"{fn}: `{arg}` contains NaN at {np.argwhere(np.isnan(array))[0].tolist()} (first of "
                          f"{int(np.isnan(array).sum())})")
     return array
