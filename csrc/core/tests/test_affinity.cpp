@@ -5,15 +5,9 @@
 #include <vector>
 
 #include "core/affinity.hpp"
+#include "core/tests/check.hpp"
 
-static int failures = 0;
-
-static void check(bool ok, const char* what) {
-  if (!ok) {
-    std::printf("FAILED: %s\n", what);
-    ++failures;
-  }
-}
+using pytc_test::check;
 
 int main() {
   // 1 x 2 x 3 volume:  [1 1 2]
@@ -57,6 +51,5 @@ int main() {
   }
   check(threw, "negative shape throws");
 
-  std::printf(failures ? "%d check(s) failed\n" : "all checks passed\n", failures);
-  return failures ? 1 : 0;
+  return pytc_test::report("affinity");
 }

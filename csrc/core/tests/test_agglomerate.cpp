@@ -6,15 +6,9 @@
 #include <vector>
 
 #include "core/agglomerate.hpp"
+#include "core/tests/check.hpp"
 
-static int failures = 0;
-
-static void check(bool ok, const char* what) {
-  if (!ok) {
-    std::printf("FAILED: %s\n", what);
-    ++failures;
-  }
-}
+using pytc_test::check;
 
 int main() {
   // 1 x 1 x 5 volume of fragments [1 2 3 0 4]; x-affinities (channel 2) link x with x - 1.
@@ -134,6 +128,5 @@ int main() {
     }
   }
 
-  if (failures == 0) std::printf("agglomerate core: all checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return pytc_test::report("agglomerate");
 }

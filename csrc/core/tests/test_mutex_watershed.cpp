@@ -6,15 +6,9 @@
 #include <vector>
 
 #include "core/mutex_watershed.hpp"
+#include "core/tests/check.hpp"
 
-static int failures = 0;
-
-static void check(bool ok, const char* what) {
-  if (!ok) {
-    std::printf("FAILED: %s\n", what);
-    ++failures;
-  }
-}
+using pytc_test::check;
 
 int main() {
   // 1 x 1 x 4 row. Attractive (0,0,-1): 0-1 strong (0.9), 1-2 weak (0.2), 2-3 strong (0.8).
@@ -92,6 +86,5 @@ int main() {
     check(k1 == k2 && one == two && in_range, "large input: same labels with 1 and 2 threads, labels 1..K");
   }
 
-  if (failures == 0) std::printf("all mutex_watershed core checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return pytc_test::report("mutex_watershed");
 }

@@ -6,15 +6,9 @@
 #include <vector>
 
 #include "core/watershed.hpp"
+#include "core/tests/check.hpp"
 
-static int failures = 0;
-
-static void check(bool ok, const char* what) {
-  if (!ok) {
-    std::printf("FAILED: %s\n", what);
-    ++failures;
-  }
-}
+using pytc_test::check;
 
 // Runs the watershed with low=0.0001, high=0.9999 and weight_threshold=low.
 static std::vector<uint64_t> run(const std::vector<float>& aff, const int64_t shape[3], uint64_t size_threshold,
@@ -137,6 +131,5 @@ int main() {
   }
   check(threw, "low > high throws");
 
-  if (failures == 0) std::printf("all watershed checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return pytc_test::report("watershed");
 }
