@@ -30,9 +30,10 @@
 // with `low`/`high` rounded to the float that gives the same answers); a second branch-free pass
 // marks voxels with a mutual pointer (plateau voxels): the others keep their last direction
 // without the queue (the breadth-first search is only run over plateau voxels, seeded by the
-// plateau corners in index order, found 8 voxels at a time, which gives exactly the order of the
-// full queue). Basins: a 3-bit link mask per voxel (linked to its -z / -y / -x neighbour: one of
-// the two points to the other, or both are on the same flat maximum), then a two-pass labelling:
+// plateau corners in index order, found 32 voxels at a time with SSE2, which gives exactly the
+// order of the full queue; each searched voxel looks at its six neighbours without branches).
+// Basins: a 3-bit link mask per voxel (linked to its -z / -y / -x neighbour: one of the two
+// points to the other, or both are on the same flat maximum), then a two-pass labelling:
 // pass 1 in C order gives a new provisional label where there is no link, else the label of the
 // first linked neighbour, and joins differing linked labels in a union-find whose roots are the
 // smallest labels. Pass 1 runs on z slabs in parallel; a slab numbers its labels from its first
@@ -80,6 +81,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #if defined(_MSC_VER)
@@ -237,6 +242,17 @@ inline int bit_index(uint8_t b) {
 #endif
 }
 
+// Number of set bits of b.
+inline int popcount32(uint32_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_popcount(b);
+#else
+  int n = 0;
+  for (; b; b &= b - 1) ++n;
+  return n;
+#endif
+}
+
 // Index of the lowest set bit of b (b != 0).
 inline int bit_index64(uint64_t b) {
 #if defined(__GNUC__) || defined(__clang__)
@@ -349,8 +365,9 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
   // queue would give them); plateau voxels (with a mutual pointer) are marked, plateau corners
   // (also with a non-mutual pointer) additionally as visited, and searched breadth-first.
-  std::unique_ptr<uint8_t[]> state_buffer(new uint8_t[static_cast<size_t>(N + pad)]);
+  std::unique_ptr<uint8_t[]> state_buffer(new uint8_t[static_cast<size_t>(N + 2 * pad)]);
   std::memset(state_buffer.get(), 0, static_cast<size_t>(pad));
+  std::memset(state_buffer.get() + pad + N, 0, static_cast<size_t>(pad));
   uint8_t* const state = state_buffer.get() + pad;  // state[-pad, 0) reads as "no pointer"
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
@@ -361,11 +378,35 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // scratch of N + 2 indices: the plateau queue, then the union-find of the provisional labels
   std::unique_ptr<I[]> work(new I[static_cast<size_t>(N) + 2]);
   {
-    // queue of plateau voxels (each is queued once): the corners in index order, found 8 voxels
-    // at a time (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
+    // queue of plateau voxels (each is queued once): the corners in index order, found 32 voxels
+    // at a time with SSE2 (the first 8 of a block stored without branches), else 8 at a time
+    // (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
     I* const queue = work.get();
     size_t tail = 0;
     int64_t v = 0;
+#if defined(__SSE2__)
+    {
+      const __m128i both = _mm_set1_epi8(static_cast<char>(kPlateau | kVisited));
+      for (; v + 32 <= N; v += 32) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + v));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + v + 16));
+        const uint32_t ma = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(a, both), both)));
+        const uint32_t mb = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(b, both), both)));
+        uint64_t m = ma | mb << 16 | uint64_t{0xff} << 32;  // stops: the first 8 pops never see 0
+        const int count = popcount32(static_cast<uint32_t>(m));
+        I* const q = queue + tail;  // tail <= v, so q[0..7] lie in the queue
+        for (int j = 0; j < 8; ++j) {
+          q[j] = static_cast<I>(v + bit_index64(m));
+          m &= m - 1;
+        }
+        for (int j = 8; j < count; ++j) {
+          q[j] = static_cast<I>(v + bit_index64(m));
+          m &= m - 1;
+        }
+        tail += static_cast<size_t>(count);
+      }
+    }
+#endif
     for (; v + 8 <= N; v += 8) {
       uint64_t word;
       std::memcpy(&word, state + v, 8);
@@ -380,25 +421,22 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
     uint8_t* st = state;
     constexpr int opposite[6] = {3, 4, 5, 0, 1, 2};
-    for (size_t head = 0; head < tail; ++head) {
+    for (size_t head = 0; head < tail; ++head) {  // branch-free over the six directions, in order
       const int64_t v = static_cast<int64_t>(queue[head]);
-      unsigned bits = st[v] & 0x3fu;
-      uint8_t keep = 0;
-      while (bits) {  // directions in increasing order
-        const int d = bit_index64(bits);
-        bits &= bits - 1;
+      const unsigned bits = st[v] & 0x3fu;
+      unsigned keep = 0;
+      for (int d = 0; d < 6; ++d) {
         const int64_t u = v + step[d];
-        const uint8_t su = st[u];
-        if (su >> opposite[d] & 1) {
-          if (!(su & kVisited)) {
-            st[u] = su | kVisited;
-            queue[tail++] = static_cast<I>(u);
-          }
-        } else {
-          keep = static_cast<uint8_t>(1u << d);
-        }
+        const unsigned su = st[u];
+        const unsigned has = bits >> d & 1u;
+        const unsigned back = su >> opposite[d] & has;
+        const unsigned fresh = back & ~(su >> 6);  // points back, not yet queued: queue it
+        st[u] = static_cast<uint8_t>(su | fresh << 6);
+        queue[tail] = static_cast<I>(u);
+        tail += fresh;
+        keep = (has & ~back) ? (1u << d) : keep;
       }
-      st[v] = keep;
+      st[v] = static_cast<uint8_t>(keep);
     }
   }
 
