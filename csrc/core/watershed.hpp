@@ -479,10 +479,15 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   state_buffer.reset();
   // Pass 1 runs on slabs of z planes in parallel: a slab starting at voxel s numbers its labels
   // from s + 1 (labels stay in C order of their first voxel) and leaves its links to the plane
-  // before it for a sequential join afterwards.
+  // before it for a sequential join afterwards. Slabs are a multiple of the threads, up to 4 per
+  // thread (a descheduled thread then holds back less) while they keep >= 16 planes (the join of
+  // a slab's first plane costs about as much as labelling a plane).
   int64_t n_slabs = 1;
 #if defined(_OPENMP)
-  if (parallel && n_threads > 1) n_slabs = std::min<int64_t>(Z, 4 * int64_t{n_threads});
+  if (parallel && n_threads > 1) {
+    const int64_t per_thread = std::max<int64_t>(1, std::min<int64_t>(4, Z / (16 * int64_t{n_threads})));
+    n_slabs = std::min<int64_t>(Z, per_thread * n_threads);
+  }
 #endif
   std::vector<I> slab_next(static_cast<size_t>(n_slabs));
   auto slab_begin = [&](int64_t t) { return (Z * t / n_slabs) * sz; };  // first voxel of slab t
