@@ -448,8 +448,10 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // A component's smallest label is the one created at its first voxel, so numbering the roots
   // in label order numbers the basins in order of their first voxel.
   // The labels live in the output buffer (32-bit labels in its upper half) until the output is
-  // written; write_out(map) sets out[v] = map(lab[v]) in C order, reading the labels in blocks
-  // through a local copy before they are overwritten (out[v] only covers labels <= v).
+  // written; write_out(map) sets out[v] = map(lab[v]). out[v] covers the 32-bit labels 2v - N and
+  // 2v - N + 1 (< v), so with threads the voxels [a, (N + a) / 2) are written in parallel once
+  // all below a are (their writes only cover labels below a), halving what is left each time;
+  // the rest in C order, reading the labels in blocks through a local copy.
   I* const lab = reinterpret_cast<I*>(out) + (sizeof(I) == 4 ? N : 0);
   auto write_out = [&](auto&& map) {
     if (sizeof(I) == 8) {
@@ -459,9 +461,20 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       for (int64_t v = 0; v < N; ++v) out[v] = static_cast<uint64_t>(map(lab[v]));
       return;
     }
+    int64_t first = 0;
+#if defined(_OPENMP)
+    if (parallel && n_threads > 1) {
+      while (N - first >= (int64_t{1} << 16)) {
+        const int64_t a = first, b = (N + a) / 2;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (int64_t v = a; v < b; ++v) out[v] = static_cast<uint64_t>(map(lab[v]));
+        first = b;
+      }
+    }
+#endif
     constexpr int64_t kBlock = 2048;
     I block[kBlock];
-    for (int64_t v0 = 0; v0 < N; v0 += kBlock) {
+    for (int64_t v0 = first; v0 < N; v0 += kBlock) {
       const int64_t n = std::min(kBlock, N - v0);
       std::memcpy(block, lab + v0, static_cast<size_t>(n) * sizeof(I));
       for (int64_t i = 0; i < n; ++i) out[v0 + i] = static_cast<uint64_t>(map(block[i]));
@@ -571,14 +584,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       lb[v] = b;
       ++size[b];
     }
-  } else if (parallel && n_threads > 1 && sizeof(I) == 4) {
-    I* PYTC_WS_RESTRICT lb = lab;  // basin ids in place in parallel, then widened in C order
-    const I* PYTC_WS_RESTRICT bo = basin_of;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads)
-#endif
-    for (int64_t v = 0; v < N; ++v) lb[v] = bo[lb[v]];
-    write_out([](I b) { return b; });
   } else {
     write_out([basin_of](I l) { return basin_of[l]; });
   }
