@@ -421,20 +421,22 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
     uint8_t* st = state;
     constexpr int opposite[6] = {3, 4, 5, 0, 1, 2};
-    for (size_t head = 0; head < tail; ++head) {  // branch-free over the six directions, in order
+    for (size_t head = 0; head < tail; ++head) {  // the six neighbours read without branches
       const int64_t v = static_cast<int64_t>(queue[head]);
       const unsigned bits = st[v] & 0x3fu;
-      unsigned keep = 0;
+      unsigned keep = 0, fresh = 0;
       for (int d = 0; d < 6; ++d) {
-        const int64_t u = v + step[d];
-        const unsigned su = st[u];
+        const unsigned su = st[v + step[d]];
         const unsigned has = bits >> d & 1u;
         const unsigned back = su >> opposite[d] & has;
-        const unsigned fresh = back & ~(su >> 6);  // points back, not yet queued: queue it
-        st[u] = static_cast<uint8_t>(su | fresh << 6);
-        queue[tail] = static_cast<I>(u);
-        tail += fresh;
+        fresh |= (back & ~(su >> 6)) << d;  // points back, not yet queued: queue it
         keep = (has & ~back) ? (1u << d) : keep;
+      }
+      while (fresh) {  // few voxels queue others (most plateau voxels are corners)
+        const int64_t u = v + step[bit_index64(fresh)];
+        fresh &= fresh - 1;
+        st[u] = static_cast<uint8_t>(st[u] | kVisited);
+        queue[tail++] = static_cast<I>(u);
       }
       st[v] = static_cast<uint8_t>(keep);
     }
@@ -566,12 +568,16 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       }
     }
     // final ids, in place: roots numbered 1..B in label order (root[l] <= l is done before l)
+    I n = 0;  // in a register (n_basins is shared with lambdas)
     for (int64_t t = 0; t < n_slabs; ++t) {
-      for (I l = static_cast<I>(slab_begin(t) + 1); l < slab_next[static_cast<size_t>(t)]; ++l) {
-        const I r = rt[l];
-        rt[l] = r == l ? static_cast<I>(++n_basins) : rt[r];
+      const I last = slab_next[static_cast<size_t>(t)];
+      for (I l = static_cast<I>(slab_begin(t) + 1); l < last; ++l) {
+        const I r = rt[l], up = rt[r];  // without branches: roots and the others interleave
+        n += static_cast<I>(r == l);
+        rt[l] = r == l ? n : up;
       }
     }
+    n_basins = n;
   }
   const I* const basin_of = work.get();
   std::vector<uint64_t> size;
