@@ -100,6 +100,8 @@ struct WatershedStats {
   uint64_t region_edges = 0;   // region-graph edges kept (0 when size_threshold == dust == 0)
   uint64_t fragments = 0;      // output fragments
   uint64_t dust_voxels = 0;    // voxels set to 0 by the dust rule
+  bool nan_seen = false;       // an affinity of channels 0..2 is NaN (looked for only without a
+                               // mask; NaN edges count as cut)
 };
 
 namespace ws_detail {
@@ -173,6 +175,15 @@ PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const fl
     s[x] = ascent_bits(zm[x], ym[x], ax[x], zp[x], yp[x], ax[x + 1], lowf, highf);
   }
   s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
+}
+
+// Whether one of the X values of a row of each of the three channels is NaN.
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES unsigned nan_row(const float* PYTC_WS_RESTRICT a, const float* PYTC_WS_RESTRICT b,
+                                       const float* PYTC_WS_RESTRICT c, int64_t X) {
+  unsigned any = 0;
+  for (int64_t x = 0; x < X; ++x) any |= (a[x] != a[x]) | (b[x] != b[x]) | (c[x] != c[x]);
+  return any;
 }
 
 // Plateau marking of one row (s: its direction masks, t: its state): a voxel without a mutual
@@ -332,8 +343,9 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   std::memset(sag + N, 0, static_cast<size_t>(pad));
   {
     const std::vector<float> none(static_cast<size_t>(X) + 1, -1.0f);
+    unsigned nan_any = 0;  // NaN looked for in each row while it is in the cache (without a mask)
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel) reduction(| : nan_any)
 #endif
     for (int64_t r = 0; r < Z * Y; ++r) {
       const int64_t z = r / Y, y = r % Y, base = r * X;
@@ -345,6 +357,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         const float* PYTC_WS_RESTRICT yp = y + 1 < Y ? aff_y + base + sy : none.data();
         const float* PYTC_WS_RESTRICT ax = aff_x + base;
         ascent_row(zm, ym, ax, zp, yp, X, lowf, highf, s);
+        nan_any |= nan_row(aff_z + base, aff_y + base, ax, X);
       } else {
         for (int64_t x = 0; x < X; ++x) {
           const int64_t v = base + x;
@@ -360,6 +373,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         }
       }
     }
+    stats.nan_seen = nan_any != 0;
   }
 
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
