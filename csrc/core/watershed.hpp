@@ -60,12 +60,15 @@
 // (32-bit labels in its upper half). With merging: 12 bytes per face record, 8 per bucketed
 // face, 24 per edge during the sort and 9 per basin for the union-find and its flags.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
-// C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
-// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (z slabs), the basin-id
-// lookup when no merge pass runs and the region-graph face sweep (z slabs) run on `threads`
-// OpenMP threads (<= 0: the OpenMP default; volumes under 2^15 voxels run on one); the plateau
-// search, the slab joins, the writing of the output over the labels (in C order), the bucket
-// sorts, the radix sort and the merge passes are sequential.
+// C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64. Without a mask,
+// stage 1 also looks for NaN in each row of channels 0..2 it has read (stats.nan_seen; NaN
+// edges count as cut), so that the Python wrapper needs no separate pass over the input.
+// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (n_threads x 1..4 z
+// slabs of >= 16 planes where possible), the writing of the output over the labels (phases that
+// each write half of what is left, the last 2^16 voxels in C order) and the region-graph face
+// sweep (z slabs) run on `threads` OpenMP threads (<= 0: the OpenMP default; volumes under 2^15
+// voxels run on one); the plateau search, the slab joins, the numbering of the basins, the
+// bucket sorts, the radix sort and the merge passes are sequential.
 #pragma once
 
 #include <algorithm>
