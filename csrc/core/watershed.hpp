@@ -30,9 +30,10 @@
 // with `low`/`high` rounded to the float that gives the same answers); a second branch-free pass
 // marks voxels with a mutual pointer (plateau voxels): the others keep their last direction
 // without the queue (the breadth-first search is only run over plateau voxels, seeded by the
-// plateau corners in index order, found 8 voxels at a time, which gives exactly the order of the
-// full queue). Basins: a 3-bit link mask per voxel (linked to its -z / -y / -x neighbour: one of
-// the two points to the other, or both are on the same flat maximum), then a two-pass labelling:
+// plateau corners in index order, found 32 voxels at a time with SSE2, which gives exactly the
+// order of the full queue; each searched voxel looks at its six neighbours without branches).
+// Basins: a 3-bit link mask per voxel (linked to its -z / -y / -x neighbour: one of the two
+// points to the other, or both are on the same flat maximum), then a two-pass labelling:
 // pass 1 in C order gives a new provisional label where there is no link, else the label of the
 // first linked neighbour, and joins differing linked labels in a union-find whose roots are the
 // smallest labels. Pass 1 runs on z slabs in parallel; a slab numbers its labels from its first
@@ -59,12 +60,15 @@
 // (32-bit labels in its upper half). With merging: 12 bytes per face record, 8 per bucketed
 // face, 24 per edge during the sort and 9 per basin for the union-find and its flags.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
-// C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64.
-// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (z slabs), the basin-id
-// lookup when no merge pass runs and the region-graph face sweep (z slabs) run on `threads`
-// OpenMP threads (<= 0: the OpenMP default; volumes under 2^15 voxels run on one); the plateau
-// search, the slab joins, the writing of the output over the labels (in C order), the bucket
-// sorts, the radix sort and the merge passes are sequential.
+// C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64. Without a mask,
+// stage 1 also looks for NaN in each row of channels 0..2 it has read (stats.nan_seen; NaN
+// edges count as cut), so that the Python wrapper needs no separate pass over the input.
+// Threading: stage 1, the plateau marking, the link masks, basin pass 1 (n_threads x 1..4 z
+// slabs of >= 16 planes where possible), the writing of the output over the labels (phases that
+// each write half of what is left, the last 2^16 voxels in C order) and the region-graph face
+// sweep (z slabs) run on `threads` OpenMP threads (<= 0: the OpenMP default; volumes under 2^15
+// voxels run on one); the plateau search, the slab joins, the numbering of the basins, the
+// bucket sorts, the radix sort and the merge passes are sequential.
 #pragma once
 
 #include <algorithm>
@@ -82,6 +86,10 @@
 #include <omp.h>
 #endif
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if defined(_MSC_VER)
 #define PYTC_WS_RESTRICT __restrict
 #else
@@ -95,6 +103,8 @@ struct WatershedStats {
   uint64_t region_edges = 0;   // region-graph edges kept (0 when size_threshold == dust == 0)
   uint64_t fragments = 0;      // output fragments
   uint64_t dust_voxels = 0;    // voxels set to 0 by the dust rule
+  bool nan_seen = false;       // an affinity of channels 0..2 is NaN (looked for only without a
+                               // mask; NaN edges count as cut)
 };
 
 namespace ws_detail {
@@ -170,6 +180,15 @@ PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const fl
   s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
 }
 
+// Whether one of the X values of a row of each of the three channels is NaN.
+template <typename Dummy = void>
+PYTC_WS_TARGET_CLONES unsigned nan_row(const float* PYTC_WS_RESTRICT a, const float* PYTC_WS_RESTRICT b,
+                                       const float* PYTC_WS_RESTRICT c, int64_t X) {
+  unsigned any = 0;
+  for (int64_t x = 0; x < X; ++x) any |= (a[x] != a[x]) | (b[x] != b[x]) | (c[x] != c[x]);
+  return any;
+}
+
 // Plateau marking of one row (s: its direction masks, t: its state): a voxel without a mutual
 // pointer keeps its last direction, one with a mutual pointer keeps its directions and is marked
 // kPlateau, and kVisited too when it also has a non-mutual pointer (a plateau corner).
@@ -234,6 +253,17 @@ inline int bit_index(uint8_t b) {
   int i = 0;
   while (!(b >> i & 1)) ++i;
   return i;
+#endif
+}
+
+// Number of set bits of b.
+inline int popcount32(uint32_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_popcount(b);
+#else
+  int n = 0;
+  for (; b; b &= b - 1) ++n;
+  return n;
 #endif
 }
 
@@ -316,8 +346,9 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   std::memset(sag + N, 0, static_cast<size_t>(pad));
   {
     const std::vector<float> none(static_cast<size_t>(X) + 1, -1.0f);
+    unsigned nan_any = 0;  // NaN looked for in each row while it is in the cache (without a mask)
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel) reduction(| : nan_any)
 #endif
     for (int64_t r = 0; r < Z * Y; ++r) {
       const int64_t z = r / Y, y = r % Y, base = r * X;
@@ -329,6 +360,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         const float* PYTC_WS_RESTRICT yp = y + 1 < Y ? aff_y + base + sy : none.data();
         const float* PYTC_WS_RESTRICT ax = aff_x + base;
         ascent_row(zm, ym, ax, zp, yp, X, lowf, highf, s);
+        nan_any |= nan_row(aff_z + base, aff_y + base, ax, X);
       } else {
         for (int64_t x = 0; x < X; ++x) {
           const int64_t v = base + x;
@@ -344,13 +376,15 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         }
       }
     }
+    stats.nan_seen = nan_any != 0;
   }
 
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the
   // queue would give them); plateau voxels (with a mutual pointer) are marked, plateau corners
   // (also with a non-mutual pointer) additionally as visited, and searched breadth-first.
-  std::unique_ptr<uint8_t[]> state_buffer(new uint8_t[static_cast<size_t>(N + pad)]);
+  std::unique_ptr<uint8_t[]> state_buffer(new uint8_t[static_cast<size_t>(N + 2 * pad)]);
   std::memset(state_buffer.get(), 0, static_cast<size_t>(pad));
+  std::memset(state_buffer.get() + pad + N, 0, static_cast<size_t>(pad));
   uint8_t* const state = state_buffer.get() + pad;  // state[-pad, 0) reads as "no pointer"
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel)
@@ -361,11 +395,36 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // scratch of N + 2 indices: the plateau queue, then the union-find of the provisional labels
   std::unique_ptr<I[]> work(new I[static_cast<size_t>(N) + 2]);
   {
-    // queue of plateau voxels (each is queued once): the corners in index order, found 8 voxels
-    // at a time (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
+    // queue of plateau voxels (each is queued once): the corners in index order, found 32 voxels
+    // at a time with SSE2 (the first 8 of a block stored without branches), else 8 at a time
+    // (bit 7 of a byte of `hit`: plateau and visited), then the breadth-first search
     I* const queue = work.get();
     size_t tail = 0;
     int64_t v = 0;
+#if defined(__SSE2__)
+    {
+      const __m128i both = _mm_set1_epi8(static_cast<char>(kPlateau | kVisited));
+      for (; v + 32 <= N; v += 32) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + v));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + v + 16));
+        const uint32_t ma = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(a, both), both)));
+        const uint32_t mb = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(b, both), both)));
+        if ((ma | mb) == 0) continue;  // plateau-free blocks are common in most volumes
+        uint64_t m = ma | mb << 16 | uint64_t{0xff} << 32;  // stops: the first 8 pops never see 0
+        const int count = popcount32(static_cast<uint32_t>(m));
+        I* const q = queue + tail;  // tail <= v, so q[0..7] lie in the queue
+        for (int j = 0; j < 8; ++j) {
+          q[j] = static_cast<I>(v + bit_index64(m));
+          m &= m - 1;
+        }
+        for (int j = 8; j < count; ++j) {
+          q[j] = static_cast<I>(v + bit_index64(m));
+          m &= m - 1;
+        }
+        tail += static_cast<size_t>(count);
+      }
+    }
+#endif
     for (; v + 8 <= N; v += 8) {
       uint64_t word;
       std::memcpy(&word, state + v, 8);
@@ -380,25 +439,24 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
     }
     uint8_t* st = state;
     constexpr int opposite[6] = {3, 4, 5, 0, 1, 2};
-    for (size_t head = 0; head < tail; ++head) {
+    for (size_t head = 0; head < tail; ++head) {  // the six neighbours read without branches
       const int64_t v = static_cast<int64_t>(queue[head]);
-      unsigned bits = st[v] & 0x3fu;
-      uint8_t keep = 0;
-      while (bits) {  // directions in increasing order
-        const int d = bit_index64(bits);
-        bits &= bits - 1;
-        const int64_t u = v + step[d];
-        const uint8_t su = st[u];
-        if (su >> opposite[d] & 1) {
-          if (!(su & kVisited)) {
-            st[u] = su | kVisited;
-            queue[tail++] = static_cast<I>(u);
-          }
-        } else {
-          keep = static_cast<uint8_t>(1u << d);
-        }
+      const unsigned bits = st[v] & 0x3fu;
+      unsigned keep = 0, fresh = 0;
+      for (int d = 0; d < 6; ++d) {
+        const unsigned su = st[v + step[d]];
+        const unsigned has = bits >> d & 1u;
+        const unsigned back = su >> opposite[d] & has;
+        fresh |= (back & ~(su >> 6)) << d;  // points back, not yet queued: queue it
+        keep = (has & ~back) ? (1u << d) : keep;
       }
-      st[v] = keep;
+      while (fresh) {  // few voxels queue others (most plateau voxels are corners)
+        const int64_t u = v + step[bit_index64(fresh)];
+        fresh &= fresh - 1;
+        st[u] = static_cast<uint8_t>(st[u] | kVisited);
+        queue[tail++] = static_cast<I>(u);
+      }
+      st[v] = static_cast<uint8_t>(keep);
     }
   }
 
@@ -410,8 +468,10 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   // A component's smallest label is the one created at its first voxel, so numbering the roots
   // in label order numbers the basins in order of their first voxel.
   // The labels live in the output buffer (32-bit labels in its upper half) until the output is
-  // written; write_out(map) sets out[v] = map(lab[v]) in C order, reading the labels in blocks
-  // through a local copy before they are overwritten (out[v] only covers labels <= v).
+  // written; write_out(map) sets out[v] = map(lab[v]). out[v] covers the 32-bit labels 2v - N and
+  // 2v - N + 1 (< v), so with threads the voxels [a, (N + a) / 2) are written in parallel once
+  // all below a are (their writes only cover labels below a), halving what is left each time;
+  // the rest in C order, reading the labels in blocks through a local copy.
   I* const lab = reinterpret_cast<I*>(out) + (sizeof(I) == 4 ? N : 0);
   auto write_out = [&](auto&& map) {
     if (sizeof(I) == 8) {
@@ -421,9 +481,20 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       for (int64_t v = 0; v < N; ++v) out[v] = static_cast<uint64_t>(map(lab[v]));
       return;
     }
+    int64_t first = 0;
+#if defined(_OPENMP)
+    if (parallel && n_threads > 1) {
+      while (N - first >= (int64_t{1} << 16)) {
+        const int64_t a = first, b = (N + a) / 2;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (int64_t v = a; v < b; ++v) out[v] = static_cast<uint64_t>(map(lab[v]));
+        first = b;
+      }
+    }
+#endif
     constexpr int64_t kBlock = 2048;
     I block[kBlock];
-    for (int64_t v0 = 0; v0 < N; v0 += kBlock) {
+    for (int64_t v0 = first; v0 < N; v0 += kBlock) {
       const int64_t n = std::min(kBlock, N - v0);
       std::memcpy(block, lab + v0, static_cast<size_t>(n) * sizeof(I));
       for (int64_t i = 0; i < n; ++i) out[v0 + i] = static_cast<uint64_t>(map(block[i]));
@@ -441,10 +512,15 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   state_buffer.reset();
   // Pass 1 runs on slabs of z planes in parallel: a slab starting at voxel s numbers its labels
   // from s + 1 (labels stay in C order of their first voxel) and leaves its links to the plane
-  // before it for a sequential join afterwards.
+  // before it for a sequential join afterwards. Slabs are a multiple of the threads, up to 4 per
+  // thread (a descheduled thread then holds back less) while they keep >= 16 planes (the join of
+  // a slab's first plane costs about as much as labelling a plane).
   int64_t n_slabs = 1;
 #if defined(_OPENMP)
-  if (parallel && n_threads > 1) n_slabs = std::min<int64_t>(Z, 4 * int64_t{n_threads});
+  if (parallel && n_threads > 1) {
+    const int64_t per_thread = std::max<int64_t>(1, std::min<int64_t>(4, Z / (16 * int64_t{n_threads})));
+    n_slabs = std::min<int64_t>(Z, per_thread * n_threads);
+  }
 #endif
   std::vector<I> slab_next(static_cast<size_t>(n_slabs));
   auto slab_begin = [&](int64_t t) { return (Z * t / n_slabs) * sz; };  // first voxel of slab t
@@ -510,12 +586,16 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       }
     }
     // final ids, in place: roots numbered 1..B in label order (root[l] <= l is done before l)
+    I n = 0;  // in a register (n_basins is shared with lambdas)
     for (int64_t t = 0; t < n_slabs; ++t) {
-      for (I l = static_cast<I>(slab_begin(t) + 1); l < slab_next[static_cast<size_t>(t)]; ++l) {
-        const I r = rt[l];
-        rt[l] = r == l ? static_cast<I>(++n_basins) : rt[r];
+      const I last = slab_next[static_cast<size_t>(t)];
+      for (I l = static_cast<I>(slab_begin(t) + 1); l < last; ++l) {
+        const I r = rt[l], up = rt[r];  // without branches: roots and the others interleave
+        n += static_cast<I>(r == l);
+        rt[l] = r == l ? n : up;
       }
     }
+    n_basins = n;
   }
   const I* const basin_of = work.get();
   std::vector<uint64_t> size;
@@ -528,14 +608,6 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
       lb[v] = b;
       ++size[b];
     }
-  } else if (parallel && n_threads > 1 && sizeof(I) == 4) {
-    I* PYTC_WS_RESTRICT lb = lab;  // basin ids in place in parallel, then widened in C order
-    const I* PYTC_WS_RESTRICT bo = basin_of;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 16384) num_threads(n_threads)
-#endif
-    for (int64_t v = 0; v < N; ++v) lb[v] = bo[lb[v]];
-    write_out([](I b) { return b; });
   } else {
     write_out([basin_of](I l) { return basin_of[l]; });
   }

@@ -51,7 +51,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
   info["region_edges"] = stats.region_edges;
   info["fragments"] = stats.fragments;
   info["dust_voxels"] = stats.dust_voxels;
-  return py::make_tuple(out, info);
+  return py::make_tuple(out, info, stats.nan_seen);
 }
 
 }  // namespace
@@ -59,7 +59,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
 PYTC_BINDING(watershed) {
   m.def("watershed", &watershed_binding, py::arg("affinities"), py::arg("mask"), py::arg("low"), py::arg("high"),
         py::arg("size_threshold"), py::arg("weight_threshold"), py::arg("dust"), py::arg("threads"),
-        "Returns (fragments, stats); see pytc.kernels._watershed.watershed.");
+        "Returns (fragments, stats, nan_seen); see pytc.kernels._watershed.watershed.");
 }
 
 }  // namespace pytc::binding

@@ -96,7 +96,14 @@ def watershed(
     array([[[1, 1, 1, 2, 2, 2]]], dtype=uint64)
     """
     fn = "watershed"
-    aff = as_affinities(affinities, fn)
+    # float32 C-contiguous (3, Z, Y, X) input without a mask is used as is: the kernel looks for
+    # NaN while it reads the affinities (saves a pass over them), and as_affinities raises below
+    # if it saw one
+    nan_in_kernel = (
+        mask is None and isinstance(affinities, np.ndarray) and affinities.dtype == np.float32
+        and affinities.ndim == 4 and affinities.shape[0] == 3 and affinities.flags.c_contiguous
+    )
+    aff = affinities if nan_in_kernel else as_affinities(affinities, fn)
     low = _threshold(low, "low", fn)
     high = _threshold(high, "high", fn)
     if low > high:
@@ -119,7 +126,10 @@ def watershed(
         fragments = np.zeros(shape, dtype=np.uint64)
         stats = dict(basins=0, region_edges=0, fragments=0, dust_voxels=0)
     else:
-        fragments, stats = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust, threads)
+        fragments, stats, nan_seen = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust,
+                                                    threads)
+        if nan_seen:
+            as_affinities(affinities, fn)  # raises the NaN error
     return (fragments, stats) if return_stats else fragments
 
 
