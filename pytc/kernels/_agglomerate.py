@@ -6,6 +6,7 @@ import numpy as np
 
 from .._extension import load
 from ._agglomerate_scoring import _CODES, VALID_SCORINGS, parse_scoring  # noqa: F401 (re-exported)
+from ._memory import empty
 from ._validation import as_affinities, as_label_array, as_threads
 
 _ext = load()
@@ -81,7 +82,7 @@ def _generate(affinities, thresholds, fragments, kind, q, init, threads):
     state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init)
     for threshold in thresholds:
         state.merge_until(np.float32(threshold))
-        out = np.empty(fragments.shape, dtype=np.uint64)
+        out = empty(fragments.shape, np.uint64)
         state.extract(out, threads)
         yield out
 
@@ -166,7 +167,7 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
     affinities, thresholds, fragments, kind, q, init, threads = _prepare(
         affinities, thresholds, fragments, scoring, low, high, init_with_max, threads, fn
     )
-    outs = [np.empty(fragments.shape, dtype=np.uint64) for _ in thresholds]
+    outs = [empty(fragments.shape, np.uint64) for _ in thresholds]
     # one merging pass, then all segmentations written in one pass over the fragments
     _ext.agglomerate_into(fragments, affinities, _CODES[kind], q, init, [np.float32(t) for t in thresholds], outs,
                           threads)
