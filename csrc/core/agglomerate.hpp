@@ -1,16 +1,19 @@
 // Hierarchical agglomeration of fragments on an affinity graph, with waterz's semantics.
 //
-// Labels: one pass marks the labels present in a table by label (grown up to the largest label,
-// at most 2N + 65536) or, for larger labels, a hash map; nodes are numbered in ascending label
-// order (table) or in order of first appearance (hash map).
-// Region graph: one pass over the fragments; for each nearest-neighbour pair (v, v - e_d),
-// d in {z, y, x}, whose fragments a != b are both nonzero, the affinity aff[d, v] is added to
-// the statistic of the fragment pair {a, b}, in the order of v and then d (z, y, x). Each z plane
-// is turned into 32-bit node ids (kept for it and the plane before). A pair is found by the last
-// pair of its direction, a small direct-mapped cache of recent pairs, or an open-addressing hash
-// map (which numbers new edges in order of first appearance). Once the map outgrows the CPU
-// caches, the faces of each row are flagged branch-free first, listed with their pair keys
-// (prefetching the map slot of each pair that misses the cache), then added.
+// Labels: numbered in order of first appearance while the region graph is built (C order),
+// looked up in a table by label (grown up to the largest label, at most 2N + 65536) or, once a
+// larger label appears, a hash map.
+// Region graph: one pass over the rows. Each row is cut into runs of equal labels (branch-free)
+// and a node looked up per run. The faces of direction z (y) are the overlaps of the row's runs
+// with those of the same row in the plane before (the row before) whose two nodes differ and are
+// both nonzero; the x faces are the run boundaries. The overlaps of a row are listed as segments
+// (node pair, x range), branch-free, z first, then y, then x; consecutive segments of one pair
+// fold their affinities (aff[d, v] for the faces (v, v - e_d)) into one partial statistic (the
+// mean: a double sum), which is added to the pair's edge: so a pair is looked up once per run of
+// segments, not once per face. A pair is found in a direct-mapped cache of recent pairs or an
+// open-addressing hash map (which numbers new edges in order of first appearance); once the map
+// outgrows the CPU caches, the map slots of a row's segments are prefetched before they are
+// added.
 // Edge score = 1 - value(statistic), in float32 like waterz's ScoreValue. Statistics:
 //   Mean       sum (double) and count; merged by addition             (waterz MeanAffinity)
 //   Max, Min   one float; merged by max / min                         (MaxAffinity, MinAffinity)
@@ -21,9 +24,10 @@
 // For the quantiles, init_with_max (waterz's default InitWithMax=true) starts every initial edge
 // with the single maximum affinity of its boundary instead of all of them.
 // Merging: edges in ascending (score, edge id) order with lazy deletion (an entry is skipped when
-// popped if its edge is dead or its score bits are no longer the edge's current ones): the
-// initial edges radix-sorted once and read in order, rescored edges in a 4-ary heap, the smaller
-// head first. The edge of smallest current score is merged while its score < threshold. The
+// popped if its edge is dead or its score bits are no longer the edge's current ones, kept in a
+// compact array of 4 bytes an edge): the initial edges radix-sorted once and read in order,
+// rescored edges in a 4-ary heap, the smaller head first. Edges scoring at least the largest
+// threshold (the limit) can never merge and are not queued. The edge of smallest current score is merged while its score < threshold. The
 // region with fewer live edges is merged into the other (small to large): its edges move over,
 // or, where both regions border the same neighbour, the two edges' statistics merge and the
 // merged edge is rescored. Each moving edge costs one hash-map look-up (region pair -> edge,

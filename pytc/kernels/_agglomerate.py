@@ -79,7 +79,8 @@ def iter_agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", 
 
 
 def _generate(affinities, thresholds, fragments, kind, q, init, threads):
-    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init)
+    limit = np.float32(thresholds[-1]) if thresholds else -np.inf  # ascending: edges scoring above never merge
+    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init, limit)
     for threshold in thresholds:
         state.merge_until(np.float32(threshold))
         out = empty(fragments.shape, np.uint64)
