@@ -118,6 +118,10 @@ class PairMap {
       }
     }
   }
+  // Room for `count` keys without growing.
+  void reserve(std::size_t count) {
+    if (count * 4 > keys_.size() * 3) rehash(count * 4 / 3 + 1);
+  }
   // Whether `more` insertions would make the table grow.
   bool would_grow(std::size_t more) const { return (size_ + more) * 4 > keys_.size() * 3; }
   // Hint that `key` will be looked up soon.
@@ -279,6 +283,18 @@ class EdgeStats {
       case Scoring::Min: return Fold::Min;
       case Scoring::Max: return Fold::Max;
       default: return init_with_max_ ? Fold::Max : Fold::Keep;
+    }
+  }
+  // Room for `count` edges.
+  void reserve(std::size_t count) {
+    switch (scoring_) {
+      case Scoring::Mean:
+        sum_.reserve(count);
+        count_.reserve(count);
+        break;
+      case Scoring::Max:
+      case Scoring::Min: value_.reserve(count); break;
+      default: break;
     }
   }
   // Fold::Sum: `count` values summing to `sum` join edge e's boundary.
@@ -659,6 +675,13 @@ class Agglomeration {
       };
       RowRuns runs_prev(Y, X), runs_cur(Y, X);
       for (int64_t z = 0; z < Z; ++z) {
+        if (z == 2 && Z > 4) {
+          // room for as many edges per plane as the first two planes had (fewer rehashes)
+          const std::size_t expected = edges_.size() * static_cast<std::size_t>(Z) / 2;
+          map_.reserve(expected);
+          edges_.reserve(expected);
+          stats_.reserve(expected);
+        }
         std::swap(runs_prev, runs_cur);
         for (int64_t y = 0; y < Y; ++y) {
           const int64_t offset = (z * Y + y) * X;
@@ -696,11 +719,14 @@ class Agglomeration {
     degree_.assign(n_nodes, 0);
     parent_.resize(n_nodes);
     for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
+    for (const Edge& edge : edges_) {
+      ++degree_[edge.u];
+      ++degree_[edge.v];
+    }
+    for (std::size_t i = 0; i < n_nodes; ++i) adj_[i].reserve(degree_[i]);  // one allocation a node
     for (uint32_t e = 0; e < n_edges; ++e) {
       adj_[edges_[e].u].push_back(e);
       adj_[edges_[e].v].push_back(e);
-      ++degree_[edges_[e].u];
-      ++degree_[edges_[e].v];
     }
     std::vector<uint64_t> entries;
     entries.reserve(n_edges);
