@@ -68,6 +68,8 @@
 #include <omp.h>
 #endif
 
+#include "core/big_array.hpp"
+
 namespace pytc {
 namespace agglo {
 
@@ -75,8 +77,10 @@ enum class Scoring { Mean = 0, Max = 1, Min = 2, Quantile = 3, Histogram = 4 };
 
 constexpr int kHistogramBins = 256;
 
-// Open-addressing hash map uint64 -> uint32 with linear probing and backward-shift deletion.
-// The key ~0 is reserved as "empty" (pair keys are (a << 32 | b) with a < b < 2^32 - 1).
+// Open-addressing hash map uint64 -> uint32 with linear probing and backward-shift deletion, for
+// pair keys (a << 32 | b with a < b < 2^32 - 1: never 0, which marks a free slot, nor kEmpty,
+// which callers use for "no pair"). The tables are BigArrays: fresh ones come zeroed (free), and
+// large ones sit on huge pages (the look-ups are random).
 class PairMap {
  public:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
@@ -87,30 +91,19 @@ class PairMap {
   uint32_t find(uint64_t key) const {
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
       if (keys_[i] == key) return values_[i];
-      if (keys_[i] == kEmpty) return kNone;
+      if (keys_[i] == kFree) return kNone;
     }
   }
   // Value of `key`, inserting `value` first if absent.
-  uint32_t find_or_insert(uint64_t key, uint32_t value) {
-    if ((size_ + 1) * 4 > keys_.size() * 3) rehash(keys_.size() * 2);
-    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return values_[i];
-      if (keys_[i] == kEmpty) {
-        keys_[i] = key;
-        values_[i] = value;
-        ++size_;
-        return value;
-      }
-    }
-  }
-  void insert(uint64_t key, uint32_t value) { find_or_insert(key, value); }
+  uint32_t find_or_insert(uint64_t key, uint32_t value) { return *emplace(key, value).first; }
+  void insert(uint64_t key, uint32_t value) { emplace(key, value); }
   // Slot of `key`'s value and true, after inserting `value` if absent; or of the present value
   // and false. The pointer is valid until the next insertion.
   std::pair<uint32_t*, bool> emplace(uint64_t key, uint32_t value) {
     if ((size_ + 1) * 4 > keys_.size() * 3) rehash(keys_.size() * 2);
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
       if (keys_[i] == key) return {&values_[i], false};
-      if (keys_[i] == kEmpty) {
+      if (keys_[i] == kFree) {
         keys_[i] = key;
         values_[i] = value;
         ++size_;
@@ -137,14 +130,14 @@ class PairMap {
   void erase(uint64_t key) {
     std::size_t i = slot(key);
     for (;; i = (i + 1) & mask_) {
-      if (keys_[i] == kEmpty) return;
+      if (keys_[i] == kFree) return;
       if (keys_[i] == key) break;
     }
     // backward-shift deletion keeps probe sequences intact without tombstones
     std::size_t j = i;
     for (;;) {
       j = (j + 1) & mask_;
-      if (keys_[j] == kEmpty) break;
+      if (keys_[j] == kFree) break;
       const std::size_t home = slot(keys_[j]);
       // move j into the hole i unless its home lies cyclically in (i, j]
       const bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
@@ -154,13 +147,15 @@ class PairMap {
         i = j;
       }
     }
-    keys_[i] = kEmpty;
+    keys_[i] = kFree;
     --size_;
   }
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return keys_.size(); }
 
  private:
+  static constexpr uint64_t kFree = 0;
+
   std::size_t slot(uint64_t key) const {
     return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
   }
@@ -171,19 +166,19 @@ class PairMap {
       cap <<= 1;
       ++bits;
     }
-    std::vector<uint64_t> old_keys(cap, kEmpty);
-    std::vector<uint32_t> old_values(cap);
+    BigArray<uint64_t> old_keys(cap, true);
+    BigArray<uint32_t> old_values(cap, false);
     old_keys.swap(keys_);
     old_values.swap(values_);
     mask_ = cap - 1;
     shift_ = 64 - bits;
     size_ = 0;
     for (std::size_t i = 0; i < old_keys.size(); ++i) {
-      if (old_keys[i] != kEmpty) find_or_insert(old_keys[i], old_values[i]);
+      if (old_keys[i] != kFree) emplace(old_keys[i], old_values[i]);
     }
   }
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> values_;
+  BigArray<uint64_t> keys_;
+  BigArray<uint32_t> values_;
   std::size_t mask_ = 0, size_ = 0;
   int shift_ = 60;
 };
