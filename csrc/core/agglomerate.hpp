@@ -586,150 +586,10 @@ class Agglomeration {
     }
     bound_ = static_cast<uint64_t>(n) * 2 + 65536;
     lut_.assign(1025, PairMap::kNone);
-
-    // Region graph from runs: each row is cut into runs of equal labels, and the faces between a
-    // row and the row before it (direction y) or the same row of the plane before (direction z)
-    // are the overlaps of their runs with two different nonzero nodes. Each overlap adds its
-    // consecutive boundary affinities to one edge, so the pair is looked up once per overlap and
-    // once per x boundary, not once per face.
     map_ = PairMap(static_cast<std::size_t>(std::max<int64_t>(16, n / 64)));  // grows as needed
-    if (n > 0) {
-      // A small direct-mapped cache of recent node pairs in front of the hash map (a fragment
-      // touches few others), sized to the pairs of about one z plane, 2^10 to 2^14 entries; and
-      // per direction the last pair seen (consecutive overlaps often join the same pair).
-      struct Cached {
-        uint64_t key;
-        uint32_t edge;
-      };
-      int cache_bits = 10;
-      while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 16) ++cache_bits;
-      std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
-      const int cache_shift = 64 - cache_bits;
-      // Edge of node pair `key` (found in the map, or new), through the cache.
-      auto edge_of = [&](uint64_t key) -> uint32_t {
-        Cached& slot = cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
-        if (slot.key != key) {
-          const uint32_t e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
-          if (e == edges_.size()) {
-            edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key)});
-            stats_.add_edge();
-          }
-          slot = Cached{key, e};
-        }
-        return slot.edge;
-      };
-      // The faces of one row as segments, listed branch-free (a slot is written for every
-      // candidate and kept if it is a face between two different nonzero nodes): z segments
-      // first, then y, then x.
-      std::vector<Segment> segments(static_cast<std::size_t>(3 * X + 3));
-      const uint32_t width = static_cast<uint32_t>(X);
-      // Lists the overlaps of the runs of this row (a) and a neighbouring row (b) at `out`.
-      auto list_overlaps = [&](const uint32_t* start_a, const uint32_t* node_a, const uint32_t* start_b,
-                               const uint32_t* node_b, Segment* out) -> Segment* {
-        uint32_t i = 0, j = 0, pos = 0;
-        while (pos < width) {
-          const uint32_t end_a = start_a[i + 1], end_b = start_b[j + 1];
-          const uint32_t end = std::min(end_a, end_b);
-          const uint32_t u = node_a[i], w = node_b[j];
-          *out = Segment{pair_key(u, w), pos, end};
-          out += (u != w) & (u != PairMap::kNone) & (w != PairMap::kNone);
-          pos = end;
-          i += end_a == end;
-          j += end_b == end;
-        }
-        return out;
-      };
-      // Adds the boundary values of the listed segments to their edges. Consecutive segments of
-      // the same pair are folded together first (mean: summed) and added once.
-      const EdgeStats::Fold fold = stats_.fold();
-      auto add_segments = [&](const Segment* begin, const Segment* end, const float* values) {
-        if (begin == end) return;
-        if (map_.capacity() > (std::size_t{1} << 16)) {  // beyond the CPU caches
-          for (const Segment* s = begin; s != end; ++s) map_.prefetch(s->key);
-        }
-        switch (fold) {
-          case EdgeStats::Fold::Sum:
-            fold_segments(begin, end, values, edge_of, 0.0, [](double sum, float a) { return sum + a; },
-                          [&](uint32_t e, double sum, uint64_t count) { stats_.add_sum(e, sum, count); });
-            break;
-          case EdgeStats::Fold::Max:
-            fold_segments(begin, end, values, edge_of, -INFINITY, [](float m, float a) { return std::max(m, a); },
-                          [&](uint32_t e, float m, uint64_t) { stats_.add_max(e, m); });
-            break;
-          case EdgeStats::Fold::Min:
-            fold_segments(begin, end, values, edge_of, INFINITY, [](float m, float a) { return std::min(m, a); },
-                          [&](uint32_t e, float m, uint64_t) { stats_.add_min(e, m); });
-            break;
-          case EdgeStats::Fold::Keep:
-            for (const Segment* s = begin; s != end; ++s) {
-              const uint32_t e = edge_of(s->key);
-              for (uint32_t x = s->begin; x < s->end; ++x) stats_.add(e, values[x]);
-            }
-            break;
-        }
-      };
-      RowRuns runs_prev(Y, X), runs_cur(Y, X);
-      for (int64_t z = 0; z < Z; ++z) {
-        if (z == 2 && Z > 4) {
-          // room for as many edges per plane as the first two planes had (fewer rehashes)
-          const std::size_t expected = edges_.size() * static_cast<std::size_t>(Z) / 2;
-          map_.reserve(expected);
-          edges_.reserve(expected);
-          stats_.reserve(expected);
-        }
-        std::swap(runs_prev, runs_cur);
-        for (int64_t y = 0; y < Y; ++y) {
-          const int64_t offset = (z * Y + y) * X;
-          if (offset + 2 * X <= n) {
-            for (int64_t x = 0; x < X; x += 16) {
-              for (int c = 0; c < 3; ++c) __builtin_prefetch(aff + c * n + offset + X + x);
-            }
-          }
-          runs_cur.build(y, fragments + offset, X, [&](Label a) { return node_or_new(a); });
-          const uint32_t* start = runs_cur.start(y);
-          const uint32_t* node = runs_cur.node(y);
-          Segment* const z_begin = segments.data();
-          Segment* const y_begin = z > 0 ? list_overlaps(start, node, runs_prev.start(y), runs_prev.node(y), z_begin)
-                                         : z_begin;
-          Segment* const x_begin =
-              y > 0 ? list_overlaps(start, node, runs_cur.start(y - 1), runs_cur.node(y - 1), y_begin) : y_begin;
-          Segment* x_end = x_begin;
-          for (uint32_t r = 1; r < runs_cur.count(y); ++r) {
-            const uint32_t u = node[r], w = node[r - 1];
-            *x_end = Segment{pair_key(u, w), start[r], start[r] + 1};
-            x_end += (u != PairMap::kNone) & (w != PairMap::kNone);
-          }
-          add_segments(z_begin, y_begin, aff + offset);
-          add_segments(y_begin, x_begin, aff + n + offset);
-          add_segments(x_begin, x_end, aff + 2 * n + offset);
-        }
-      }
-    }
+    if (n > 0) build_graph(fragments, aff, Z, Y, X);
     stats_.finalize();
-
-    const std::size_t n_edges = edges_.size();
-    current_.resize(n_edges);
-    const std::size_t n_nodes = labels_.size();
-    adj_.assign(n_nodes, {});
-    degree_.assign(n_nodes, 0);
-    parent_.resize(n_nodes);
-    for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
-    for (const Edge& edge : edges_) {
-      ++degree_[edge.u];
-      ++degree_[edge.v];
-    }
-    for (std::size_t i = 0; i < n_nodes; ++i) adj_[i].reserve(degree_[i]);  // one allocation a node
-    for (uint32_t e = 0; e < n_edges; ++e) {
-      adj_[edges_[e].u].push_back(e);
-      adj_[edges_[e].v].push_back(e);
-    }
-    std::vector<uint64_t> entries;
-    entries.reserve(n_edges);
-    for (uint32_t e = 0; e < n_edges; ++e) {
-      current_[e] = sortable(stats_.score(e));
-      if (current_[e] < limit_) entries.push_back(uint64_t{current_[e]} << 32 | e);
-    }
-    queue_ = EdgeQueue(std::move(entries));
+    build_queue();
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
@@ -745,7 +605,7 @@ class Agglomeration {
     while (!queue_.empty()) {
       const uint64_t top = queue_.top();
       const uint32_t edge = static_cast<uint32_t>(top), bits = static_cast<uint32_t>(top >> 32);
-      // the initial entries are read in order: their edge records are fetched ahead
+      // the initial entries are read in order: their score bits are fetched ahead
       const uint64_t ahead = queue_.sorted_ahead(16);
       if (ahead != ~uint64_t{0}) prefetch(&current_[static_cast<uint32_t>(ahead)]);
       if (current_[edge] != bits) {  // dead (kDead) or rescored since
@@ -864,6 +724,148 @@ class Agglomeration {
     float f;
     std::memcpy(&f, &u, sizeof f);
     return f;
+  }
+
+  // The region graph: nodes, edges_, their statistics and map_ (see the header comment).
+  template <typename Label>
+  void build_graph(const Label* fragments, const float* aff, int64_t Z, int64_t Y, int64_t X) {
+    const int64_t n = Z * Y * X;
+    // A direct-mapped cache of recent node pairs in front of the hash map (a fragment touches
+    // few others), sized to the pairs of about one z plane, 2^10 to 2^14 entries.
+    struct Cached {
+      uint64_t key;
+      uint32_t edge;
+    };
+    int cache_bits = 10;
+    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 16) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
+    const int cache_shift = 64 - cache_bits;
+    // Edge of node pair `key` (found in the map, or new), through the cache.
+    auto edge_of = [&](uint64_t key) -> uint32_t {
+      Cached& slot = cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
+      if (slot.key != key) {
+        const uint32_t e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
+        if (e == edges_.size()) {
+          edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key)});
+          stats_.add_edge();
+        }
+        slot = Cached{key, e};
+      }
+      return slot.edge;
+    };
+    // The faces of one row as segments, listed branch-free (a slot is written for every
+    // candidate and kept if it is a face between two different nonzero nodes): z segments
+    // first, then y, then x.
+    std::vector<Segment> segments(static_cast<std::size_t>(3 * X + 3));
+    const uint32_t width = static_cast<uint32_t>(X);
+    // Lists the overlaps of the runs of this row (a) and a neighbouring row (b) at `out`.
+    auto list_overlaps = [&](const uint32_t* start_a, const uint32_t* node_a, const uint32_t* start_b,
+                             const uint32_t* node_b, Segment* out) -> Segment* {
+      uint32_t i = 0, j = 0, pos = 0;
+      while (pos < width) {
+        const uint32_t end_a = start_a[i + 1], end_b = start_b[j + 1];
+        const uint32_t end = std::min(end_a, end_b);
+        const uint32_t u = node_a[i], w = node_b[j];
+        *out = Segment{pair_key(u, w), pos, end};
+        out += (u != w) & (u != PairMap::kNone) & (w != PairMap::kNone);
+        pos = end;
+        i += end_a == end;
+        j += end_b == end;
+      }
+      return out;
+    };
+    // Adds the boundary values of the listed segments to their edges. Consecutive segments of
+    // the same pair are folded together first (mean: summed) and added once.
+    const EdgeStats::Fold fold = stats_.fold();
+    auto add_segments = [&](const Segment* begin, const Segment* end, const float* values) {
+      if (begin == end) return;
+      if (map_.capacity() > (std::size_t{1} << 16)) {  // beyond the CPU caches
+        for (const Segment* s = begin; s != end; ++s) map_.prefetch(s->key);
+      }
+      switch (fold) {
+        case EdgeStats::Fold::Sum:
+          fold_segments(begin, end, values, edge_of, 0.0, [](double sum, float a) { return sum + a; },
+                        [&](uint32_t e, double sum, uint64_t count) { stats_.add_sum(e, sum, count); });
+          break;
+        case EdgeStats::Fold::Max:
+          fold_segments(begin, end, values, edge_of, -INFINITY, [](float m, float a) { return std::max(m, a); },
+                        [&](uint32_t e, float m, uint64_t) { stats_.add_max(e, m); });
+          break;
+        case EdgeStats::Fold::Min:
+          fold_segments(begin, end, values, edge_of, INFINITY, [](float m, float a) { return std::min(m, a); },
+                        [&](uint32_t e, float m, uint64_t) { stats_.add_min(e, m); });
+          break;
+        case EdgeStats::Fold::Keep:
+          for (const Segment* s = begin; s != end; ++s) {
+            const uint32_t e = edge_of(s->key);
+            for (uint32_t x = s->begin; x < s->end; ++x) stats_.add(e, values[x]);
+          }
+          break;
+      }
+    };
+    RowRuns runs_prev(Y, X), runs_cur(Y, X);
+    for (int64_t z = 0; z < Z; ++z) {
+      if (z == 2 && Z > 4) {
+        // room for as many edges per plane as the first two planes had (fewer rehashes)
+        const std::size_t expected = edges_.size() * static_cast<std::size_t>(Z) / 2;
+        map_.reserve(expected);
+        edges_.reserve(expected);
+        stats_.reserve(expected);
+      }
+      std::swap(runs_prev, runs_cur);
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t offset = (z * Y + y) * X;
+        if (offset + 2 * X <= n) {
+          for (int64_t x = 0; x < X; x += 16) {
+            for (int c = 0; c < 3; ++c) __builtin_prefetch(aff + c * n + offset + X + x);
+          }
+        }
+        runs_cur.build(y, fragments + offset, X, [&](Label a) { return node_or_new(a); });
+        const uint32_t* start = runs_cur.start(y);
+        const uint32_t* node = runs_cur.node(y);
+        Segment* const z_begin = segments.data();
+        Segment* const y_begin = z > 0 ? list_overlaps(start, node, runs_prev.start(y), runs_prev.node(y), z_begin)
+                                       : z_begin;
+        Segment* const x_begin =
+            y > 0 ? list_overlaps(start, node, runs_cur.start(y - 1), runs_cur.node(y - 1), y_begin) : y_begin;
+        Segment* x_end = x_begin;
+        for (uint32_t r = 1; r < runs_cur.count(y); ++r) {
+          const uint32_t u = node[r], w = node[r - 1];
+          *x_end = Segment{pair_key(u, w), start[r], start[r] + 1};
+          x_end += (u != PairMap::kNone) & (w != PairMap::kNone);
+        }
+        add_segments(z_begin, y_begin, aff + offset);
+        add_segments(y_begin, x_begin, aff + n + offset);
+        add_segments(x_begin, x_end, aff + 2 * n + offset);
+      }
+    }
+  }
+
+  // Adjacency lists, degrees, the union-find and the queue of the initial edges.
+  void build_queue() {
+    const std::size_t n_edges = edges_.size();
+    current_.resize(n_edges);
+    const std::size_t n_nodes = labels_.size();
+    adj_.assign(n_nodes, {});
+    degree_.assign(n_nodes, 0);
+    parent_.resize(n_nodes);
+    for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
+    for (const Edge& edge : edges_) {
+      ++degree_[edge.u];
+      ++degree_[edge.v];
+    }
+    for (std::size_t i = 0; i < n_nodes; ++i) adj_[i].reserve(degree_[i]);  // one allocation a node
+    for (uint32_t e = 0; e < n_edges; ++e) {
+      adj_[edges_[e].u].push_back(e);
+      adj_[edges_[e].v].push_back(e);
+    }
+    std::vector<uint64_t> entries;
+    entries.reserve(n_edges);
+    for (uint32_t e = 0; e < n_edges; ++e) {
+      current_[e] = sortable(stats_.score(e));
+      if (current_[e] < limit_) entries.push_back(uint64_t{current_[e]} << 32 | e);
+    }
+    queue_ = EdgeQueue(std::move(entries));
   }
 
   // Node of a label, numbering labels in order of first appearance (kNone for the background).

@@ -144,14 +144,17 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
 
     Notes
     -----
-    Region graph in one pass (hash map of fragment pairs), merging with an exact priority queue
-    with lazy deletion and small-to-large region merging, then all segmentations written in one
-    pass over the fragments: O(N + E log E) time, O(fragments + edges) memory besides the
-    outputs, plus the value lists of ``'quantile-<q>'`` (one float per boundary face unless
-    `init_with_max`). With `threads` >= 2, a second thread touches the new output arrays (the
-    OS zeroes fresh memory then) while the graph is built and merged. waterz's ``discretize_queue`` (approximate bin queue) is not offered: the
-    exact queue is used. Scores are float32 as in waterz; the mean is a double sum over the count
-    (waterz keeps a float running mean, so scores may differ in the last float bit).
+    Region graph in one pass over the rows of the fragments (runs of equal labels, their
+    overlaps with the neighbouring rows as the faces, one hash-map look-up per run of faces of a
+    fragment pair), merging with an exact priority queue with lazy deletion and small-to-large
+    region merging (edges scoring at least the largest threshold are never queued), then all
+    segmentations written in one pass over the fragments: O(N + E log E) time, O(fragments +
+    edges) memory besides the outputs, plus the value lists of ``'quantile-<q>'`` (one float per
+    boundary face unless `init_with_max`). With `threads` >= 2, a second thread touches the new
+    output arrays (the OS zeroes fresh memory then) while the graph is built and merged. waterz's
+    ``discretize_queue`` (approximate bin queue) is not offered: the exact queue is used. Scores
+    are float32 as in waterz; the mean is a double sum over the count (waterz keeps a float
+    running mean, so scores may differ in the last float bit).
 
     Examples
     --------
