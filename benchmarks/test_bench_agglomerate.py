@@ -1,15 +1,18 @@
-"""agglomerate against waterz, same fragments, affinities and thresholds.
+"""agglomerate against waterz: on the same fragments, and from the affinities alone.
 
 Run: pytest benchmarks/test_bench_agglomerate.py (add --benchmark-json=out.json to keep the figures).
-Groups compare, end to end (validation, region graph, merging, one uint64 segmentation per
-threshold): pytc on 1 thread and on all threads (threads only speed up writing the
-segmentations; merging is sequential) and waterz (prebuilt variants, warmed up). waterz writes
-its segmentations into the fragments array it is given, so its timing includes the copy of the
-fragments it needs to leave the caller's intact and a copy of each segmentation (pytc returns
-new arrays). The adapted Rand error of the best threshold (against the ground truth, 0 ignored)
-is recorded in extra_info for both (computed before timing). Peak memory (tracemalloc does not
-see C++ allocations) is measured by test_agglomerate_peak_memory in a fresh process per run, from
-Linux's VmHWM, and printed (-s) and recorded as a junit property.
+The 'agglomerate' groups compare, on the same fragments, affinities and thresholds, end to end
+(validation, region graph, merging, one uint64 segmentation per threshold): pytc on 1 thread and
+on all threads (threads speed up writing the segmentations and first-touch their pages while the
+graph is built and merged, which is sequential) and waterz (prebuilt variants, warmed up). waterz
+writes its segmentations into the fragments array it is given, so its timing includes the copy
+of the fragments it needs to leave the caller's intact and a copy of each segmentation (pytc
+returns new arrays). The adapted Rand error of the best threshold (against the ground truth, 0
+ignored) is recorded in extra_info for both (computed before timing). The 'agglomerate from
+affinities' groups start from the affinities, each library running its own watershed first (see
+test_agglomerate_from_affinities). Peak memory (tracemalloc does not see C++ allocations) is
+measured by test_agglomerate_peak_memory in a fresh process per run, from Linux's VmHWM, and
+printed (-s) and recorded as a junit property.
 """
 
 import numpy as np
@@ -109,6 +112,47 @@ def test_agglomerate(benchmark, cases, case, scoring, impl):
         fragments_adapted_rand_error=round(float(best_adapted_rand(gt, [fragments])), 5),
         n_fragments=int(len(np.unique(fragments))),
         megavoxels_per_s=round(fragments.size / seconds / 1e6, 2),
+        threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz (1)",
+    )
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("scoring", list(SCORINGS))
+@pytest.mark.parametrize("case", ["gala_fibsem_mini train", "gala_snemi_mini train", "synthetic 256^3"])
+def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
+    """Affinities to one segmentation per threshold, each library with its own watershed: pytc's
+    agglomerate without fragments (zwatershed with size-dependent merging and dust, then the
+    agglomeration) against waterz.agglomerate without fragments (its basin watershed, then the
+    agglomeration). The fragments differ, so the accuracy differs too: extra_info records the best
+    adapted Rand error and the VOI (split, merge) at that threshold for both."""
+    aff, _, gt = cases(case)
+    benchmark.group = f"agglomerate from affinities {case} {gt.shape} {scoring} {len(THRESHOLDS)} thresholds"
+    if impl == "waterz":
+        waterz = pytest.importorskip("waterz")
+
+        def fn():
+            return [seg.copy() for seg in waterz.agglomerate(aff, THRESHOLDS, scoring_function=SCORINGS[scoring])]
+    else:
+        threads = 1 if "1thread" in impl else ALL
+
+        def fn():
+            return agglomerate(aff, THRESHOLDS, scoring=scoring, threads=threads)
+
+    from skimage.metrics import adapted_rand_error, variation_of_information
+
+    segmentations = fn()  # also warms waterz up
+    errors = [adapted_rand_error(gt, seg, ignore_labels=(0,))[0] for seg in segmentations]
+    best = int(np.argmin(errors))
+    split, merge = variation_of_information(gt, segmentations[best], ignore_labels=(0,))
+    del segmentations
+    slow = case == "synthetic 256^3" and impl == "waterz"  # about 20 s a call on 2 shared cores
+    benchmark.pedantic(fn, rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
+    stats = getattr(benchmark, "stats", None)
+    seconds = stats.stats.min if stats is not None else float("nan")
+    benchmark.extra_info.update(
+        best_adapted_rand_error=round(float(errors[best]), 5), best_threshold=THRESHOLDS[best],
+        voi_split=round(float(split), 4), voi_merge=round(float(merge), 4),
+        megavoxels_per_s=round(gt.size / seconds / 1e6, 2),
         threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz (1)",
     )
 

@@ -1,16 +1,19 @@
 // Hierarchical agglomeration of fragments on an affinity graph, with waterz's semantics.
 //
-// Labels: one pass marks the labels present in a table by label (grown up to the largest label,
-// at most 2N + 65536) or, for larger labels, a hash map; nodes are numbered in ascending label
-// order (table) or in order of first appearance (hash map).
-// Region graph: one pass over the fragments; for each nearest-neighbour pair (v, v - e_d),
-// d in {z, y, x}, whose fragments a != b are both nonzero, the affinity aff[d, v] is added to
-// the statistic of the fragment pair {a, b}, in the order of v and then d (z, y, x). Each z plane
-// is turned into 32-bit node ids (kept for it and the plane before). A pair is found by the last
-// pair of its direction, a small direct-mapped cache of recent pairs, or an open-addressing hash
-// map (which numbers new edges in order of first appearance). Once the map outgrows the CPU
-// caches, the faces of each row are flagged branch-free first, listed with their pair keys
-// (prefetching the map slot of each pair that misses the cache), then added.
+// Labels: numbered in order of first appearance while the region graph is built (C order),
+// looked up in a table by label (grown up to the largest label, at most 2N + 65536) or, once a
+// larger label appears, a hash map.
+// Region graph: one pass over the rows. Each row is cut into runs of equal labels (branch-free)
+// and a node looked up per run. The faces of direction z (y) are the overlaps of the row's runs
+// with those of the same row in the plane before (the row before) whose two nodes differ and are
+// both nonzero; the x faces are the run boundaries. The overlaps of a row are listed as segments
+// (node pair, x range), branch-free, z first, then y, then x; consecutive segments of one pair
+// fold their affinities (aff[d, v] for the faces (v, v - e_d)) into one partial statistic (the
+// mean: a double sum), which is added to the pair's edge: so a pair is looked up once per run of
+// segments, not once per face. A pair is found in a direct-mapped cache of recent pairs or an
+// open-addressing hash map (which numbers new edges in order of first appearance); once the map
+// outgrows the CPU caches, the map slots of a row's segments are prefetched before they are
+// added.
 // Edge score = 1 - value(statistic), in float32 like waterz's ScoreValue. Statistics:
 //   Mean       sum (double) and count; merged by addition             (waterz MeanAffinity)
 //   Max, Min   one float; merged by max / min                         (MaxAffinity, MinAffinity)
@@ -21,9 +24,10 @@
 // For the quantiles, init_with_max (waterz's default InitWithMax=true) starts every initial edge
 // with the single maximum affinity of its boundary instead of all of them.
 // Merging: edges in ascending (score, edge id) order with lazy deletion (an entry is skipped when
-// popped if its edge is dead or its score bits are no longer the edge's current ones): the
-// initial edges radix-sorted once and read in order, rescored edges in a 4-ary heap, the smaller
-// head first. The edge of smallest current score is merged while its score < threshold. The
+// popped if its edge is dead or its score bits are no longer the edge's current ones, kept in a
+// compact array of 4 bytes an edge): the initial edges radix-sorted once and read in order,
+// rescored edges in a 4-ary heap, the smaller head first. Edges scoring at least the largest
+// threshold (the limit) can never merge and are not queued. The edge of smallest current score is merged while its score < threshold. The
 // region with fewer live edges is merged into the other (small to large): its edges move over,
 // or, where both regions border the same neighbour, the two edges' statistics merge and the
 // merged edge is rescored. Each moving edge costs one hash-map look-up (region pair -> edge,
@@ -64,6 +68,8 @@
 #include <omp.h>
 #endif
 
+#include "core/big_array.hpp"
+
 namespace pytc {
 namespace agglo {
 
@@ -71,8 +77,10 @@ enum class Scoring { Mean = 0, Max = 1, Min = 2, Quantile = 3, Histogram = 4 };
 
 constexpr int kHistogramBins = 256;
 
-// Open-addressing hash map uint64 -> uint32 with linear probing and backward-shift deletion.
-// The key ~0 is reserved as "empty" (pair keys are (a << 32 | b) with a < b < 2^32 - 1).
+// Open-addressing hash map uint64 -> uint32 with linear probing and backward-shift deletion, for
+// pair keys (a << 32 | b with a < b < 2^32 - 1: never 0, which marks a free slot, nor kEmpty,
+// which callers use for "no pair"). The tables are BigArrays: fresh ones come zeroed (free), and
+// large ones sit on huge pages (the look-ups are random).
 class PairMap {
  public:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
@@ -83,36 +91,29 @@ class PairMap {
   uint32_t find(uint64_t key) const {
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
       if (keys_[i] == key) return values_[i];
-      if (keys_[i] == kEmpty) return kNone;
+      if (keys_[i] == kFree) return kNone;
     }
   }
   // Value of `key`, inserting `value` first if absent.
-  uint32_t find_or_insert(uint64_t key, uint32_t value) {
-    if ((size_ + 1) * 4 > keys_.size() * 3) rehash(keys_.size() * 2);
-    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return values_[i];
-      if (keys_[i] == kEmpty) {
-        keys_[i] = key;
-        values_[i] = value;
-        ++size_;
-        return value;
-      }
-    }
-  }
-  void insert(uint64_t key, uint32_t value) { find_or_insert(key, value); }
+  uint32_t find_or_insert(uint64_t key, uint32_t value) { return *emplace(key, value).first; }
+  void insert(uint64_t key, uint32_t value) { emplace(key, value); }
   // Slot of `key`'s value and true, after inserting `value` if absent; or of the present value
   // and false. The pointer is valid until the next insertion.
   std::pair<uint32_t*, bool> emplace(uint64_t key, uint32_t value) {
     if ((size_ + 1) * 4 > keys_.size() * 3) rehash(keys_.size() * 2);
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
       if (keys_[i] == key) return {&values_[i], false};
-      if (keys_[i] == kEmpty) {
+      if (keys_[i] == kFree) {
         keys_[i] = key;
         values_[i] = value;
         ++size_;
         return {&values_[i], true};
       }
     }
+  }
+  // Room for `count` keys without growing.
+  void reserve(std::size_t count) {
+    if (count * 4 > keys_.size() * 3) rehash(count * 4 / 3 + 1);
   }
   // Whether `more` insertions would make the table grow.
   bool would_grow(std::size_t more) const { return (size_ + more) * 4 > keys_.size() * 3; }
@@ -129,14 +130,14 @@ class PairMap {
   void erase(uint64_t key) {
     std::size_t i = slot(key);
     for (;; i = (i + 1) & mask_) {
-      if (keys_[i] == kEmpty) return;
+      if (keys_[i] == kFree) return;
       if (keys_[i] == key) break;
     }
     // backward-shift deletion keeps probe sequences intact without tombstones
     std::size_t j = i;
     for (;;) {
       j = (j + 1) & mask_;
-      if (keys_[j] == kEmpty) break;
+      if (keys_[j] == kFree) break;
       const std::size_t home = slot(keys_[j]);
       // move j into the hole i unless its home lies cyclically in (i, j]
       const bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
@@ -146,13 +147,15 @@ class PairMap {
         i = j;
       }
     }
-    keys_[i] = kEmpty;
+    keys_[i] = kFree;
     --size_;
   }
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return keys_.size(); }
 
  private:
+  static constexpr uint64_t kFree = 0;
+
   std::size_t slot(uint64_t key) const {
     return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
   }
@@ -163,19 +166,19 @@ class PairMap {
       cap <<= 1;
       ++bits;
     }
-    std::vector<uint64_t> old_keys(cap, kEmpty);
-    std::vector<uint32_t> old_values(cap);
+    BigArray<uint64_t> old_keys(cap, true);
+    BigArray<uint32_t> old_values(cap, false);
     old_keys.swap(keys_);
     old_values.swap(values_);
     mask_ = cap - 1;
     shift_ = 64 - bits;
     size_ = 0;
     for (std::size_t i = 0; i < old_keys.size(); ++i) {
-      if (old_keys[i] != kEmpty) find_or_insert(old_keys[i], old_values[i]);
+      if (old_keys[i] != kFree) emplace(old_keys[i], old_values[i]);
     }
   }
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> values_;
+  BigArray<uint64_t> keys_;
+  BigArray<uint32_t> values_;
   std::size_t mask_ = 0, size_ = 0;
   int shift_ = 60;
 };
@@ -264,6 +267,39 @@ class EdgeStats {
         break;
     }
   }
+
+  // How the boundary values of an edge combine while the region graph is built: summed (mean),
+  // reduced to one value (max, min, and the quantiles with init_with_max) or kept (the other
+  // quantiles).
+  enum class Fold { Sum, Max, Min, Keep };
+  Fold fold() const {
+    switch (scoring_) {
+      case Scoring::Mean: return Fold::Sum;
+      case Scoring::Min: return Fold::Min;
+      case Scoring::Max: return Fold::Max;
+      default: return init_with_max_ ? Fold::Max : Fold::Keep;
+    }
+  }
+  // Room for `count` edges.
+  void reserve(std::size_t count) {
+    switch (scoring_) {
+      case Scoring::Mean:
+        sum_.reserve(count);
+        count_.reserve(count);
+        break;
+      case Scoring::Max:
+      case Scoring::Min: value_.reserve(count); break;
+      default: break;
+    }
+  }
+  // Fold::Sum: `count` values summing to `sum` join edge e's boundary.
+  void add_sum(uint32_t e, double sum, uint64_t count) {
+    sum_[e] += sum;
+    count_[e] += count;
+  }
+  // Fold::Max and Fold::Min: values whose maximum (minimum) is `value` join edge e's boundary.
+  void add_max(uint32_t e, float value) { value_[e] = std::max(value_[e], value); }
+  void add_min(uint32_t e, float value) { value_[e] = std::min(value_[e], value); }
 
   // After the region graph is built: sort value lists, build histograms.
   void finalize() {
@@ -431,6 +467,10 @@ class EdgeQueue {
     }
   }
   bool empty() const { return head_ == sorted_.size() && heap_.empty(); }
+  // The initial entry `ahead` places after the next one (or ~0), for prefetching.
+  uint64_t sorted_ahead(std::size_t ahead) const {
+    return head_ + ahead < sorted_.size() ? sorted_[head_ + ahead] : ~uint64_t{0};
+  }
   uint64_t top() const {
     if (head_ == sorted_.size()) return heap_[0];
     if (heap_.empty()) return sorted_[head_];
@@ -478,14 +518,58 @@ class EdgeQueue {
   std::vector<uint64_t> heap_;
 };
 
+// Consecutive faces of one direction along a row between one node pair: x in [begin, end).
+struct Segment {
+  uint64_t key;
+  uint32_t begin, end;
+};
+
+// Runs of equal labels in the rows of one z plane: run r of row y covers x in
+// [start(y)[r], start(y)[r + 1]) and has node node(y)[r] (kNone: background); start(y)[count(y)]
+// is the row length.
+class RowRuns {
+ public:
+  RowRuns(int64_t rows, int64_t width)
+      : stride_(static_cast<std::size_t>(width) + 1),
+        start_(static_cast<std::size_t>(rows) * stride_),
+        node_(static_cast<std::size_t>(rows) * stride_),
+        count_(static_cast<std::size_t>(rows)) {}
+
+  // Runs of row y from its `width` labels; node_of(label) gives a run's node.
+  template <typename Label, typename NodeOf>
+  void build(int64_t y, const Label* labels, int64_t width, NodeOf&& node_of) {
+    uint32_t* start = start_.data() + static_cast<std::size_t>(y) * stride_;
+    uint32_t* node = node_.data() + static_cast<std::size_t>(y) * stride_;
+    start[0] = 0;
+    uint32_t k = 1;
+    for (int64_t x = 1; x < width; ++x) {  // branch-free: runs can be short
+      start[k] = static_cast<uint32_t>(x);
+      k += labels[x] != labels[x - 1];
+    }
+    start[k] = static_cast<uint32_t>(width);
+    for (uint32_t r = 0; r < k; ++r) node[r] = node_of(labels[start[r]]);
+    count_[static_cast<std::size_t>(y)] = k;
+  }
+  const uint32_t* start(int64_t y) const { return start_.data() + static_cast<std::size_t>(y) * stride_; }
+  const uint32_t* node(int64_t y) const { return node_.data() + static_cast<std::size_t>(y) * stride_; }
+  uint32_t count(int64_t y) const { return count_[static_cast<std::size_t>(y)]; }
+
+ private:
+  std::size_t stride_;
+  std::vector<uint32_t> start_, node_, count_;
+};
+
 class Agglomeration {
  public:
   // Builds the region graph. `fragments` holds `n` labels (C order, shape Z, Y, X);
   // `aff` holds at least 3 channels of n float32 values each.
+  // Edges scoring at least `limit` are never merged, so they are left out of the queue: `limit`
+  // bounds the thresholds merge_until accepts (the largest threshold; +inf for any).
   template <typename Label>
   Agglomeration(const Label* fragments, const float* aff, const int64_t shape[3], Scoring scoring,
-                int quantile, bool init_with_max)
-      : stats_(scoring, quantile, init_with_max) {
+                int quantile, bool init_with_max, float limit = INFINITY)
+      : stats_(scoring, quantile, init_with_max), limit_(sortable(limit)) {
+    if (std::isnan(limit)) throw std::invalid_argument("agglomerate: limit must not be NaN");
     for (int d = 0; d < 3; ++d) {
       if (shape[d] < 0) {
         throw std::invalid_argument("agglomerate: shape[" + std::to_string(d) + "] must be >= 0; got " +
@@ -497,136 +581,15 @@ class Agglomeration {
     }
     const int64_t Z = shape[0], Y = shape[1], X = shape[2];
     const int64_t n = Z * Y * X;
-    index_labels(fragments, n);
-
-    // region graph
-    map_ = PairMap(static_cast<std::size_t>(labels_.size()) * 4);  // about 4 edges per fragment
-    // The fragments are read one z plane at a time and turned into node ids (kNone for the
-    // background), kept for the plane and the one before it: the comparisons and pair keys are
-    // then on 32-bit ids, and each label is looked up once per run along x.
-    const std::size_t plane = static_cast<std::size_t>(Y * X);
-    std::vector<uint32_t> nodes_prev(plane), nodes_cur(plane);
-    // A small direct-mapped cache of recent node pairs in front of the hash map: a fragment
-    // touches few others, so most faces hit it without touching the (larger) hash map.
-    struct Cached {
-      uint64_t key;
-      uint32_t edge;
-    };
-    // sized to the pairs of about one z plane, 2^10 to 2^14 entries
-    int cache_bits = 10;
-    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 4) ++cache_bits;
-    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
-    const int cache_shift = 64 - cache_bits;
-    // Per direction, the last pair seen: consecutive faces of one boundary often join the same
-    // pair, so those are resolved by one comparison.
-    uint64_t last_key[3] = {PairMap::kEmpty, PairMap::kEmpty, PairMap::kEmpty};
-    uint32_t last_edge[3] = {0, 0, 0};
-    auto cache_slot = [&](uint64_t key) -> Cached& {
-      return cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
-    };
-    auto add = [&](int d, uint64_t key, float affinity) {
-      if (key == last_key[d]) {
-        stats_.add(last_edge[d], affinity);
-        return;
-      }
-      last_key[d] = key;
-      Cached& slot = cache_slot(key);
-      uint32_t e;
-      if (slot.key == key) {
-        e = slot.edge;
-      } else {
-        e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
-        if (e == edges_.size()) {
-          edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), 0, 1});
-          stats_.add_edge();
-        }
-        slot = Cached{key, e};
-      }
-      last_edge[d] = e;
-      stats_.add(e, affinity);
-    };
-    // Faces are added in the order x, then z, y, x faces (the order in which the statistics are
-    // accumulated). While the hash map fits in the CPU caches, voxel by voxel. Once it does not,
-    // the faces of a row are flagged first (bit d: a face in direction d between two different
-    // nonzero fragments; branch-free, vectorised), listed with a prefetch of the hash-map slot of
-    // each pair that misses the cache, and then added.
-    const std::size_t padded = static_cast<std::size_t>((X + 7) / 8 * 8);
-    std::vector<uint8_t> flags(padded, 0);
-    const std::vector<uint32_t> no_row(static_cast<std::size_t>(X), PairMap::kNone);
-    struct Face {
-      uint64_t key;
-      float affinity;
-      int d;
-    };
-    std::vector<Face> faces(static_cast<std::size_t>(3 * X));
-    constexpr std::size_t kCachedSlots = std::size_t{1} << 16;  // 768 kB of keys and values
-    for (int64_t z = 0; z < Z; ++z) {
-      nodes_prev.swap(nodes_cur);
-      node_plane(fragments + z * Y * X, plane, nodes_cur.data());
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t offset = (z * Y + y) * X;
-        const uint32_t* row = nodes_cur.data() + y * X;
-        const uint32_t* above_z = z > 0 ? nodes_prev.data() + y * X : no_row.data();
-        const uint32_t* above_y = y > 0 ? row - X : no_row.data();
-        const float* aff_z = aff + offset;
-        const float* aff_y = aff + n + offset;
-        const float* aff_x = aff + 2 * n + offset;
-        if (map_.capacity() <= kCachedSlots) {
-          // the map fits in the caches: faces visited voxel by voxel (faces are dense where
-          // fragments are few and large), no prefetching
-          for (int64_t x = 0; x < X; ++x) {
-            const uint32_t u = row[x];
-            if (u == PairMap::kNone) continue;
-            const uint32_t wz = above_z[x], wy = above_y[x], wx = x > 0 ? row[x - 1] : PairMap::kNone;
-            if (wz != u && wz != PairMap::kNone) add(0, pair_key(u, wz), aff_z[x]);
-            if (wy != u && wy != PairMap::kNone) add(1, pair_key(u, wy), aff_y[x]);
-            if (wx != u && wx != PairMap::kNone) add(2, pair_key(u, wx), aff_x[x]);
-          }
-        } else {
-          face_flags(row, above_z, above_y, X, flags.data());
-          Face* end = faces.data();
-          auto list = [&](int d, uint64_t key, float affinity) {
-            if (cache_slot(key).key != key) map_.prefetch(key);
-            *end++ = Face{key, affinity, d};
-          };
-          for (std::size_t x0 = 0; x0 < padded; x0 += 8) {
-            uint64_t word;
-            std::memcpy(&word, flags.data() + x0, sizeof word);
-            while (word != 0) {
-              const int bit = count_trailing_zeros(word) & ~7;
-              const std::size_t x = x0 + static_cast<std::size_t>(bit >> 3);
-              const unsigned f = static_cast<unsigned>(word >> bit) & 0xFFu;
-              word &= ~(uint64_t{0xFF} << bit);
-              const uint32_t u = row[x];
-              if (f & 1u) list(0, pair_key(u, above_z[x]), aff_z[x]);
-              if (f & 2u) list(1, pair_key(u, above_y[x]), aff_y[x]);
-              if (f & 4u) list(2, pair_key(u, row[x - 1]), aff_x[x]);
-            }
-          }
-          for (const Face* face = faces.data(); face != end; ++face) add(face->d, face->key, face->affinity);
-        }
-      }
+    if (X >= (int64_t{1} << 32) - 1) {
+      throw std::invalid_argument("agglomerate: shape[2] must be < 2^32 - 1; got " + std::to_string(X));
     }
+    bound_ = static_cast<uint64_t>(n) * 2 + 65536;
+    lut_.assign(1025, PairMap::kNone);
+    map_ = PairMap(static_cast<std::size_t>(std::max<int64_t>(16, n / 64)));  // grows as needed
+    if (n > 0) build_graph(fragments, aff, Z, Y, X);
     stats_.finalize();
-
-    const std::size_t n_edges = edges_.size();
-    const std::size_t n_nodes = labels_.size();
-    adj_.assign(n_nodes, {});
-    degree_.assign(n_nodes, 0);
-    parent_.resize(n_nodes);
-    for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
-    for (uint32_t e = 0; e < n_edges; ++e) {
-      adj_[edges_[e].u].push_back(e);
-      adj_[edges_[e].v].push_back(e);
-      ++degree_[edges_[e].u];
-      ++degree_[edges_[e].v];
-    }
-    std::vector<uint64_t> entries(n_edges);
-    for (uint32_t e = 0; e < n_edges; ++e) {
-      edges_[e].current = sortable(stats_.score(e));
-      entries[e] = uint64_t{edges_[e].current} << 32 | e;
-    }
-    queue_ = EdgeQueue(std::move(entries));
+    build_queue();
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
@@ -634,11 +597,18 @@ class Agglomeration {
 
   // Merges while the cheapest edge scores < threshold; returns the number of merges.
   std::size_t merge_until(float threshold) {
+    if (!(sortable(threshold) <= limit_)) {
+      throw std::invalid_argument("agglomerate: threshold " + std::to_string(threshold) +
+                                  " is above the limit the agglomeration was built for");
+    }
     std::size_t merged = 0;
     while (!queue_.empty()) {
       const uint64_t top = queue_.top();
       const uint32_t edge = static_cast<uint32_t>(top), bits = static_cast<uint32_t>(top >> 32);
-      if (!edges_[edge].alive || edges_[edge].current != bits) {
+      // the initial entries are read in order: their score bits are fetched ahead
+      const uint64_t ahead = queue_.sorted_ahead(16);
+      if (ahead != ~uint64_t{0}) prefetch(&current_[static_cast<uint32_t>(ahead)]);
+      if (current_[edge] != bits) {  // dead (kDead) or rescored since
         queue_.pop();
         continue;
       }
@@ -669,7 +639,7 @@ class Agglomeration {
     const int64_t blocks = (n + kBlock - 1) / kBlock;
     const uint32_t background = static_cast<uint32_t>(labels_.size());
 #if defined(_OPENMP)
-#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 20))
+#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 18))
 #else
     (void)threads;
 #endif
@@ -702,7 +672,7 @@ class Agglomeration {
         if (lut_[l] != PairMap::kNone) lut[l] = table[lut_[l]];
       }
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 20))
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads()) if (n >= (int64_t{1} << 18))
 #else
       (void)threads;
 #endif
@@ -741,8 +711,8 @@ class Agglomeration {
 
  private:
   // Queue entries are (sortable score bits << 32 | edge): ascending (score, edge id) order is
-  // ascending integer order. An entry is current when its edge is alive and its score bits equal
-  // edges_[edge].current (an outdated entry with the same score would pop at the same place anyway).
+  // ascending integer order. An entry is current when its score bits equal current_[edge] (so the
+  // edge is alive; an outdated entry with the same score would pop at the same place anyway).
   static uint32_t sortable(float f) {
     uint32_t u;
     std::memcpy(&u, &f, sizeof u);
@@ -756,56 +726,214 @@ class Agglomeration {
     return f;
   }
 
+  // The region graph: nodes, edges_, their statistics and map_ (see the header comment).
   template <typename Label>
-  void index_labels(const Label* fragments, int64_t n) {
-    // One pass marks the labels present in a table that grows with the largest label seen; a
-    // label above the dense bound switches to the hash map (sparse labels) instead.
-    const uint64_t bound = static_cast<uint64_t>(n) * 2 + 65536;
-    dense_ = true;
-    lut_.assign(std::min<uint64_t>(bound, 1024) + 1, PairMap::kNone);
-    uint32_t* lut = lut_.data();
-    std::size_t size = lut_.size();
-    for (int64_t v = 0; v < n; ++v) {
-      const uint64_t a = static_cast<uint64_t>(fragments[v]);
-      if (a < size) {  // branch-free marking: runs along x are short
-        lut[a] = 0;
-        continue;
+  void build_graph(const Label* fragments, const float* aff, int64_t Z, int64_t Y, int64_t X) {
+    const int64_t n = Z * Y * X;
+    // A direct-mapped cache of recent node pairs in front of the hash map (a fragment touches
+    // few others), sized to the pairs of about one z plane, 2^10 to 2^14 entries.
+    struct Cached {
+      uint64_t key;
+      uint32_t edge;
+    };
+    int cache_bits = 10;
+    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 16) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
+    const int cache_shift = 64 - cache_bits;
+    // Edge of node pair `key` (found in the map, or new), through the cache.
+    auto edge_of = [&](uint64_t key) -> uint32_t {
+      Cached& slot = cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
+      if (slot.key != key) {
+        const uint32_t e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
+        if (e == edges_.size()) {
+          edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key)});
+          stats_.add_edge();
+        }
+        slot = Cached{key, e};
       }
-      if (a > bound) {
-        dense_ = false;
-        break;
+      return slot.edge;
+    };
+    // The faces of one row as segments, listed branch-free (a slot is written for every
+    // candidate and kept if it is a face between two different nonzero nodes): z segments
+    // first, then y, then x.
+    std::vector<Segment> segments(static_cast<std::size_t>(3 * X + 3));
+    const uint32_t width = static_cast<uint32_t>(X);
+    // Lists the overlaps of the runs of this row (a) and a neighbouring row (b) at `out`.
+    auto list_overlaps = [&](const uint32_t* start_a, const uint32_t* node_a, const uint32_t* start_b,
+                             const uint32_t* node_b, Segment* out) -> Segment* {
+      uint32_t i = 0, j = 0, pos = 0;
+      while (pos < width) {
+        const uint32_t end_a = start_a[i + 1], end_b = start_b[j + 1];
+        const uint32_t end = std::min(end_a, end_b);
+        const uint32_t u = node_a[i], w = node_b[j];
+        *out = Segment{pair_key(u, w), pos, end};
+        out += (u != w) & (u != PairMap::kNone) & (w != PairMap::kNone);
+        pos = end;
+        i += end_a == end;
+        j += end_b == end;
       }
-      lut_.resize(static_cast<std::size_t>(std::min<uint64_t>(std::max<uint64_t>(a + 1, size * 2), bound + 1)),
-                  PairMap::kNone);
-      lut = lut_.data();
-      size = lut_.size();
-      lut[a] = 0;
+      return out;
+    };
+    // Adds the boundary values of the listed segments to their edges. Consecutive segments of
+    // the same pair are folded together first (mean: summed) and added once.
+    const EdgeStats::Fold fold = stats_.fold();
+    auto add_segments = [&](const Segment* begin, const Segment* end, const float* values) {
+      if (begin == end) return;
+      if (map_.capacity() > (std::size_t{1} << 16)) {  // beyond the CPU caches
+        for (const Segment* s = begin; s != end; ++s) map_.prefetch(s->key);
+      }
+      switch (fold) {
+        case EdgeStats::Fold::Sum:
+          fold_segments(begin, end, values, edge_of, 0.0, [](double sum, float a) { return sum + a; },
+                        [&](uint32_t e, double sum, uint64_t count) { stats_.add_sum(e, sum, count); });
+          break;
+        case EdgeStats::Fold::Max:
+          fold_segments(begin, end, values, edge_of, -INFINITY, [](float m, float a) { return std::max(m, a); },
+                        [&](uint32_t e, float m, uint64_t) { stats_.add_max(e, m); });
+          break;
+        case EdgeStats::Fold::Min:
+          fold_segments(begin, end, values, edge_of, INFINITY, [](float m, float a) { return std::min(m, a); },
+                        [&](uint32_t e, float m, uint64_t) { stats_.add_min(e, m); });
+          break;
+        case EdgeStats::Fold::Keep:
+          for (const Segment* s = begin; s != end; ++s) {
+            const uint32_t e = edge_of(s->key);
+            for (uint32_t x = s->begin; x < s->end; ++x) stats_.add(e, values[x]);
+          }
+          break;
+      }
+    };
+    RowRuns runs_prev(Y, X), runs_cur(Y, X);
+    for (int64_t z = 0; z < Z; ++z) {
+      if (z == 2 && Z > 4) {
+        // room for as many edges per plane as the first two planes had (fewer rehashes)
+        const std::size_t expected = edges_.size() * static_cast<std::size_t>(Z) / 2;
+        map_.reserve(expected);
+        edges_.reserve(expected);
+        stats_.reserve(expected);
+      }
+      std::swap(runs_prev, runs_cur);
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t offset = (z * Y + y) * X;
+        if (offset + 2 * X <= n) {
+          for (int64_t x = 0; x < X; x += 16) {
+            for (int c = 0; c < 3; ++c) __builtin_prefetch(aff + c * n + offset + X + x);
+          }
+        }
+        runs_cur.build(y, fragments + offset, X, [&](Label a) { return node_or_new(a); });
+        const uint32_t* start = runs_cur.start(y);
+        const uint32_t* node = runs_cur.node(y);
+        Segment* const z_begin = segments.data();
+        Segment* const y_begin = z > 0 ? list_overlaps(start, node, runs_prev.start(y), runs_prev.node(y), z_begin)
+                                       : z_begin;
+        Segment* const x_begin =
+            y > 0 ? list_overlaps(start, node, runs_cur.start(y - 1), runs_cur.node(y - 1), y_begin) : y_begin;
+        Segment* x_end = x_begin;
+        for (uint32_t r = 1; r < runs_cur.count(y); ++r) {
+          const uint32_t u = node[r], w = node[r - 1];
+          *x_end = Segment{pair_key(u, w), start[r], start[r] + 1};
+          x_end += (u != PairMap::kNone) & (w != PairMap::kNone);
+        }
+        add_segments(z_begin, y_begin, aff + offset);
+        add_segments(y_begin, x_begin, aff + n + offset);
+        add_segments(x_begin, x_end, aff + 2 * n + offset);
+      }
     }
-    if (dense_) {
-      while (lut_.size() > 1 && lut_.back() == PairMap::kNone) lut_.pop_back();  // up to the largest label
-      lut_[0] = PairMap::kNone;
+  }
+
+  // Adjacency lists, degrees, the union-find and the queue of the initial edges.
+  void build_queue() {
+    const std::size_t n_edges = edges_.size();
+    current_.resize(n_edges);
+    const std::size_t n_nodes = labels_.size();
+    adj_.assign(n_nodes, {});
+    degree_.assign(n_nodes, 0);
+    parent_.resize(n_nodes);
+    for (std::size_t i = 0; i < n_nodes; ++i) parent_[i] = static_cast<uint32_t>(i);
+    for (const Edge& edge : edges_) {
+      ++degree_[edge.u];
+      ++degree_[edge.v];
+    }
+    for (std::size_t i = 0; i < n_nodes; ++i) adj_[i].reserve(degree_[i]);  // one allocation a node
+    for (uint32_t e = 0; e < n_edges; ++e) {
+      adj_[edges_[e].u].push_back(e);
+      adj_[edges_[e].v].push_back(e);
+    }
+    std::vector<uint64_t> entries;
+    entries.reserve(n_edges);
+    for (uint32_t e = 0; e < n_edges; ++e) {
+      current_[e] = sortable(stats_.score(e));
+      if (current_[e] < limit_) entries.push_back(uint64_t{current_[e]} << 32 | e);
+    }
+    queue_ = EdgeQueue(std::move(entries));
+  }
+
+  // Node of a label, numbering labels in order of first appearance (kNone for the background).
+  // Labels up to bound_ are looked up in a table by label (grown as larger labels appear);
+  // the first label above it moves all of them to a hash map.
+  template <typename Label>
+  uint32_t node_or_new(Label label) {
+    const uint64_t a = static_cast<uint64_t>(label);
+    if (dense_ && a < lut_.size()) {
+      const uint32_t node = lut_[a];
+      if (node != PairMap::kNone || a == 0) return node;
+    }
+    return new_node(a);
+  }
+
+#if defined(__GNUC__) || defined(__clang__)
+  __attribute__((noinline))  // the rare path: keeps node_or_new small enough to inline
+#endif
+  uint32_t new_node(uint64_t a) {
+    if (dense_ && a > bound_) {
+      dense_ = false;
       for (std::size_t l = 1; l < lut_.size(); ++l) {
-        if (lut_[l] != PairMap::kNone) {
-          lut_[l] = static_cast<uint32_t>(labels_.size());
-          labels_.push_back(l);
-        }
+        if (lut_[l] != PairMap::kNone) sparse_.emplace(l, lut_[l]);
       }
-    } else {
       std::vector<uint32_t>().swap(lut_);
-      Label last = 0;
-      for (int64_t v = 0; v < n; ++v) {
-        const Label a = fragments[v];
-        if (a == 0 || a == last) continue;
-        last = a;
-        if (sparse_.emplace(static_cast<uint64_t>(a), static_cast<uint32_t>(labels_.size())).second) {
-          labels_.push_back(static_cast<uint64_t>(a));
-        }
+    }
+    if (a == 0) return PairMap::kNone;
+    const uint32_t node = static_cast<uint32_t>(labels_.size());
+    if (dense_) {
+      if (a >= lut_.size()) {
+        lut_.resize(static_cast<std::size_t>(std::min(std::max(a + 1, uint64_t{2} * lut_.size()), bound_ + 1)),
+                    PairMap::kNone);
       }
+      if (lut_[a] != PairMap::kNone) return lut_[a];
+      lut_[a] = node;
+    } else {
+      const auto found = sparse_.emplace(a, node);
+      if (!found.second) return found.first->second;
     }
     if (labels_.size() >= PairMap::kNone - 1) {
-      throw std::invalid_argument("agglomerate: too many fragments (" + std::to_string(labels_.size()) +
-                                  "); at most 2^32 - 2 are supported");
+      throw std::invalid_argument("agglomerate: too many fragments (more than 2^32 - 2)");
     }
+    labels_.push_back(a);
+    return node;
+  }
+
+  // Folds the boundary values of segments [begin, end) (values: the row of their direction)
+  // edge by edge: consecutive segments of one pair are folded into one partial value with
+  // `combine`, starting from `identity`, and handed to add(edge, partial, number of values).
+  template <typename EdgeOf, typename T, typename Combine, typename Add>
+  static void fold_segments(const Segment* begin, const Segment* end, const float* values, EdgeOf& edge_of,
+                            T identity, Combine combine, Add add) {
+    uint64_t key = begin->key;
+    T partial = identity;
+    uint64_t count = 0;
+    for (const Segment* s = begin; s != end; ++s) {
+      if (s->key != key) {
+        add(edge_of(key), partial, count);
+        key = s->key;
+        partial = identity;
+        count = 0;
+      }
+      // segments are never empty, and most hold one face (all x segments): the loop is then skipped
+      partial = combine(partial, values[s->begin]);
+      for (uint32_t x = s->begin + 1; x < s->end; ++x) partial = combine(partial, values[x]);
+      count += s->end - s->begin;
+    }
+    add(edge_of(key), partial, count);
   }
 
   // Node ids (kNone for the background) of `count` labels.
@@ -839,32 +967,33 @@ class Agglomeration {
     return root;
   }
 
+  // Rescores edge e; it is queued only if it can still merge (score < limit).
   void push(uint32_t e) {
-    edges_[e].current = sortable(stats_.score(e));
-    queue_.push(uint64_t{edges_[e].current} << 32 | e);
+    current_[e] = sortable(stats_.score(e));
+    if (current_[e] < limit_) queue_.push(uint64_t{current_[e]} << 32 | e);
   }
 
   void compact(uint32_t node) {
     auto& list = adj_[node];
     if (list.size() <= 2 * static_cast<std::size_t>(degree_[node]) + 16) return;
-    list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return !edges_[e].alive; }), list.end());
+    list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t e) { return current_[e] == kDead; }), list.end());
   }
 
   // The map again from the live edges alone (see merge_edge), sized so that rebuilding it is
   // amortised over at least edges_.size() / 2 insertions.
   void rebuild_map() {
     std::size_t alive = 0;
-    for (const Edge& edge : edges_) alive += edge.alive;
+    for (const uint32_t bits : current_) alive += bits != kDead;
     map_ = PairMap(std::max(alive * 2, edges_.size() / 2));
     for (uint32_t e = 0; e < edges_.size(); ++e) {
-      if (edges_[e].alive) map_.insert(pair_key(edges_[e].u, edges_[e].v), e);
+      if (current_[e] != kDead) map_.insert(pair_key(edges_[e].u, edges_[e].v), e);
     }
   }
 
   void merge_edge(uint32_t e) {
     uint32_t from = edges_[e].u, into = edges_[e].v;
     if (degree_[from] > degree_[into]) std::swap(from, into);
-    edges_[e].alive = 0;
+    current_[e] = kDead;
     --degree_[from];
     --degree_[into];
     parent_[from] = into;
@@ -876,11 +1005,14 @@ class Agglomeration {
     // edges. Each edge then costs one look-up, (into, other), inserting it if absent.
     if (map_.would_grow(edges.size())) rebuild_map();
     // The edges and their map slots are prefetched first: the look-ups are independent.
-    for (uint32_t f : edges) prefetch(&edges_[f]);
+    for (uint32_t f : edges) {
+      prefetch(&edges_[f]);
+      prefetch(&current_[f]);
+    }
     keys_.resize(edges.size());
     for (std::size_t i = 0; i < edges.size(); ++i) {
       const Edge& edge = edges_[edges[i]];
-      if (!edge.alive) {
+      if (current_[edges[i]] == kDead) {
         keys_[i] = PairMap::kEmpty;
         continue;
       }
@@ -910,7 +1042,7 @@ class Agglomeration {
         }
         const bool changed = stats_.merge_changes(drop, keep);
         stats_.merge(drop, keep);
-        edges_[drop].alive = 0;
+        current_[drop] = kDead;
         if (keep == f) {
           // g was in adj_[into] and adj_[other]; f is in adj_[other] already
           *slot.first = f;
@@ -934,17 +1066,21 @@ class Agglomeration {
   }
 
   EdgeStats stats_;
+  uint32_t limit_;  // sortable(limit): edges scoring at least this never merge and are not queued
   PairMap map_;
   bool dense_ = true;
+  uint64_t bound_ = 0;                              // largest label of the table
   std::vector<uint32_t> lut_;                       // label -> node (dense labels)
   std::unordered_map<uint64_t, uint32_t> sparse_;  // label -> node (sparse labels)
   std::vector<uint64_t> labels_;                    // node -> label
-  // Per edge, side by side (one cache line per visit): current endpoints (regions), sortable
-  // bits of the current score, and whether the edge is alive.
   struct Edge {
-    uint32_t u, v, current, alive;
+    uint32_t u, v;  // current endpoints (regions)
   };
   std::vector<Edge> edges_;
+  // Per edge, the sortable bits of its current score, or kDead: compact (4 bytes an edge), since
+  // every queue entry popped is checked against it.
+  static constexpr uint32_t kDead = ~uint32_t{0};  // not the bits of any finite score
+  std::vector<uint32_t> current_;
   std::vector<std::vector<uint32_t>> adj_;          // edges of each region (may hold dead ones)
   std::vector<uint32_t> degree_;                    // live edges of each region
   std::vector<uint32_t> parent_;                    // union-find over fragments
@@ -961,15 +1097,16 @@ void agglomerate(const Label* fragments, const float* aff, const int64_t shape[3
   const int64_t n = std::max<int64_t>(shape[0], 0) * std::max<int64_t>(shape[1], 0) * std::max<int64_t>(shape[2], 0);
   std::unique_ptr<Agglomeration> state;
   std::vector<std::vector<uint64_t>> tables;
+  const float limit = count > 0 ? thresholds[count - 1] : -INFINITY;  // ascending: the last is the largest
 #if defined(_OPENMP)
   const int available = threads > 0 ? threads : omp_get_max_threads();
-  if (available >= 2 && n >= (int64_t{1} << 20) && count > 0) {
+  if (available >= 2 && n >= (int64_t{1} << 18) && count > 0) {
     std::exception_ptr error;
 #pragma omp parallel num_threads(2)
     {
       if (omp_get_thread_num() == 0) {
         try {
-          state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max);
+          state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max, limit);
           tables = state->merge_through(thresholds, count);
         } catch (...) {
           error = std::current_exception();
@@ -985,7 +1122,7 @@ void agglomerate(const Label* fragments, const float* aff, const int64_t shape[3
   }
 #endif
   if (!state) {
-    state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max);
+    state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max, limit);
     tables = state->merge_through(thresholds, count);
   }
   state->write_tables(fragments, n, tables, outs, threads);

@@ -13,7 +13,7 @@ constexpr const char* kName = "watershed";
 
 py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
                             double low, double high, uint64_t size_threshold, double weight_threshold,
-                            uint64_t dust, int threads) {
+                            uint64_t dust, py::array& out, int threads) {
   if (aff.ndim() != 4 || aff.shape(0) < 3) {
     throw py::value_error(std::string(kName) + ": `affinities` must have shape (C >= 3, Z, Y, X); got " +
                           shape_string(aff));
@@ -38,8 +38,13 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
     }
     mask = static_cast<const uint8_t*>(mask_array.data());
   }
-  py::array_t<uint64_t> out({shape[0], shape[1], shape[2]});
-  uint64_t* out_ptr = out.mutable_data();
+  require_c_contiguous_writable(out, kName, "out");
+  if (!out.dtype().is(py::dtype::of<uint64_t>()) || out.ndim() != 3 || out.shape(0) != shape[0] ||
+      out.shape(1) != shape[1] || out.shape(2) != shape[2]) {
+    throw py::value_error(std::string(kName) + ": `out` must be uint64 of shape (Z, Y, X) of the affinities; got " +
+                          dtype_string(out) + " " + shape_string(out));
+  }
+  auto* out_ptr = static_cast<uint64_t*>(out.mutable_data());
   const float* aff_ptr = static_cast<const float*>(aff.data());
   WatershedStats stats;
   {
@@ -51,15 +56,15 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
   info["region_edges"] = stats.region_edges;
   info["fragments"] = stats.fragments;
   info["dust_voxels"] = stats.dust_voxels;
-  return py::make_tuple(out, info, stats.nan_seen);
+  return py::make_tuple(info, stats.nan_seen);
 }
 
 }  // namespace
 
 PYTC_BINDING(watershed) {
   m.def("watershed", &watershed_binding, py::arg("affinities"), py::arg("mask"), py::arg("low"), py::arg("high"),
-        py::arg("size_threshold"), py::arg("weight_threshold"), py::arg("dust"), py::arg("threads"),
-        "Returns (fragments, stats, nan_seen); see pytc.kernels._watershed.watershed.");
+        py::arg("size_threshold"), py::arg("weight_threshold"), py::arg("dust"), py::arg("out"), py::arg("threads"),
+        "Writes the fragments into `out` and returns (stats, nan_seen); see pytc.kernels._watershed.watershed.");
 }
 
 }  // namespace pytc::binding

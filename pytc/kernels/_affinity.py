@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._extension import load
+from ._memory import empty
 from ._offsets import as_offsets
 from ._validation import as_label_array, as_threads
 
@@ -69,7 +70,7 @@ def seg_to_affinity(seg, offsets=None, *, dtype=np.float32, return_mask=False, t
     threads = as_threads(threads, fn)
 
     shape = (len(offsets),) + seg.shape
-    aff = np.empty(shape, dtype=dtype) if out is None else _check_out(out, shape, dtype, seg, fn)
+    aff = empty(shape, dtype) if out is None else _check_out(out, shape, dtype, seg, fn)
     valid = np.empty(shape, dtype=np.uint8) if return_mask else None
     if seg.ndim == 2:
         # A 2D volume is one z-section: add a unit z axis (a view) and a zero z offset.

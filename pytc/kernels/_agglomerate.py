@@ -6,6 +6,7 @@ import numpy as np
 
 from .._extension import load
 from ._agglomerate_scoring import _CODES, VALID_SCORINGS, parse_scoring  # noqa: F401 (re-exported)
+from ._memory import empty
 from ._validation import as_affinities, as_label_array, as_threads
 
 _ext = load()
@@ -78,10 +79,11 @@ def iter_agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", 
 
 
 def _generate(affinities, thresholds, fragments, kind, q, init, threads):
-    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init)
+    limit = np.float32(thresholds[-1]) if thresholds else -np.inf  # ascending: edges scoring above never merge
+    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init, limit)
     for threshold in thresholds:
         state.merge_until(np.float32(threshold))
-        out = np.empty(fragments.shape, dtype=np.uint64)
+        out = empty(fragments.shape, np.uint64)
         state.extract(out, threads)
         yield out
 
@@ -142,14 +144,17 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
 
     Notes
     -----
-    Region graph in one pass (hash map of fragment pairs), merging with an exact priority queue
-    with lazy deletion and small-to-large region merging, then all segmentations written in one
-    pass over the fragments: O(N + E log E) time, O(fragments + edges) memory besides the
-    outputs, plus the value lists of ``'quantile-<q>'`` (one float per boundary face unless
-    `init_with_max`). With `threads` >= 2, a second thread touches the new output arrays (the
-    OS zeroes fresh memory then) while the graph is built and merged. waterz's ``discretize_queue`` (approximate bin queue) is not offered: the
-    exact queue is used. Scores are float32 as in waterz; the mean is a double sum over the count
-    (waterz keeps a float running mean, so scores may differ in the last float bit).
+    Region graph in one pass over the rows of the fragments (runs of equal labels, their
+    overlaps with the neighbouring rows as the faces, one hash-map look-up per run of faces of a
+    fragment pair), merging with an exact priority queue with lazy deletion and small-to-large
+    region merging (edges scoring at least the largest threshold are never queued), then all
+    segmentations written in one pass over the fragments: O(N + E log E) time, O(fragments +
+    edges) memory besides the outputs, plus the value lists of ``'quantile-<q>'`` (one float per
+    boundary face unless `init_with_max`). With `threads` >= 2, a second thread touches the new
+    output arrays (the OS zeroes fresh memory then) while the graph is built and merged. waterz's
+    ``discretize_queue`` (approximate bin queue) is not offered: the exact queue is used. Scores
+    are float32 as in waterz; the mean is a double sum over the count (waterz keeps a float
+    running mean, so scores may differ in the last float bit).
 
     Examples
     --------
@@ -166,7 +171,7 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
     affinities, thresholds, fragments, kind, q, init, threads = _prepare(
         affinities, thresholds, fragments, scoring, low, high, init_with_max, threads, fn
     )
-    outs = [np.empty(fragments.shape, dtype=np.uint64) for _ in thresholds]
+    outs = [empty(fragments.shape, np.uint64) for _ in thresholds]
     # one merging pass, then all segmentations written in one pass over the fragments
     _ext.agglomerate_into(fragments, affinities, _CODES[kind], q, init, [np.float32(t) for t in thresholds], outs,
                           threads)

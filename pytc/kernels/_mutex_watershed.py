@@ -5,6 +5,7 @@ import operator
 import numpy as np
 
 from .._extension import load
+from ._memory import empty
 from ._offsets import as_offsets
 from ._validation import as_affinities, as_threads
 
@@ -98,7 +99,7 @@ def mutex_watershed(affinities, offsets, *, attractive=None, strides=None, rando
         strides = (1,) + tuple(strides)
         if mask is not None:
             mask = mask[np.newaxis]
-    labels = np.empty(volume, dtype=np.uint64)
+    labels = empty(volume, np.uint64)
     if labels.size:
         _ext.mutex_watershed(aff, offsets, attractive, mask, keep, list(strides), labels, threads)
     return labels.reshape(aff_shape[1:])

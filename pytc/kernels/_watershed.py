@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .._extension import load
+from ._memory import empty
 from ._validation import as_affinities, as_threads
 
 _ext = load()
@@ -126,8 +127,9 @@ def watershed(
         fragments = np.zeros(shape, dtype=np.uint64)
         stats = dict(basins=0, region_edges=0, fragments=0, dust_voxels=0)
     else:
-        fragments, stats, nan_seen = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust,
-                                                    threads)
+        fragments = empty(shape, np.uint64)
+        stats, nan_seen = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust, fragments,
+                                         threads)
         if nan_seen:
             as_affinities(affinities, fn)  # raises the NaN error
     return (fragments, stats) if return_stats else fragments

@@ -144,6 +144,55 @@ def test_huge_labels_use_the_sparse_path(rng):
         assert a[a > 0].min(initial=2**60) >= 2**60
 
 
+def test_a_huge_label_after_small_ones_switches_to_the_sparse_path(rng):
+    """Labels are numbered as the region graph meets them: a huge label in the last plane moves
+    the labels seen so far from the table to the hash map mid-scan."""
+    affinities, thresholds, fragments = random_case(rng, max_side=6)
+    fragments[-1] = np.where(fragments[-1] > 0, fragments[-1] + np.uint64(2**62), 0)
+    small = fragments.copy()
+    small[-1] = np.where(small[-1] > 0, small[-1] - np.uint64(2**62) + np.uint64(100), 0)
+    for a, b in zip(agglomerate(affinities, thresholds, fragments=fragments),
+                    agglomerate(affinities, thresholds, fragments=small)):
+        assert_same_partition(a, b)
+        assert set(np.unique(a)) <= set(np.unique(fragments))
+
+
+@pytest.mark.parametrize("scoring", ["mean", "max", "quantile-50", "quantile-50-histogram"])
+def test_long_rows_with_short_and_long_runs_match_the_reference(rng, scoring):
+    """Rows of 300 voxels mixing runs of one voxel and long runs, and rows identical to their
+    neighbours: the run overlaps cover every face once."""
+    compared = 0
+    for _ in range(6):
+        runs = rng.integers(1, 40, size=60)
+        row = np.repeat(rng.integers(0, 9, size=len(runs)), runs)[:300]
+        fragments = np.stack([np.roll(row, int(s)) for s in rng.integers(-3, 4, size=6)]).reshape(2, 3, -1)
+        fragments[0, 1] = fragments[0, 0]  # a row equal to the one before
+        fragments = fragments.astype(np.uint64)
+        affinities = rng.random((3,) + fragments.shape).astype(np.float32)
+        thresholds = sorted(rng.random(3).tolist())
+        try:
+            expected = agglomerate_ref(affinities, thresholds, fragments=fragments, scoring=scoring, strict=True)
+        except TieError:
+            continue
+        for seg, ref in zip(agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring), expected):
+            assert_same_partition(seg, ref)
+        compared += 1
+    assert compared >= 3
+
+
+def test_merging_above_the_limit_is_refused():
+    """The private state leaves edges scoring at least `limit` out of its queue, so it refuses
+    thresholds above it."""
+    from pytc.kernels._agglomerate import _ext
+
+    aff = np.full((3, 1, 1, 4), 0.5, dtype=np.float32)
+    frag = np.arange(1, 5, dtype=np.uint64).reshape(1, 1, 4)
+    state = _ext.Agglomeration(frag, aff, 0, 50, True, 0.6)
+    assert state.merge_until(0.6) == 3  # scores 0.5 < 0.6: everything merges
+    with pytest.raises(ValueError, match="above the limit"):
+        state.merge_until(0.7)
+
+
 @pytest.mark.parametrize("scoring", ["mean", "quantile-50-histogram"])
 def test_large_volume_threads_and_iteration_agree(rng, scoring):
     """>= 2^20 voxels: the segmentations written in one parallel pass (and the output pages first
