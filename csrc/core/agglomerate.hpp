@@ -1,19 +1,22 @@
 // Hierarchical agglomeration of fragments on an affinity graph, with waterz's semantics.
 //
-// Labels: numbered in order of first appearance while the region graph is built (C order),
-// looked up in a table by label (grown up to the largest label, at most 2N + 65536) or, once a
-// larger label appears, a hash map.
-// Region graph: one pass over the rows. Each row is cut into runs of equal labels (branch-free)
-// and a node looked up per run. The faces of direction z (y) are the overlaps of the row's runs
-// with those of the same row in the plane before (the row before) whose two nodes differ and are
-// both nonzero; the x faces are the run boundaries. The overlaps of a row are listed as segments
-// (node pair, x range), branch-free, z first, then y, then x; consecutive segments of one pair
-// fold their affinities (aff[d, v] for the faces (v, v - e_d)) into one partial statistic (the
-// mean: a double sum), which is added to the pair's edge: so a pair is looked up once per run of
-// segments, not once per face. A pair is found in a direct-mapped cache of recent pairs or an
-// open-addressing hash map (which numbers new edges in order of first appearance); once the map
-// outgrows the CPU caches, the map slots of a row's segments are prefetched before they are
-// added.
+// Region graph: built in one pass, or, for large fragments (at most one run of labels per 8
+// voxels in the first plane), on slabs of z planes in parallel (at least 8 planes and 2^16
+// voxels each, at most 16), then joined in slab order. Labels get nodes in order of first
+// appearance (C order; in a slab, through a hash map behind a direct-mapped cache), each row is
+// cut into runs of equal labels (branch-free) and a node looked up per run. The faces of
+// direction z (y) are the overlaps of the row's runs with those of the same row in
+// the plane before (the row before), the plane before the slab included, whose two nodes differ
+// and are both nonzero; the x faces are the run boundaries. The overlaps of a row are listed as
+// segments (node pair, x range), branch-free, z first, then y, then x; consecutive segments of
+// one pair fold their affinities (aff[d, v] for the faces (v, v - e_d)) into one partial
+// statistic (the mean: a double sum), which is added to the pair's edge: so a pair is looked up
+// once per run of segments, not once per face. A pair is found in a direct-mapped cache of recent
+// pairs or an open-addressing hash map (which numbers new edges in order of first appearance);
+// once the map outgrows the CPU caches, the map slots of a row's segments are prefetched before
+// they are added. Joining the slabs numbers nodes and edges in order of first appearance over
+// the whole volume (a table by label, grown up to the largest label, at most 2N + 65536, or a
+// hash map once a larger label appears) and adds the slabs' statistics in slab order.
 // Edge score = 1 - value(statistic), in float32 like waterz's ScoreValue. Statistics:
 //   Mean       sum (double) and count; merged by addition             (waterz MeanAffinity)
 //   Max, Min   one float; merged by max / min                         (MaxAffinity, MinAffinity)
@@ -27,8 +30,9 @@
 // popped if its edge is dead or its score bits are no longer the edge's current ones, kept in a
 // compact array of 4 bytes an edge): the initial edges radix-sorted once and read in order,
 // rescored edges in a 4-ary heap, the smaller head first. Edges scoring at least the largest
-// threshold (the limit) can never merge and are not queued. The edge of smallest current score is merged while its score < threshold. The
-// region with fewer live edges is merged into the other (small to large): its edges move over,
+// threshold (the limit) can never merge and are not queued. The edge of smallest current score
+// is merged while its score < threshold. The region with fewer live edges is merged into the
+// other (small to large): its edges move over,
 // or, where both regions border the same neighbour, the two edges' statistics merge and the
 // merged edge is rescored. Each moving edge costs one hash-map look-up (region pair -> edge,
 // inserting if absent), its edge record and map slot prefetched first; the keys of the merged
@@ -45,10 +49,10 @@
 // like waterz), plus K node tables for agglomerate().
 // Layout: fragments (Z, Y, X) C-contiguous integer labels, 0 = background; affinities
 // (C >= 3, Z, Y, X) float32 C-contiguous, channel d linking v with v - e_d for d < 3.
-// Threading: the region graph and merging are sequential (the mean's double sums depend on the
-// order of the faces). Writing segmentations is split over OpenMP threads by blocks of voxels, so
-// the output pages are first touched (zeroed by the OS) in parallel; with threads >= 2,
-// agglomerate() also first-touches the output pages on a second thread while merging.
+// Threading: the slabs of the region graph and the writing of the segmentations (blocks of
+// voxels, so the OS's zeroing of fresh output pages is shared out too) run on OpenMP threads;
+// joining the slabs and merging are sequential. The result does not depend on the thread count
+// (the slabs and the order in which their statistics are added do not).
 #pragma once
 
 #include <algorithm>
@@ -343,6 +347,23 @@ class EdgeStats {
     }
   }
 
+  // Before finalize(): the boundary values of edge `from` of `other` (same scoring) join those
+  // of edge `into`; other's statistic of `from` is left empty.
+  void absorb(uint32_t into, EdgeStats& other, uint32_t from) {
+    switch (scoring_) {
+      case Scoring::Mean: add_sum(into, other.sum_[from], other.count_[from]); break;
+      case Scoring::Min: add_min(into, other.value_[from]); break;
+      default:
+        if (scoring_ == Scoring::Max || init_with_max_) {
+          add_max(into, other.value_[from]);
+        } else if (scoring_ == Scoring::Quantile) {
+          append(values_[into], other.values_[from]);
+        } else {
+          append(raw_bins_[into], other.raw_bins_[from]);
+        }
+    }
+  }
+
   // Statistic of `into` becomes that of the union of both edges' boundaries; `from` is freed.
   void merge(uint32_t from, uint32_t into) {
     switch (scoring_) {
@@ -430,6 +451,16 @@ class EdgeStats {
   }
 
  private:
+  template <typename T>
+  static void append(std::vector<T>& to, std::vector<T>& from) {
+    if (to.empty()) {
+      to.swap(from);
+    } else {
+      to.insert(to.end(), from.begin(), from.end());
+      std::vector<T>().swap(from);
+    }
+  }
+
   Scoring scoring_;
   int q_;
   bool init_with_max_;
@@ -559,15 +590,230 @@ class RowRuns {
   std::vector<uint32_t> start_, node_, count_;
 };
 
+// Folds the boundary values of segments [begin, end) (values: the row of their direction)
+// edge by edge: consecutive segments of one pair are folded into one partial value with
+// `combine`, starting from `identity`, and handed to add(edge, partial, number of values).
+template <typename EdgeOf, typename T, typename Combine, typename Add>
+void fold_segments(const Segment* begin, const Segment* end, const float* values, EdgeOf& edge_of, T identity,
+                   Combine combine, Add add) {
+  uint64_t key = begin->key;
+  T partial = identity;
+  uint64_t count = 0;
+  for (const Segment* s = begin; s != end; ++s) {
+    if (s->key != key) {
+      add(edge_of(key), partial, count);
+      key = s->key;
+      partial = identity;
+      count = 0;
+    }
+    // segments are never empty, and most hold one face (all x segments): the loop is then skipped
+    partial = combine(partial, values[s->begin]);
+    for (uint32_t x = s->begin + 1; x < s->end; ++x) partial = combine(partial, values[x]);
+    count += s->end - s->begin;
+  }
+  add(edge_of(key), partial, count);
+}
+
+// An edge of the region graph: its two nodes (regions, once merging starts).
+struct Edge {
+  uint32_t u, v;
+};
+
+// The region graph of the z planes [z0, z1) of the fragments, with the faces between planes z0
+// and z0 - 1: nodes and edges numbered in order of first appearance in the slab.
+class SlabGraph {
+ public:
+  explicit SlabGraph(const EdgeStats& empty) : map(16), stats(empty) {}
+
+  // node_of(label): the node of a label (kNone for 0), numbering new ones; local_node() numbers
+  // them in the slab.
+  template <typename Label, typename NodeOf>
+  void scan(const Label* fragments, const float* aff, int64_t Z, int64_t Y, int64_t X, int64_t z0, int64_t z1,
+            NodeOf&& node_of) {
+    map = PairMap(static_cast<std::size_t>(std::max<int64_t>(16, (z1 - z0) * Y * X / 64)));  // grows as needed
+    const int64_t n = Z * Y * X;
+    // A direct-mapped cache of recent node pairs in front of the hash map (a fragment touches
+    // few others), sized to the pairs of about one z plane, 2^10 to 2^14 entries.
+    struct Cached {
+      uint64_t key;
+      uint32_t edge;
+    };
+    int cache_bits = 10;
+    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 16) ++cache_bits;
+    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
+    const int cache_shift = 64 - cache_bits;
+    // Edge of node pair `key` (found in the map, or new), through the cache.
+    auto edge_of = [&](uint64_t key) -> uint32_t {
+      Cached& slot = cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
+      if (slot.key != key) {
+        const uint32_t e = map.find_or_insert(key, static_cast<uint32_t>(edges.size()));
+        if (e == edges.size()) {
+          edges.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key)});
+          stats.add_edge();
+        }
+        slot = Cached{key, e};
+      }
+      return slot.edge;
+    };
+    // The faces of one row as segments, listed branch-free (a slot is written for every
+    // candidate and kept if it is a face between two different nonzero nodes): z segments
+    // first, then y, then x.
+    std::vector<Segment> segments(static_cast<std::size_t>(3 * X + 3));
+    const uint32_t width = static_cast<uint32_t>(X);
+    // Lists the overlaps of the runs of this row (a) and a neighbouring row (b) at `out`.
+    auto list_overlaps = [&](const uint32_t* start_a, const uint32_t* node_a, const uint32_t* start_b,
+                             const uint32_t* node_b, Segment* out) -> Segment* {
+      uint32_t i = 0, j = 0, pos = 0;
+      while (pos < width) {
+        const uint32_t end_a = start_a[i + 1], end_b = start_b[j + 1];
+        const uint32_t end = std::min(end_a, end_b);
+        const uint32_t u = node_a[i], w = node_b[j];
+        *out = Segment{pair_key(u, w), pos, end};
+        out += (u != w) & (u != PairMap::kNone) & (w != PairMap::kNone);
+        pos = end;
+        i += end_a == end;
+        j += end_b == end;
+      }
+      return out;
+    };
+    // Adds the boundary values of the listed segments to their edges. Consecutive segments of
+    // the same pair are folded together first (mean: summed) and added once.
+    const EdgeStats::Fold fold = stats.fold();
+    auto add_segments = [&](const Segment* begin, const Segment* end, const float* values) {
+      if (begin == end) return;
+      if (map.capacity() > (std::size_t{1} << 16)) {  // beyond the CPU caches
+        for (const Segment* s = begin; s != end; ++s) map.prefetch(s->key);
+      }
+      switch (fold) {
+        case EdgeStats::Fold::Sum:
+          fold_segments(begin, end, values, edge_of, 0.0, [](double sum, float a) { return sum + a; },
+                        [&](uint32_t e, double sum, uint64_t count) { stats.add_sum(e, sum, count); });
+          break;
+        case EdgeStats::Fold::Max:
+          fold_segments(begin, end, values, edge_of, -INFINITY, [](float m, float a) { return std::max(m, a); },
+                        [&](uint32_t e, float m, uint64_t) { stats.add_max(e, m); });
+          break;
+        case EdgeStats::Fold::Min:
+          fold_segments(begin, end, values, edge_of, INFINITY, [](float m, float a) { return std::min(m, a); },
+                        [&](uint32_t e, float m, uint64_t) { stats.add_min(e, m); });
+          break;
+        case EdgeStats::Fold::Keep:
+          for (const Segment* s = begin; s != end; ++s) {
+            const uint32_t e = edge_of(s->key);
+            for (uint32_t x = s->begin; x < s->end; ++x) stats.add(e, values[x]);
+          }
+          break;
+      }
+    };
+    RowRuns runs_prev(Y, X), runs_cur(Y, X);
+    if (z0 > 0) {  // the runs of the plane before, for the z faces of plane z0
+      for (int64_t y = 0; y < Y; ++y) {
+        runs_cur.build(y, fragments + ((z0 - 1) * Y + y) * X, X,
+                       [&](Label a) { return node_of(static_cast<uint64_t>(a)); });
+      }
+    }
+    for (int64_t z = z0; z < z1; ++z) {
+      if (z == z0 + 2 && z1 - z0 > 4) {
+        // room for as many edges per plane as the first two planes had (fewer rehashes)
+        const std::size_t expected = edges.size() * static_cast<std::size_t>(z1 - z0) / 2;
+        map.reserve(expected);
+        edges.reserve(expected);
+        stats.reserve(expected);
+      }
+      std::swap(runs_prev, runs_cur);
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t offset = (z * Y + y) * X;
+        if (offset + 2 * X <= n) {
+          for (int64_t x = 0; x < X; x += 16) {
+            for (int c = 0; c < 3; ++c) __builtin_prefetch(aff + c * n + offset + X + x);
+          }
+        }
+        runs_cur.build(y, fragments + offset, X, [&](Label a) { return node_of(static_cast<uint64_t>(a)); });
+        const uint32_t* start = runs_cur.start(y);
+        const uint32_t* node = runs_cur.node(y);
+        Segment* const z_begin = segments.data();
+        Segment* const y_begin = z > 0 ? list_overlaps(start, node, runs_prev.start(y), runs_prev.node(y), z_begin)
+                                       : z_begin;
+        Segment* const x_begin =
+            y > 0 ? list_overlaps(start, node, runs_cur.start(y - 1), runs_cur.node(y - 1), y_begin) : y_begin;
+        Segment* x_end = x_begin;
+        for (uint32_t r = 1; r < runs_cur.count(y); ++r) {
+          const uint32_t u = node[r], w = node[r - 1];
+          *x_end = Segment{pair_key(u, w), start[r], start[r] + 1};
+          x_end += (u != PairMap::kNone) & (w != PairMap::kNone);
+        }
+        add_segments(z_begin, y_begin, aff + offset);
+        add_segments(y_begin, x_begin, aff + n + offset);
+        add_segments(x_begin, x_end, aff + 2 * n + offset);
+      }
+    }
+  }
+
+  // Node of a label in the slab's own numbering (kNone for 0), numbered on first sight; a
+  // direct-mapped cache of recent labels in front of the hash map.
+  uint32_t local_node(uint64_t label) {
+    if (label == 0) return PairMap::kNone;
+    const std::size_t hash = static_cast<std::size_t>((label * 0x9E3779B97F4A7C15ull) >> (64 - kNodeCacheBits));
+    CachedNode& slot = node_cache_[hash];
+    if (slot.label != label) {
+      const uint32_t node = nodes_.find_or_insert(label, static_cast<uint32_t>(labels.size()));
+      if (node == labels.size()) {
+        if (labels.size() >= PairMap::kNone - 1) {
+          throw std::invalid_argument("agglomerate: too many fragments (more than 2^32 - 2)");
+        }
+        labels.push_back(label);
+      }
+      slot = CachedNode{label, node};
+    }
+    return slot.node;
+  }
+
+  std::vector<uint64_t> labels;  // node -> label (local numbering)
+  std::vector<Edge> edges;       // node pairs (u < v)
+  PairMap map;                   // node pair key -> edge
+  EdgeStats stats;
+
+ private:
+  struct CachedNode {
+    uint64_t label;  // 0: empty (label 0 is never looked up)
+    uint32_t node;
+  };
+  static constexpr int kNodeCacheBits = 12;
+  std::vector<CachedNode> node_cache_ = std::vector<CachedNode>(std::size_t{1} << kNodeCacheBits, CachedNode{0, 0});
+  PairMap nodes_{16};  // label -> node
+};
+
+// Output arrays (count arrays of n uint64) whose pages idle threads first touch (the OS zeroes
+// fresh pages then) while the region graph is built, in tasks of 2 MiB.
+struct FreshOutputs {
+  uint64_t* const* outs;
+  int count;
+  int64_t n;
+
+  static constexpr int64_t kChunk = int64_t{1} << 18;
+  int64_t tasks() const { return count * chunks(); }
+  void touch(int64_t task) const {
+    uint64_t* out = outs[task / chunks()];
+    const int64_t begin = task % chunks() * kChunk, end = std::min(n, begin + kChunk);
+    for (int64_t v = begin; v < end; v += 4096 / sizeof(uint64_t)) out[v] = 0;
+  }
+
+ private:
+  int64_t chunks() const { return (n + kChunk - 1) / kChunk; }
+};
+
 class Agglomeration {
  public:
   // Builds the region graph. `fragments` holds `n` labels (C order, shape Z, Y, X);
   // `aff` holds at least 3 channels of n float32 values each.
   // Edges scoring at least `limit` are never merged, so they are left out of the queue: `limit`
-  // bounds the thresholds merge_until accepts (the largest threshold; +inf for any).
+  // bounds the thresholds merge_until accepts (the largest threshold; +inf for any). `threads`
+  // build the region graph (<= 0: OpenMP's default), and those it leaves idle first touch the
+  // pages of `fresh` meanwhile.
   template <typename Label>
   Agglomeration(const Label* fragments, const float* aff, const int64_t shape[3], Scoring scoring,
-                int quantile, bool init_with_max, float limit = INFINITY)
+                int quantile, bool init_with_max, float limit = INFINITY, int threads = 1,
+                const FreshOutputs* fresh = nullptr)
       : stats_(scoring, quantile, init_with_max), limit_(sortable(limit)) {
     if (std::isnan(limit)) throw std::invalid_argument("agglomerate: limit must not be NaN");
     for (int d = 0; d < 3; ++d) {
@@ -587,7 +833,7 @@ class Agglomeration {
     bound_ = static_cast<uint64_t>(n) * 2 + 65536;
     lut_.assign(1025, PairMap::kNone);
     map_ = PairMap(static_cast<std::size_t>(std::max<int64_t>(16, n / 64)));  // grows as needed
-    if (n > 0) build_graph(fragments, aff, Z, Y, X);
+    if (n > 0) build_graph(fragments, aff, Z, Y, X, threads, fresh);
     stats_.finalize();
     build_queue();
   }
@@ -726,119 +972,104 @@ class Agglomeration {
     return f;
   }
 
-  // The region graph: nodes, edges_, their statistics and map_ (see the header comment).
+  // The region graph (nodes, edges_, their statistics and map_; see the header comment): the
+  // slabs' graphs, built in parallel, then joined in slab order (nodes and edges numbered in
+  // order of first appearance over the whole volume, statistics added slab by slab).
   template <typename Label>
-  void build_graph(const Label* fragments, const float* aff, int64_t Z, int64_t Y, int64_t X) {
-    const int64_t n = Z * Y * X;
-    // A direct-mapped cache of recent node pairs in front of the hash map (a fragment touches
-    // few others), sized to the pairs of about one z plane, 2^10 to 2^14 entries.
-    struct Cached {
-      uint64_t key;
-      uint32_t edge;
+  void build_graph(const Label* fragments, const float* aff, int64_t Z, int64_t Y, int64_t X, int threads,
+                   const FreshOutputs* fresh) {
+    const int64_t n_slabs = slab_count(fragments, Z, Y, X);
+    // Tasks: scanning slab t (t < n_slabs; one slab: in the volume's own numbering, then no
+    // join), then first touches of the fresh output pages, over the threads.
+    std::vector<SlabGraph> slabs;
+    slabs.reserve(static_cast<std::size_t>(n_slabs));
+    for (int64_t t = 0; t < n_slabs; ++t) slabs.emplace_back(stats_);
+    auto scan = [&](int64_t t) {
+      SlabGraph& slab = slabs[static_cast<std::size_t>(t)];
+      if (n_slabs == 1) {
+        slab.scan(fragments, aff, Z, Y, X, 0, Z, [&](uint64_t label) { return node_or_new(label); });
+      } else {
+        slab.scan(fragments, aff, Z, Y, X, Z * t / n_slabs, Z * (t + 1) / n_slabs,
+                  [&slab](uint64_t label) { return slab.local_node(label); });
+      }
     };
-    int cache_bits = 10;
-    while (cache_bits < 14 && (int64_t{1} << cache_bits) < Y * X / 16) ++cache_bits;
-    std::vector<Cached> cache(std::size_t{1} << cache_bits, Cached{PairMap::kEmpty, 0});
-    const int cache_shift = 64 - cache_bits;
-    // Edge of node pair `key` (found in the map, or new), through the cache.
-    auto edge_of = [&](uint64_t key) -> uint32_t {
-      Cached& slot = cache[static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> cache_shift)];
-      if (slot.key != key) {
-        const uint32_t e = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
-        if (e == edges_.size()) {
+    std::exception_ptr error;
+#if defined(_OPENMP)
+    const int64_t n_threads = threads > 0 ? threads : omp_get_max_threads();
+    const int64_t n_tasks = n_slabs + (n_threads > 1 && fresh != nullptr ? fresh->tasks() : 0);
+    const int team = static_cast<int>(std::min(n_threads, n_tasks));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(team) if (team > 1)
+#else
+    (void)threads;
+    (void)fresh;
+    const int64_t n_tasks = n_slabs;
+#endif
+    for (int64_t task = 0; task < n_tasks; ++task) {
+      try {
+        if (task < n_slabs) {
+          scan(task);
+        } else {
+          fresh->touch(task - n_slabs);
+        }
+      } catch (...) {
+#if defined(_OPENMP)
+#pragma omp critical(pytc_agglomerate_error)
+#endif
+        error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    if (n_slabs == 1) {
+      edges_ = std::move(slabs[0].edges);
+      map_ = std::move(slabs[0].map);
+      stats_ = std::move(slabs[0].stats);
+      return;
+    }
+    std::size_t total = 0;  // room for every slab's edges (an upper bound: shared edges count once)
+    for (const SlabGraph& slab : slabs) total += slab.edges.size();
+    map_.reserve(total);
+    edges_.reserve(total);
+    stats_.reserve(total);
+    std::vector<uint32_t> remap;
+    for (SlabGraph& slab : slabs) {
+      remap.resize(slab.labels.size());
+      for (std::size_t i = 0; i < slab.labels.size(); ++i) remap[i] = node_or_new(slab.labels[i]);
+      // the slab's edges as pairs of volume nodes, their map slots prefetched ahead
+      keys_.resize(slab.edges.size());
+      for (std::size_t e = 0; e < slab.edges.size(); ++e) {
+        keys_[e] = pair_key(remap[slab.edges[e].u], remap[slab.edges[e].v]);
+      }
+      constexpr std::size_t kAhead = 16;
+      for (std::size_t e = 0; e < std::min(kAhead, keys_.size()); ++e) map_.prefetch(keys_[e]);
+      for (uint32_t e = 0; e < slab.edges.size(); ++e) {
+        if (e + kAhead < keys_.size()) map_.prefetch(keys_[e + kAhead]);
+        const uint64_t key = keys_[e];
+        const uint32_t edge = map_.find_or_insert(key, static_cast<uint32_t>(edges_.size()));
+        if (edge == edges_.size()) {
           edges_.push_back(Edge{static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key)});
           stats_.add_edge();
         }
-        slot = Cached{key, e};
+        stats_.absorb(edge, slab.stats, e);
       }
-      return slot.edge;
-    };
-    // The faces of one row as segments, listed branch-free (a slot is written for every
-    // candidate and kept if it is a face between two different nonzero nodes): z segments
-    // first, then y, then x.
-    std::vector<Segment> segments(static_cast<std::size_t>(3 * X + 3));
-    const uint32_t width = static_cast<uint32_t>(X);
-    // Lists the overlaps of the runs of this row (a) and a neighbouring row (b) at `out`.
-    auto list_overlaps = [&](const uint32_t* start_a, const uint32_t* node_a, const uint32_t* start_b,
-                             const uint32_t* node_b, Segment* out) -> Segment* {
-      uint32_t i = 0, j = 0, pos = 0;
-      while (pos < width) {
-        const uint32_t end_a = start_a[i + 1], end_b = start_b[j + 1];
-        const uint32_t end = std::min(end_a, end_b);
-        const uint32_t u = node_a[i], w = node_b[j];
-        *out = Segment{pair_key(u, w), pos, end};
-        out += (u != w) & (u != PairMap::kNone) & (w != PairMap::kNone);
-        pos = end;
-        i += end_a == end;
-        j += end_b == end;
-      }
-      return out;
-    };
-    // Adds the boundary values of the listed segments to their edges. Consecutive segments of
-    // the same pair are folded together first (mean: summed) and added once.
-    const EdgeStats::Fold fold = stats_.fold();
-    auto add_segments = [&](const Segment* begin, const Segment* end, const float* values) {
-      if (begin == end) return;
-      if (map_.capacity() > (std::size_t{1} << 16)) {  // beyond the CPU caches
-        for (const Segment* s = begin; s != end; ++s) map_.prefetch(s->key);
-      }
-      switch (fold) {
-        case EdgeStats::Fold::Sum:
-          fold_segments(begin, end, values, edge_of, 0.0, [](double sum, float a) { return sum + a; },
-                        [&](uint32_t e, double sum, uint64_t count) { stats_.add_sum(e, sum, count); });
-          break;
-        case EdgeStats::Fold::Max:
-          fold_segments(begin, end, values, edge_of, -INFINITY, [](float m, float a) { return std::max(m, a); },
-                        [&](uint32_t e, float m, uint64_t) { stats_.add_max(e, m); });
-          break;
-        case EdgeStats::Fold::Min:
-          fold_segments(begin, end, values, edge_of, INFINITY, [](float m, float a) { return std::min(m, a); },
-                        [&](uint32_t e, float m, uint64_t) { stats_.add_min(e, m); });
-          break;
-        case EdgeStats::Fold::Keep:
-          for (const Segment* s = begin; s != end; ++s) {
-            const uint32_t e = edge_of(s->key);
-            for (uint32_t x = s->begin; x < s->end; ++x) stats_.add(e, values[x]);
-          }
-          break;
-      }
-    };
-    RowRuns runs_prev(Y, X), runs_cur(Y, X);
-    for (int64_t z = 0; z < Z; ++z) {
-      if (z == 2 && Z > 4) {
-        // room for as many edges per plane as the first two planes had (fewer rehashes)
-        const std::size_t expected = edges_.size() * static_cast<std::size_t>(Z) / 2;
-        map_.reserve(expected);
-        edges_.reserve(expected);
-        stats_.reserve(expected);
-      }
-      std::swap(runs_prev, runs_cur);
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t offset = (z * Y + y) * X;
-        if (offset + 2 * X <= n) {
-          for (int64_t x = 0; x < X; x += 16) {
-            for (int c = 0; c < 3; ++c) __builtin_prefetch(aff + c * n + offset + X + x);
-          }
-        }
-        runs_cur.build(y, fragments + offset, X, [&](Label a) { return node_or_new(a); });
-        const uint32_t* start = runs_cur.start(y);
-        const uint32_t* node = runs_cur.node(y);
-        Segment* const z_begin = segments.data();
-        Segment* const y_begin = z > 0 ? list_overlaps(start, node, runs_prev.start(y), runs_prev.node(y), z_begin)
-                                       : z_begin;
-        Segment* const x_begin =
-            y > 0 ? list_overlaps(start, node, runs_cur.start(y - 1), runs_cur.node(y - 1), y_begin) : y_begin;
-        Segment* x_end = x_begin;
-        for (uint32_t r = 1; r < runs_cur.count(y); ++r) {
-          const uint32_t u = node[r], w = node[r - 1];
-          *x_end = Segment{pair_key(u, w), start[r], start[r] + 1};
-          x_end += (u != PairMap::kNone) & (w != PairMap::kNone);
-        }
-        add_segments(z_begin, y_begin, aff + offset);
-        add_segments(y_begin, x_begin, aff + n + offset);
-        add_segments(x_begin, x_end, aff + 2 * n + offset);
-      }
+      slab = SlabGraph(stats_);  // frees it
     }
+  }
+
+  // Slabs of at least 8 planes and 2^16 voxels, at most 16, when the fragments are large (at most
+  // one run of labels per 8 voxels along x in the first plane): joining the slabs costs one
+  // hash-map insertion per slab edge, which small fragments (many edges) do not repay. Fixed by
+  // the input, not by the threads, so that the result does not depend on the thread count.
+  template <typename Label>
+  static int64_t slab_count(const Label* fragments, int64_t Z, int64_t Y, int64_t X) {
+    const int64_t slabs = std::clamp<int64_t>(std::min<int64_t>(Z / 8, Z * Y * X >> 16), 1, 16);
+    if (slabs == 1) return 1;
+    int64_t runs = 0;
+    for (int64_t y = 0; y < Y; ++y) {
+      const Label* row = fragments + y * X;
+      runs += 1;
+      for (int64_t x = 1; x < X; ++x) runs += row[x] != row[x - 1];
+    }
+    return runs * 8 <= Y * X ? slabs : 1;
   }
 
   // Adjacency lists, degrees, the union-find and the queue of the initial edges.
@@ -910,30 +1141,6 @@ class Agglomeration {
     }
     labels_.push_back(a);
     return node;
-  }
-
-  // Folds the boundary values of segments [begin, end) (values: the row of their direction)
-  // edge by edge: consecutive segments of one pair are folded into one partial value with
-  // `combine`, starting from `identity`, and handed to add(edge, partial, number of values).
-  template <typename EdgeOf, typename T, typename Combine, typename Add>
-  static void fold_segments(const Segment* begin, const Segment* end, const float* values, EdgeOf& edge_of,
-                            T identity, Combine combine, Add add) {
-    uint64_t key = begin->key;
-    T partial = identity;
-    uint64_t count = 0;
-    for (const Segment* s = begin; s != end; ++s) {
-      if (s->key != key) {
-        add(edge_of(key), partial, count);
-        key = s->key;
-        partial = identity;
-        count = 0;
-      }
-      // segments are never empty, and most hold one face (all x segments): the loop is then skipped
-      partial = combine(partial, values[s->begin]);
-      for (uint32_t x = s->begin + 1; x < s->end; ++x) partial = combine(partial, values[x]);
-      count += s->end - s->begin;
-    }
-    add(edge_of(key), partial, count);
   }
 
   // Node ids (kNone for the background) of `count` labels.
@@ -1073,10 +1280,7 @@ class Agglomeration {
   std::vector<uint32_t> lut_;                       // label -> node (dense labels)
   std::unordered_map<uint64_t, uint32_t> sparse_;  // label -> node (sparse labels)
   std::vector<uint64_t> labels_;                    // node -> label
-  struct Edge {
-    uint32_t u, v;  // current endpoints (regions)
-  };
-  std::vector<Edge> edges_;
+  std::vector<Edge> edges_;  // current endpoints (regions)
   // Per edge, the sortable bits of its current score, or kDead: compact (4 bytes an edge), since
   // every queue entry popped is checked against it.
   static constexpr uint32_t kDead = ~uint32_t{0};  // not the bits of any finite score
@@ -1088,44 +1292,17 @@ class Agglomeration {
   EdgeQueue queue_;
 };
 
-// Agglomerates and writes one segmentation per ascending threshold into outs[k] (n uint64 each).
-// With threads >= 2, a second thread first touches the pages of the outputs (the OS zeroes
-// fresh pages then) while the region graph is built and merged, which is sequential.
+// Agglomerates and writes one segmentation per ascending threshold into outs[k] (n uint64 each):
+// the region graph on `threads` threads (threads it leaves idle first touch the output pages),
+// merging on one, then the segmentations on `threads`.
 template <typename Label>
 void agglomerate(const Label* fragments, const float* aff, const int64_t shape[3], Scoring scoring, int quantile,
                  bool init_with_max, const float* thresholds, uint64_t* const* outs, int count, int threads) {
   const int64_t n = std::max<int64_t>(shape[0], 0) * std::max<int64_t>(shape[1], 0) * std::max<int64_t>(shape[2], 0);
-  std::unique_ptr<Agglomeration> state;
-  std::vector<std::vector<uint64_t>> tables;
   const float limit = count > 0 ? thresholds[count - 1] : -INFINITY;  // ascending: the last is the largest
-#if defined(_OPENMP)
-  const int available = threads > 0 ? threads : omp_get_max_threads();
-  if (available >= 2 && n >= (int64_t{1} << 18) && count > 0) {
-    std::exception_ptr error;
-#pragma omp parallel num_threads(2)
-    {
-      if (omp_get_thread_num() == 0) {
-        try {
-          state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max, limit);
-          tables = state->merge_through(thresholds, count);
-        } catch (...) {
-          error = std::current_exception();
-        }
-      } else {
-        constexpr int64_t kPage = 4096 / sizeof(uint64_t);
-        for (int k = 0; k < count; ++k) {
-          for (int64_t v = 0; v < n; v += kPage) outs[k][v] = 0;
-        }
-      }
-    }
-    if (error) std::rethrow_exception(error);
-  }
-#endif
-  if (!state) {
-    state = std::make_unique<Agglomeration>(fragments, aff, shape, scoring, quantile, init_with_max, limit);
-    tables = state->merge_through(thresholds, count);
-  }
-  state->write_tables(fragments, n, tables, outs, threads);
+  const FreshOutputs fresh{outs, count, n};
+  Agglomeration state(fragments, aff, shape, scoring, quantile, init_with_max, limit, threads, &fresh);
+  state.write_tables(fragments, n, state.merge_through(thresholds, count), outs, threads);
 }
 
 }  // namespace agglo

@@ -57,7 +57,7 @@ std::vector<uint64_t*> output_pointers(const std::vector<py::array>& outs, std::
 class PyAgglomeration {
  public:
   PyAgglomeration(const py::array& fragments, const py::array_t<float, py::array::c_style>& affinities,
-                  int scoring, int quantile, bool init_with_max, float limit)
+                  int scoring, int quantile, bool init_with_max, float limit, int threads)
       : fragments_(fragments) {
     check_inputs(fragments, affinities, scoring);
     const int64_t shape[3] = {fragments.shape(0), fragments.shape(1), fragments.shape(2)};
@@ -68,7 +68,7 @@ class PyAgglomeration {
       const auto* data = static_cast<const Label*>(fragments.data());
       py::gil_scoped_release release;
       impl_ = std::make_unique<agglo::Agglomeration>(data, aff, shape, static_cast<agglo::Scoring>(scoring),
-                                                     quantile, init_with_max, limit);
+                                                     quantile, init_with_max, limit, threads);
     });
   }
 
@@ -100,8 +100,8 @@ class PyAgglomeration {
   std::unique_ptr<agglo::Agglomeration> impl_;
 };
 
-// The whole agglomeration into `outs` (one uint64 array per ascending threshold); with threads
-// >= 2 the outputs' pages are first touched while merging (see core agglomerate()).
+// The whole agglomeration into `outs` (one uint64 array per ascending threshold; see core
+// agglomerate()).
 void agglomerate_into(const py::array& fragments, const py::array_t<float, py::array::c_style>& affinities,
                       int scoring, int quantile, bool init_with_max, const std::vector<float>& thresholds,
                       const std::vector<py::array>& outs, int threads) {
@@ -127,11 +127,11 @@ PYTC_BINDING(agglomerate) {
         "threshold); see pytc.kernels._agglomerate.agglomerate.");
   py::class_<PyAgglomeration>(m, "Agglomeration",
                               "Region graph and merge state; see pytc.kernels._agglomerate.iter_agglomerate.")
-      .def(py::init<const py::array&, const py::array_t<float, py::array::c_style>&, int, int, bool, float>(),
+      .def(py::init<const py::array&, const py::array_t<float, py::array::c_style>&, int, int, bool, float, int>(),
            py::arg("fragments"), py::arg("affinities"), py::arg("scoring"), py::arg("quantile"),
-           py::arg("init_with_max"), py::arg("limit"),
-           "Builds the region graph; merge_until accepts thresholds up to `limit` (edges scoring at least "
-           "`limit` are never queued).")
+           py::arg("init_with_max"), py::arg("limit"), py::arg("threads"),
+           "Builds the region graph on `threads` threads; merge_until accepts thresholds up to `limit` (edges "
+           "scoring at least `limit` are never queued).")
       .def("merge_until", &PyAgglomeration::merge_until, py::arg("threshold"),
            "Merges while the cheapest edge scores < threshold; returns the number of merges.")
       .def("extract", &PyAgglomeration::extract, py::arg("out"), py::arg("threads"),

@@ -80,7 +80,7 @@ def iter_agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", 
 
 def _generate(affinities, thresholds, fragments, kind, q, init, threads):
     limit = np.float32(thresholds[-1]) if thresholds else -np.inf  # ascending: edges scoring above never merge
-    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init, limit)
+    state = _ext.Agglomeration(fragments, affinities, _CODES[kind], q, init, limit, threads)
     for threshold in thresholds:
         state.merge_until(np.float32(threshold))
         out = empty(fragments.shape, np.uint64)
@@ -134,7 +134,8 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
         maximum affinity of its boundary, as waterz's default ``InitWithMax = true`` does; False
         uses all boundary affinities from the start.
     threads : int, optional
-        Threads for writing the segmentations (building the graph and merging are sequential).
+        Threads for building the region graph (on slabs of z planes) and writing the
+        segmentations; merging is sequential. The result does not depend on it.
 
     Returns
     -------
@@ -144,14 +145,13 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
 
     Notes
     -----
-    Region graph in one pass over the rows of the fragments (runs of equal labels, their
-    overlaps with the neighbouring rows as the faces, one hash-map look-up per run of faces of a
-    fragment pair), merging with an exact priority queue with lazy deletion and small-to-large
-    region merging (edges scoring at least the largest threshold are never queued), then all
-    segmentations written in one pass over the fragments: O(N + E log E) time, O(fragments +
-    edges) memory besides the outputs, plus the value lists of ``'quantile-<q>'`` (one float per
-    boundary face unless `init_with_max`). With `threads` >= 2, a second thread touches the new
-    output arrays (the OS zeroes fresh memory then) while the graph is built and merged. waterz's
+    Region graph in one pass over the rows of the fragments, on slabs of z planes in parallel
+    (runs of equal labels, their overlaps with the neighbouring rows as the faces, one hash-map
+    look-up per run of faces of a fragment pair), merging with an exact priority queue with lazy
+    deletion and small-to-large region merging (edges scoring at least the largest threshold are
+    never queued), then all segmentations written in one pass over the fragments: O(N + E log E)
+    time, O(fragments + edges) memory besides the outputs, plus the value lists of
+    ``'quantile-<q>'`` (one float per boundary face unless `init_with_max`). waterz's
     ``discretize_queue`` (approximate bin queue) is not offered: the exact queue is used. Scores
     are float32 as in waterz; the mean is a double sum over the count (waterz keeps a float
     running mean, so scores may differ in the last float bit).

@@ -187,7 +187,7 @@ def test_merging_above_the_limit_is_refused():
 
     aff = np.full((3, 1, 1, 4), 0.5, dtype=np.float32)
     frag = np.arange(1, 5, dtype=np.uint64).reshape(1, 1, 4)
-    state = _ext.Agglomeration(frag, aff, 0, 50, True, 0.6)
+    state = _ext.Agglomeration(frag, aff, 0, 50, True, 0.6, 1)
     assert state.merge_until(0.6) == 3  # scores 0.5 < 0.6: everything merges
     with pytest.raises(ValueError, match="above the limit"):
         state.merge_until(0.7)
@@ -215,6 +215,38 @@ def test_large_volume_threads_and_iteration_agree(rng, scoring):
         np.testing.assert_array_equal(np.where(a > 0, a + np.uint64(2**50), 0), d)
         counts.append(len(np.unique(a)))
     assert counts[0] > counts[-1] > 2  # the thresholds merge some but not all
+
+
+@pytest.mark.parametrize("scoring", ["mean", "min", "quantile-50", "quantile-50-histogram"])
+def test_slabs_of_large_fragments_match_the_reference_on_any_thread_count(rng, scoring):
+    """Large fragments (one run of labels per 16 voxels): the region graph is built on 3 slabs of
+    8 planes, on up to 3 threads, and joined. Same result on 1, 2 and 3 threads and when iterating,
+    and the reference's partitions."""
+    blocks = rng.permutation(np.arange(1, 2 * 6 * 6 + 1, dtype=np.uint64)).reshape(2, 6, 6)
+    fragments = np.repeat(np.repeat(np.repeat(blocks, 12, 0), 16, 1), 16, 2)  # (24, 96, 96)
+    fragments[:, :, :3] = 0  # some background
+    affinities = rng.random((3,) + fragments.shape).astype(np.float32)
+    if scoring == "min":
+        thresholds = [0.99999, 0.999995]
+    else:
+        thresholds = [0.49, 0.5, 0.51] if scoring == "mean" else [0.1, 0.3, 0.5]
+    init = False  # all boundary values kept for the quantiles: the slabs' value lists are joined
+    one = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init, threads=1)
+    for threads in (2, 3):
+        for a, b in zip(one, agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring,
+                                         init_with_max=init, threads=threads)):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(one, iter_agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring,
+                                          init_with_max=init, threads=2)):
+        np.testing.assert_array_equal(a, b)
+    counts = [len(np.unique(seg)) for seg in one]
+    assert counts[0] > counts[-1] > 2 or scoring == "min"
+    if scoring.endswith("histogram"):
+        return  # 256 bins: exact ties, which implementations may break differently
+    expected = agglomerate_ref(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init,
+                               strict=True)
+    for seg, ref in zip(one, expected):
+        assert_same_partition(seg, ref)
 
 
 def test_binding_checks_the_outputs():
