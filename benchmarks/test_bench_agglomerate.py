@@ -24,6 +24,8 @@ from pytc.kernels._agglomerate import agglomerate
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala, require_data
 
+from bench_utils import peak_memory_mib
+
 ALL = max_threads()
 THRESHOLDS = [0.1, 0.3, 0.5, 0.7]
 SCORINGS = {
@@ -157,60 +159,23 @@ def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
     )
 
 
-PEAK_SCRIPT = """
-import sys, numpy as np
-
-def status(key):  # kB, from /proc/self/status (getrusage's maxrss carries the parent's peak over fork)
-    for line in open('/proc/self/status'):
-        if line.startswith(key + ':'):
-            return int(line.split()[1])
-
-aff, fragments = np.load(sys.argv[1]), np.load(sys.argv[2])
-thresholds = [float(t) for t in sys.argv[5].split(',')]
-import waterz
-from pytc.kernels._agglomerate import agglomerate, iter_agglomerate
-with open('/proc/self/clear_refs', 'w') as f:
-    f.write('5')  # resets the peak (VmHWM) to the current RSS
-base = status('VmRSS')
-impl, scoring = sys.argv[3], sys.argv[4]
-if impl == 'pytc':
-    kept = agglomerate(aff, thresholds, fragments=fragments, scoring=scoring)
-elif impl == 'pytc-iter':
-    for seg in iter_agglomerate(aff, thresholds, fragments=fragments, scoring=scoring):
-        pass
-elif impl == 'waterz':
-    kept = [s.copy() for s in waterz.agglomerate(aff, thresholds, fragments=fragments.copy(), scoring_function=scoring)]
-else:
-    for seg in waterz.agglomerate(aff, thresholds, fragments=fragments.copy(), scoring_function=scoring):
-        pass
-print((status('VmHWM') - base) / 1024)
-"""
-
-
 @pytest.mark.parametrize("impl", ["pytc", "pytc-iter", "waterz", "waterz-iter"])
 @pytest.mark.parametrize("scoring", list(SCORINGS))
 def test_agglomerate_peak_memory(cases, tmp_path_factory, record_property, scoring, impl):
     """Peak RSS above the loaded inputs (MiB) in a fresh process: list of segmentations kept
     ('pytc', 'waterz' copying each) or one at a time ('-iter'). Reported, never asserted."""
-    import os
-    import subprocess
-    import sys
-
     pytest.importorskip("waterz")
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("peak memory is measured through Linux's /proc/self/clear_refs and VmHWM")
-    folder = tmp_path_factory.getbasetemp() / "agglomerate_inputs"
-    if not folder.exists():
-        folder.mkdir()
-        aff, fragments, _ = cases("synthetic 256^3")
-        np.save(folder / "aff.npy", aff)
-        np.save(folder / "fragments.npy", fragments)
+    aff, fragments, _ = cases("synthetic 256^3")
     name = scoring if impl.startswith("pytc") else SCORINGS[scoring]
-    result = subprocess.run(
-        [sys.executable, "-c", PEAK_SCRIPT, str(folder / "aff.npy"), str(folder / "fragments.npy"), impl, name,
-         ",".join(map(str, THRESHOLDS))],
-        capture_output=True, text=True, check=True,
-    )
-    mib = float(result.stdout.strip().splitlines()[-1])
+    call = {
+        "pytc": f"kept = agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1], scoring={name!r})",
+        "pytc-iter": f"for seg in iter_agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1], scoring={name!r}): pass",
+        "waterz": f"kept = [s.copy() for s in waterz.agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1].copy(), "
+                  f"scoring_function={name!r})]",
+        "waterz-iter": f"for seg in waterz.agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1].copy(), "
+                       f"scoring_function={name!r}): pass",
+    }[impl]  # fmt: skip
+    mib = peak_memory_mib("import waterz; from pytc.kernels._agglomerate import agglomerate, iter_agglomerate", call,
+                          [aff, fragments], tmp_path_factory.getbasetemp() / "agglomerate_inputs")
     record_property("peak_mib_above_inputs", mib)
     print(f"agglomerate synthetic 256^3 {scoring} {impl}: peak {mib:.0f} MiB above the inputs")

@@ -7,7 +7,8 @@ per mwatershed round on a 2-core machine, so it is not in the default set) and t
 gala_fibsem_mini train-p1 boundary map (aff = 1 - max(p[v], p[v + o]), also blended with noise).
 Before timing, each implementation's segmentation is checked against mwatershed's (same partition
 up to relabeling); extra_info records that agreement, the segment count and, on real data, the
-adapted Rand error against train-gt.
+adapted Rand error and VOI (split, merge) against train-gt. test_mutex_watershed_peak_memory
+prints (-s) the peak memory of one call on the real input in a fresh process.
 """
 
 import numpy as np
@@ -18,6 +19,8 @@ from pytc.kernels._affinity import seg_to_affinity
 from pytc.kernels._mutex_watershed import mutex_watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
+
+from bench_utils import peak_memory_mib
 
 OFFSETS = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9)]
 ATTRACTIVE = 3
@@ -99,7 +102,12 @@ def run(benchmark, impl, aff, expected, gt=None):
     if gt is not None:
         from skimage.metrics import adapted_rand_error
 
-        info["adapted_rand_error"] = round(float(adapted_rand_error(gt, labels.astype(np.int64), ignore_labels=(0,))[0]), 4)
+        from skimage.metrics import variation_of_information
+
+        seg = labels.astype(np.int64)
+        info["adapted_rand_error"] = round(float(adapted_rand_error(gt, seg, ignore_labels=(0,))[0]), 4)
+        split, merge = variation_of_information(gt, seg, ignore_labels=(0,))
+        info["voi_split"], info["voi_merge"] = round(float(split), 4), round(float(merge), 4)
     if benchmark.stats is not None:  # None under --benchmark-disable
         info["megavoxels_per_s"] = round(aff[0].size / benchmark.stats.stats.min / 1e6, 2)
     benchmark.extra_info.update(info)
@@ -118,3 +126,23 @@ def test_mutex_watershed_real(benchmark, inputs, impl):
     benchmark.group = "mutex_watershed gala_fibsem_mini train-p1 (50, 100, 200) 9 offsets"
     aff, expected = inputs("gala")
     run(benchmark, impl, aff, expected, gt=read_gala("train-gt"))
+
+
+@pytest.mark.parametrize("impl", ["pytc", "mwatershed"])
+def test_mutex_watershed_peak_memory(inputs, tmp_path_factory, record_property, impl):
+    """Peak RSS above the loaded affinities (MiB) of one call on the gala input, in a fresh process
+    (pytc on all threads; mwatershed's float64 weights are made before the peak is reset).
+    Reported, never asserted."""
+    pytest.importorskip("mwatershed")
+    aff, _ = inputs("gala")
+    offsets = [list(o) for o in OFFSETS]
+    if impl == "pytc":
+        setup = "from pytc.kernels._mutex_watershed import mutex_watershed"
+        call = f"labels = mutex_watershed(inputs[0], {offsets}, attractive={ATTRACTIVE})"
+    else:
+        setup = (f"import mwatershed; weights = inputs[0].astype(np.float64); "
+                 f"weights[{ATTRACTIVE}:] = inputs[0][{ATTRACTIVE}:] - np.float32(1)")
+        call = f"labels = mwatershed.agglom(weights, {offsets})"
+    mib = peak_memory_mib(setup, call, [aff], tmp_path_factory.getbasetemp() / "mutex_watershed_inputs")
+    record_property("peak_mib_above_inputs", mib)
+    print(f"mutex_watershed gala 9 offsets {impl}: peak {mib:.0f} MiB above the inputs")

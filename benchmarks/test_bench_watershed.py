@@ -5,7 +5,9 @@ Groups compare, on the same affinities, pytc on 1 thread and on all threads with
 (size_threshold=0, dust=0: basins only, which is what waterz's watershed gives before merging)
 and waterz (warmed up: it compiles its C++ on the first call). waterz additionally builds its
 region graph; pytc skips it when no merge pass runs. The `pytc-defaults` rows time pytc's full
-pipeline (size_threshold=64, dust=16: region graph and both merge passes) for reference.
+pipeline (size_threshold=64, dust=16: region graph and both merge passes) for reference. On the
+real data extra_info has the adapted Rand error and VOI (split, merge) against train-gt;
+test_watershed_peak_memory prints (-s) the peak memory of one call in a fresh process.
 """
 
 import functools
@@ -19,7 +21,7 @@ from pytc.kernels._watershed import watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import timed_seconds
+from bench_utils import peak_memory_mib, timed_seconds
 
 ALL = max_threads()
 IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "pytc-defaults-1thread", "waterz"]
@@ -57,9 +59,10 @@ def run(benchmark, impl, aff, gt=None, rounds=3, warmup_rounds=1, check_waterz=F
     if seconds is not None:
         info["megavoxels_per_s"] = round(seg.size / seconds / 1e6, 1)
     if gt is not None:
-        from skimage.metrics import adapted_rand_error
+        from skimage.metrics import adapted_rand_error, variation_of_information
 
         info["adapted_rand_error"] = float(adapted_rand_error(gt, seg, ignore_labels=(0,))[0])
+        info["voi_split"], info["voi_merge"] = map(float, variation_of_information(gt, seg, ignore_labels=(0,)))
     benchmark.extra_info.update(info)
 
 
@@ -75,3 +78,22 @@ def test_watershed_synthetic_256(benchmark, impl):
     benchmark.group = "watershed synthetic 256^3 (2000 segments, anisotropy 4, 20% noise)"
     slow = impl in ("waterz", "pytc-defaults-1thread")  # 10-20 s a call on 2 shared cores
     run(benchmark, impl, synthetic_affinities(256), rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
+
+
+PEAK_CALLS = {
+    "pytc": "fragments = watershed(inputs[0], size_threshold=0, dust=0)",
+    "pytc-defaults": "fragments = watershed(inputs[0])",
+    "waterz": "fragments = next(iter(waterz.agglomerate(inputs[0], [0]))).copy()",
+}
+
+
+@pytest.mark.parametrize("impl", list(PEAK_CALLS))
+def test_watershed_peak_memory(tmp_path_factory, record_property, impl):
+    """Peak RSS above the loaded affinities (MiB) of one call on gala train-p1, in a fresh process
+    (all threads). Reported, never asserted."""
+    pytest.importorskip("waterz")
+    mib = peak_memory_mib("import waterz; from pytc.kernels._watershed import watershed", PEAK_CALLS[impl],
+                          [boundary_to_affinity(read_gala("train-p1"))],
+                          tmp_path_factory.getbasetemp() / "watershed_inputs")
+    record_property("peak_mib_above_inputs", mib)
+    print(f"watershed gala train-p1 {impl}: peak {mib:.0f} MiB above the inputs")
