@@ -24,7 +24,7 @@ from pytc.kernels._agglomerate import agglomerate
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala, require_data
 
-from bench_utils import peak_memory_mib
+from bench_utils import peak_memory_mib, timed_seconds
 
 ALL = max_threads()
 THRESHOLDS = [0.1, 0.3, 0.5, 0.7]
@@ -107,8 +107,7 @@ def test_agglomerate(benchmark, cases, case, scoring, impl):
 
     error = best_adapted_rand(gt, fn())  # also warms waterz up (loads its compiled variant)
     benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
-    stats = getattr(benchmark, "stats", None)
-    seconds = stats.stats.min if stats is not None else float("nan")  # None under --benchmark-disable
+    seconds = timed_seconds(benchmark) or float("nan")  # None under --benchmark-disable
     benchmark.extra_info.update(
         best_adapted_rand_error=round(float(error), 5),
         fragments_adapted_rand_error=round(float(best_adapted_rand(gt, [fragments])), 5),
@@ -149,8 +148,7 @@ def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
     del segmentations
     slow = case == "synthetic 256^3" and impl == "waterz"  # about 20 s a call on 2 shared cores
     benchmark.pedantic(fn, rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
-    stats = getattr(benchmark, "stats", None)
-    seconds = stats.stats.min if stats is not None else float("nan")
+    seconds = timed_seconds(benchmark) or float("nan")  # None under --benchmark-disable
     benchmark.extra_info.update(
         best_adapted_rand_error=round(float(errors[best]), 5), best_threshold=THRESHOLDS[best],
         voi_split=round(float(split), 4), voi_merge=round(float(merge), 4),

@@ -20,7 +20,7 @@ from pytc.kernels._mutex_watershed import mutex_watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import peak_memory_mib
+from bench_utils import peak_memory_mib, timed_seconds
 
 OFFSETS = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9)]
 ATTRACTIVE = 3
@@ -108,8 +108,9 @@ def run(benchmark, impl, aff, expected, gt=None):
         info["adapted_rand_error"] = round(float(adapted_rand_error(gt, seg, ignore_labels=(0,))[0]), 4)
         split, merge = variation_of_information(gt, seg, ignore_labels=(0,))
         info["voi_split"], info["voi_merge"] = round(float(split), 4), round(float(merge), 4)
-    if benchmark.stats is not None:  # None under --benchmark-disable
-        info["megavoxels_per_s"] = round(aff[0].size / benchmark.stats.stats.min / 1e6, 2)
+    seconds = timed_seconds(benchmark)
+    if seconds is not None:  # None under --benchmark-disable
+        info["megavoxels_per_s"] = round(aff[0].size / seconds / 1e6, 2)
     benchmark.extra_info.update(info)
 
 

@@ -61,7 +61,6 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -189,40 +188,6 @@ class PairMap {
 
 inline uint64_t pair_key(uint32_t a, uint32_t b) {
   return a < b ? (uint64_t{a} << 32 | b) : (uint64_t{b} << 32 | a);
-}
-
-inline int count_trailing_zeros(uint64_t word) {
-#if defined(__GNUC__) || defined(__clang__)
-  return __builtin_ctzll(word);
-#else
-  int n = 0;
-  while (!(word & 1)) {
-    word >>= 1;
-    ++n;
-  }
-  return n;
-#endif
-}
-
-// flags[x] of one row of node ids (kNone = background): bit 0 when row[x] and above_z[x] are
-// two different fragments, bit 1 for above_y[x], bit 2 for row[x - 1].
-inline void face_flags(const uint32_t* row, const uint32_t* above_z, const uint32_t* above_y, int64_t X,
-                       uint8_t* flags) {
-  constexpr uint32_t none = ~uint32_t{0};
-  if (X <= 0) return;
-  {
-    const uint32_t u = row[0], wz = above_z[0], wy = above_y[0];
-    flags[0] = static_cast<uint8_t>((u != none) & (wz != u) & (wz != none)) |
-               static_cast<uint8_t>(((u != none) & (wy != u) & (wy != none)) << 1);
-  }
-  for (int64_t x = 1; x < X; ++x) {
-    const uint32_t u = row[x], wz = above_z[x], wy = above_y[x], wx = row[x - 1];
-    const uint32_t fg = u != none;
-    const uint32_t fz = fg & (wz != u) & (wz != none);
-    const uint32_t fy = fg & (wy != u) & (wy != none);
-    const uint32_t fx = fg & (wx != u) & (wx != none);
-    flags[x] = static_cast<uint8_t>(fz | (fy << 1) | (fx << 2));
-  }
 }
 
 // waterz's discretize(value, 256) for the histogram bins.
@@ -832,7 +797,6 @@ class Agglomeration {
     }
     bound_ = static_cast<uint64_t>(n) * 2 + 65536;
     lut_.assign(1025, PairMap::kNone);
-    map_ = PairMap(static_cast<std::size_t>(std::max<int64_t>(16, n / 64)));  // grows as needed
     if (n > 0) build_graph(fragments, aff, Z, Y, X, threads, fresh);
     stats_.finalize();
     build_queue();
