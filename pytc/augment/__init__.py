@@ -12,7 +12,7 @@ from .elastic import Elastic
 from .geometry import Flip, Rotate
 from .intensity import Grayscale
 from .mix import CopyPaste, Mixup, mixup
-from .presets import em_augmentations
+from .presets import build_augmentation, build_augmentations, em_augmentations
 from .scale import Rescale
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "MotionBlur",
     "Rescale",
     "Rotate",
+    "build_augmentation",
+    "build_augmentations",
     "center_crop",
     "em_augmentations",
     "mixup",

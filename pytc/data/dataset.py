@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from .io import open_volume
+from .io import open_volume, split_dataset
+from .normalize import Normalization
 
 
 def _as_list(x):
@@ -54,13 +55,16 @@ class VolumeDataset:
     Parameters
     ----------
     images : path, array or list of them
-        (Z, Y, X) volumes; paths are opened lazily in each process (see `pytc.data.open_volume`).
+        (Z, Y, X) volumes; paths (``"PATH[:DATASET]"`` strings or path objects) are opened lazily in each
+        process (see `pytc.data.open_volume`).
     labels, valid_masks : same, optional
         One per image, same shape. Valid masks are nonzero where labels can be trusted.
     sample_shape : 3 ints, or 2 ints for 2D samples from 3D volumes
     mode : 'train' or 'test'
         train: random crops (a volume is chosen with probability proportional to its size), read with the
         augmentation's margins, augmented, center-cropped to `sample_shape`, with targets.
+        Item i is drawn from its own random stream (seeded by `seed` and i), so samples do not depend on
+        which process or DataLoader worker draws them; any index >= 0 is valid, and `len` is one epoch.
         test: a sliding-window grid with `stride` (default: half the sample), the last window of each axis
         pushed back inside the volume; items carry 'position' = (volume index, z, y, x).
     augment : callable ``augment(sample, rng) -> sample``, optional
@@ -76,16 +80,19 @@ class VolumeDataset:
     min_valid : a crop whose valid-mask fraction is below this is always redrawn.
     erode_border : radius by which instance borders are widened (set to 0) before building targets.
     pad : 3 ints, reflect padding added around each volume (in train and test mode).
-    seed : seed of the sampling Generator; each DataLoader worker derives its own (see `build_dataloader`).
+    normalize : str, dict or `pytc.data.Normalization`
+        How intensities become the float32 input, fitted once per volume; default 'max' (uint8 / 255).
+    seed : int >= 0, seed of the sampling streams.
 
-    Items are dicts: 'image' (1, Z, Y, X) float32 in [0, 1]; with targets 'target' (C, Z, Y, X) float32 and
+    Items are dicts: 'image' (1, Z, Y, X) float32 (in [0, 1] with the default normalisation); with targets
+    'target' (C, Z, Y, X) float32 and
     'weight' (C, Z, Y, X) float32; with labels but no targets 'label'; in test mode 'position'. 2D samples drop
     the z axis. Without augmentation a training crop is an exact crop of the input volume.
     """
 
     def __init__(self, images, labels=None, *, sample_shape, mode="train", augment=None, targets=None,
                  valid_masks=None, stride=None, length=None, min_foreground=0, reject_p=0.95, min_instances=0,
-                 min_valid=0.0, erode_border=0, pad=(0, 0, 0), seed=0, max_tries=100):  # fmt: skip
+                 min_valid=0.0, erode_border=0, pad=(0, 0, 0), normalize="max", seed=0, max_tries=100):  # fmt: skip
         self.images = _as_list(images)
         self.labels = _as_list(labels) if labels is not None else None
         self.valid_masks = _as_list(valid_masks) if valid_masks is not None else None
@@ -111,8 +118,9 @@ class VolumeDataset:
         self.min_foreground, self.reject_p = int(min_foreground), float(reject_p)
         self.min_instances, self.min_valid = int(min_instances), float(min_valid)
         self.erode_border, self.max_tries = int(erode_border), int(max_tries)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"VolumeDataset: `seed` must be an int >= 0; got {seed!r}")
+        self.seed = int(seed)
         self._opened = None  # (pid, volumes): opened lazily, once per process
 
         shapes = [tuple(self._volumes()[0][i].shape) for i in range(len(self.images))]
@@ -125,6 +133,8 @@ class VolumeDataset:
                     raise ValueError(f"VolumeDataset: {name}[{i}] has shape {tuple(other[i].shape)}; "
                                      f"image {i} has {shape}")
         self.shapes = [tuple(n + 2 * p for n, p in zip(s, self.pad)) for s in shapes]  # padded
+        self.normalize = Normalization.from_spec(normalize)
+        self.intensity = [self.normalize.fit(volume) for volume in self._volumes()[0]]  # per volume
         read = self.read_shape
         if mode == "train":
             for i, s in enumerate(self.shapes):
@@ -165,7 +175,8 @@ class VolumeDataset:
         if self._opened is None or self._opened[0] != os.getpid():
             def load(items):
                 return None if items is None else [
-                    open_volume(v) if isinstance(v, (str, os.PathLike)) else v for v in items]  # fmt: skip
+                    open_volume(*split_dataset(v)) if isinstance(v, str) else
+                    open_volume(v) if isinstance(v, os.PathLike) else v for v in items]  # fmt: skip
 
             self._opened = (os.getpid(), (load(self.images), load(self.labels), load(self.valid_masks)))
         return self._opened[1]
@@ -174,10 +185,6 @@ class VolumeDataset:
         state = dict(self.__dict__)
         state["_opened"] = None
         return state
-
-    def seed_worker(self, seed):
-        """Gives this process (a DataLoader worker) its own independent Generator."""
-        self.rng = np.random.default_rng(seed)
 
     def __len__(self):
         return self.length
@@ -210,30 +217,32 @@ class VolumeDataset:
             start = tuple(int(rng.integers(0, n - r + 1)) for n, r in zip(self.shapes[index], read))
             sample = self._read(index, start, read)
             if self._accept(sample, rng):
-                return sample
+                return index, sample
         warnings.warn(f"VolumeDataset: no crop met the rejection criteria in {self.max_tries} tries; using the last")
-        return sample
+        return index, sample
 
     def __getitem__(self, i):
-        if not 0 <= i < self.length:
-            raise IndexError(f"VolumeDataset: index {i} out of range for length {self.length}")
         if self.mode == "test":
+            if not 0 <= i < self.length:
+                raise IndexError(f"VolumeDataset: index {i} out of range for length {self.length}")
             index, *start = self.positions[i]
             sample = self._read(index, tuple(start), self.sample_shape)
-            item = self._finish(sample)
+            item = self._finish(sample, index)
             item["position"] = np.array(self.positions[i], dtype=np.int64)
             return item
-        sample = self._draw(self.rng)
+        if i < 0:
+            raise IndexError(f"VolumeDataset: index {i} must be >= 0")
+        rng = np.random.default_rng([self.seed, int(i)])  # the item's own stream
+        index, sample = self._draw(rng)
         if self.augment is not None:
-            sample = self.augment(sample, self.rng)
+            sample = self.augment(sample, rng)
         from ..augment.base import center_crop
 
         sample = {k: center_crop(v, self.sample_shape) for k, v in sample.items()}
-        return self._finish(sample)
+        return self._finish(sample, index)
 
-    def _finish(self, sample):
-        image = sample["image"]
-        image = image.astype(np.float32) / np.float32(255) if image.dtype == np.uint8 else image.astype(np.float32)
+    def _finish(self, sample, index):
+        image = self.normalize.apply(sample["image"], self.intensity[index])
         item = {"image": image[np.newaxis]}
         label, mask = sample.get("label"), sample.get("mask")
         if label is not None:
@@ -252,33 +261,19 @@ class VolumeDataset:
         return {k: np.ascontiguousarray(v) for k, v in item.items()}
 
 
-class _SeedWorker:
-    """worker_init_fn: gives the worker's copy of the dataset its own Generator (picklable for forkserver)."""
-
-    def __init__(self, seed):
-        self.seed = seed
-
-    def __call__(self, worker_id):
-        import torch
-
-        torch.utils.data.get_worker_info().dataset.seed_worker(np.random.SeedSequence([self.seed, worker_id]))
-
-
 def build_dataloader(dataset, batch_size=1, num_workers=0, *, shuffle=False, seed=0, pin_memory=True,
                      persistent_workers=True, start_method="forkserver", **kwargs):  # fmt: skip
-    """A torch DataLoader over `dataset` whose workers each draw from their own independent Generator.
+    """A torch DataLoader over `dataset`, with workers started safely and a seeded shuffle order.
 
-    Worker seeds derive from `seed` and the worker id through numpy's SeedSequence, so samples are
-    distinct across workers and reproducible run to run. Memory is pinned when a GPU is present.
-    Workers start with `start_method` 'forkserver' by default: forking a process whose OpenMP or numba
-    threads have run is unsafe (GNU OpenMP's fork handler terminates the child).
+    Training items of a `VolumeDataset` come from their index's own random stream, so samples are
+    reproducible run to run and the same whatever the number of workers. Memory is pinned when a GPU is
+    present. Workers start with `start_method` 'forkserver' by default: forking a process whose OpenMP or
+    numba threads have run is unsafe (GNU OpenMP's fork handler terminates the child).
     """
     import torch
 
-    if num_workers == 0 and hasattr(dataset, "seed_worker"):
-        dataset.seed_worker(np.random.SeedSequence([seed, 0]))
     extra = {"multiprocessing_context": start_method, "persistent_workers": persistent_workers} if num_workers else {}
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed), worker_init_fn=_SeedWorker(seed) if num_workers else None,
-        pin_memory=pin_memory and torch.cuda.is_available(), **extra, **kwargs)  # fmt: skip
+        generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory and torch.cuda.is_available(),
+        **extra, **kwargs)  # fmt: skip

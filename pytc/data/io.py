@@ -159,6 +159,26 @@ def _slice_files(path):
     return files
 
 
+def split_dataset(spec):
+    """``"PATH[:DATASET]"`` -> (path, dataset or None), as command lines and configs write volumes.
+
+    The dataset part follows the last ':' after an HDF5 or zarr file name, e.g. ``"train.h5:raw"``,
+    ``"vol.zarr:s0/raw"``; any other string is a path.
+
+    Examples
+    --------
+    >>> split_dataset("data/train.h5:volumes/raw")
+    ('data/train.h5', 'volumes/raw')
+    >>> split_dataset("stack/*.png")
+    ('stack/*.png', None)
+    """
+    text = str(spec)
+    for i in range(len(text) - 1, 0, -1):
+        if text[i] == ":" and Path(text[:i]).suffix.lower() in HDF5_SUFFIXES + ZARR_SUFFIXES:
+            return text[:i], text[i + 1:] or None
+    return text, None
+
+
 def open_volume(path, dataset=None):
     """A lazily read array-like for `path` (see the module docstring for formats).
 

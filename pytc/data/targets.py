@@ -13,7 +13,7 @@ __all__ = [
     "binary_target", "affinity_target", "boundary_target", "instance_edt_target",
     "quantized_edt_target", "semantic_edt_target", "polarity_target", "semantic_target",
     "small_object_target", "energy_quantize", "weight_binary_ratio", "weight_unet",
-    "build_targets", "TARGETS",
+    "build_targets", "target_channels", "TARGETS", "DEFAULT_ACTIVATIONS",
 ]
 
 
@@ -398,6 +398,45 @@ TARGETS = {
     "semantic": semantic_target,
     "small_object": small_object_target,
 }
+
+# the activation a network's output for each target usually gets at inference
+DEFAULT_ACTIVATIONS = {
+    "binary": "sigmoid", "affinity": "sigmoid", "boundary": "sigmoid", "instance_edt": "sigmoid",
+    "quantized_edt": "softmax", "semantic_edt": "tanh", "polarity": "sigmoid", "semantic": "softmax",
+    "small_object": "sigmoid",
+}  # fmt: skip
+
+
+def target_channels(name, options=None, ndim=3):
+    """(target channels, network output channels) of a target for `ndim`-D labels.
+
+    They differ for class-index targets (semantic, quantized_edt): one target channel holds the class, and
+    the network outputs one channel per class (for cross-entropy).
+
+    Examples
+    --------
+    >>> target_channels("affinity"), target_channels("quantized_edt", {"levels": 10})
+    ((3, 3), (1, 11))
+    """
+    from pytc.kernels import DEFAULT_OFFSETS
+
+    if name not in TARGETS:
+        raise ValueError(f"target_channels: unknown target {name!r}; known: {sorted(TARGETS)}")
+    options = options or {}
+    if name == "affinity":
+        n = len(options.get("offsets") or DEFAULT_OFFSETS[ndim])
+        return n, n
+    if name == "polarity":
+        return 3, 3
+    if name == "quantized_edt":
+        return 1, int(options.get("levels", 10)) + 1
+    if name == "semantic":
+        classes = options.get("num_classes")
+        if classes is None:
+            raise ValueError("target_channels: the semantic target needs `num_classes` to size the network output")
+        return (int(classes) if options.get("one_hot") else 1), int(classes)
+    return 1, 1
+
 
 _WEIGHTS = (None, "ratio", "unet")
 

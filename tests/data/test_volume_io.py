@@ -89,3 +89,13 @@ def test_reads_every_shared_format():
     assert raw.shape == (20, 1024, 1024) and raw[5:7, :8, :8].shape == (2, 8, 8)
     membranes = read_volume(str(require_data("drosophila_vnc_sstem_stack1", "membranes")) + "/*.png")
     assert membranes.shape == (20, 1024, 1024) and 0.15 < membranes.astype(bool).mean() < 0.25
+
+
+def test_split_dataset():
+    from pytc.data import split_dataset
+
+    assert split_dataset("a/b.h5:raw/x") == ("a/b.h5", "raw/x")
+    assert split_dataset("/d/vol.zarr:s0") == ("/d/vol.zarr", "s0")
+    assert split_dataset("C:/data/b.h5") == ("C:/data/b.h5", None)
+    assert split_dataset("slices/*.png") == ("slices/*.png", None)
+    assert split_dataset("b.h5:") == ("b.h5", None)
