@@ -1,8 +1,10 @@
 """Losses for EM segmentation, with per-voxel weights, and a multitask criterion over channel ranges.
 
-Every loss is called as ``loss(output, target, weight=None)``; `output` holds logits where the loss
-takes an activation (BCE, Dice, Jaccard, focal, cross-entropy) and values otherwise (MSE, MAE).
-Weighted losses average ``weight * loss`` over all elements.
+Every loss is called as ``loss(output, target, weight=None)``. BCE, focal and cross-entropy take logits
+(their activation is fused for numerical stability: `LOGIT_LOSSES`); Dice, Jaccard, MSE and MAE take the
+output after its activation (probabilities for Dice and Jaccard). Weighted losses average
+``weight * loss`` over all elements. `MultitaskCriterion` applies each loss's activation before it, as
+PyTorch Connectomics' ``OUTPUT_ACT`` does.
 """
 
 import torch
@@ -30,14 +32,13 @@ class WeightedMAE(nn.Module):
 
 
 class _Overlap(nn.Module):
-    """Soft overlap losses on sigmoid(output), per channel over batch and space, averaged over channels."""
+    """Soft overlap losses on probabilities, per channel over batch and space, averaged over channels."""
 
     def __init__(self, smooth=1.0):
         super().__init__()
         self.smooth = smooth
 
-    def sums(self, output, target, weight):
-        p = torch.sigmoid(output)
+    def sums(self, p, target, weight):
         w = torch.ones_like(p) if weight is None else weight
         dims = [0] + list(range(2, p.dim()))
         return (w * p * target).sum(dims), (w * p).sum(dims), (w * target).sum(dims)
@@ -94,6 +95,8 @@ class WeightedCrossEntropy(nn.Module):
         return _weighted_mean(loss, weight)
 
 
+# losses that take logits: their activation is part of the loss (the criterion applies none before them)
+LOGIT_LOSSES = ("bce", "focal", "ce")
 LOSSES = {
     "bce": WeightedBCEWithLogits,
     "mse": WeightedMSE,
@@ -111,13 +114,23 @@ ACTIVATIONS = {
 }
 
 
+def _check_activation(activation, task):
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"MultitaskCriterion: task {task} `activation` must be one of {sorted(ACTIVATIONS)}; "
+                         f"got {activation!r}")  # fmt: skip
+    return activation
+
+
 def build_loss(spec):
     """A loss from a name ('bce') or a dict {'name': 'focal', 'gamma': 2}."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", None)
     if name not in LOSSES:
         raise ValueError(f"build_loss: unknown loss {name!r}; available: {sorted(LOSSES)}")
-    return LOSSES[name](**spec)
+    try:
+        return LOSSES[name](**spec)
+    except TypeError as e:
+        raise ValueError(f"build_loss: {name}: {e}") from None
 
 
 class MultitaskCriterion(nn.Module):
@@ -128,9 +141,12 @@ class MultitaskCriterion(nn.Module):
     tasks : list of dict
         ``{"output": (start, stop), "target": (start, stop), "losses": [("bce", 1.0), ("dice", 0.5)],
         "activation": "sigmoid"}``: the task's output channels, target (and weight) channels, its losses with
-        their weights, and the activation applied at inference. "target" defaults to "output".
+        their weights, and its activation at inference. "target" defaults to "output". A loss entry may name
+        its own activation as a third item, ``("mse", 1.0, "tanh")``; by default (or None) the losses that take logits
+        (`LOGIT_LOSSES`) get none and the others the task's activation, so a tanh distance task trains with
+        tanh before its MSE, and Dice sees sigmoid probabilities.
 
-    The total is ``sum over tasks and losses of weight * loss(output[:, o0:o1], target[:, t0:t1],
+    The total is ``sum over tasks and losses of weight * loss(act(output[:, o0:o1]), target[:, t0:t1],
     weight[:, t0:t1])``: each weight is applied once. `forward` also returns the parts by name.
     """
 
@@ -144,14 +160,13 @@ class MultitaskCriterion(nn.Module):
             if len(out) != 2 or len(target) != 2 or out[0] >= out[1] or target[0] >= target[1]:
                 raise ValueError(f"MultitaskCriterion: task {i} needs (start, stop) channel ranges; got output {out}, "
                                  f"target {target}")  # fmt: skip
-            activation = task.get("activation", "none")
-            if activation not in ACTIVATIONS:
-                raise ValueError(f"MultitaskCriterion: task {i} `activation` must be one of {sorted(ACTIVATIONS)}; "
-                                 f"got {activation!r}")  # fmt: skip
+            activation = _check_activation(task.get("activation", "none"), i)
             entries = []
-            for spec, weight in task["losses"]:
+            for spec, weight, *act in task["losses"]:
                 self.losses.append(build_loss(spec))
-                entries.append((len(self.losses) - 1, float(weight), spec if isinstance(spec, str) else spec["name"]))
+                name = spec if isinstance(spec, str) else spec["name"]
+                act = act[0] if act and act[0] is not None else "none" if name in LOGIT_LOSSES else activation
+                entries.append((len(self.losses) - 1, float(weight), name, _check_activation(act, i)))
             self.tasks.append({"output": out, "target": target, "losses": entries, "activation": activation,
                                "name": task.get("name", f"task{i}")})  # fmt: skip
 
@@ -171,11 +186,16 @@ class MultitaskCriterion(nn.Module):
                 raise ValueError(f"MultitaskCriterion: task {task['name']} reads output channels {o0}:{o1} and "
                                  f"target channels {t0}:{t1}; got {output.shape[1]} and {target.shape[1]}")  # fmt: skip
             w = None if weight is None else weight[:, t0:t1]
-            for index, scale, name in task["losses"]:
-                value = self.losses[index](output[:, o0:o1], target[:, t0:t1], w)
+            for index, scale, name, activation in task["losses"]:
+                value = self.losses[index](ACTIVATIONS[activation](output[:, o0:o1]), target[:, t0:t1], w)
                 parts[f"{task['name']}/{name}"] = value.detach()
                 total = total + scale * value
         return total, parts
+
+    @property
+    def activations(self):
+        """[(output start, stop, activation)] of every task, for inference."""
+        return [(*task["output"], task["activation"]) for task in self.tasks]
 
     def activate(self, output):
         """The output with each task's activation applied to its channels (for inference)."""
@@ -184,3 +204,9 @@ class MultitaskCriterion(nn.Module):
             o0, o1 = task["output"]
             out[:, o0:o1] = ACTIVATIONS[task["activation"]](output[:, o0:o1])
         return out
+
+
+def criterion_from_layout(layout):
+    """The `MultitaskCriterion` of a task layout (`pytc.data.tasks.task_layout`)."""
+    return MultitaskCriterion([{"name": t.name, "output": t.output, "target": t.channels, "losses": list(t.losses),
+                                "activation": t.activation} for t in layout])  # fmt: skip

@@ -33,8 +33,9 @@ def test_dice_jaccard_by_hand():
         inter, sp, st = sum(a * b for a, b in zip(p, t)), sum(p), sum(t)
         dice.append(1 - (2 * inter + 1) / (sp + st + 1))
         jaccard.append(1 - inter / (sp + st - inter))
-    assert DiceLoss(smooth=1)(OUT, TARGET).item() == pytest.approx(sum(dice) / 2)
-    assert JaccardLoss(smooth=0)(OUT, TARGET).item() == pytest.approx(sum(jaccard) / 2)
+    probabilities = torch.sigmoid(OUT)  # Dice and Jaccard take probabilities
+    assert DiceLoss(smooth=1)(probabilities, TARGET).item() == pytest.approx(sum(dice) / 2)
+    assert JaccardLoss(smooth=0)(probabilities, TARGET).item() == pytest.approx(sum(jaccard) / 2)
 
 
 def test_focal_by_hand():
@@ -67,9 +68,9 @@ def test_multitask_applies_each_weight_once():
         {"name": "distance", "output": (3, 4), "losses": [("mse", 2.0)], "activation": "tanh"},
     ])  # fmt: skip
     total, parts = criterion(output, target, weight)
-    expected = (WeightedBCEWithLogits()(output[:, :3], target[:, :3], weight[:, :3])
-                + 0.5 * DiceLoss()(output[:, :3], target[:, :3], weight[:, :3])
-                + 2.0 * WeightedMSE()(output[:, 3:], target[:, 3:], weight[:, 3:]))  # fmt: skip
+    expected = (WeightedBCEWithLogits()(output[:, :3], target[:, :3], weight[:, :3])  # logits
+                + 0.5 * DiceLoss()(torch.sigmoid(output[:, :3]), target[:, :3], weight[:, :3])
+                + 2.0 * WeightedMSE()(torch.tanh(output[:, 3:]), target[:, 3:], weight[:, 3:]))  # fmt: skip
     assert total.item() == pytest.approx(expected.item())
     assert set(parts) == {"affinity/bce", "affinity/dice", "distance/mse"}
     active = criterion.activate(output)
@@ -77,8 +78,26 @@ def test_multitask_applies_each_weight_once():
     torch.testing.assert_close(active[:, 3:], torch.tanh(output[:, 3:]))
     from_channels = MultitaskCriterion.from_target_channels([("affinity", 0, 3), ("distance", 3, 4)],
                                                             {"affinity": [("bce", 1.0), ("dice", 0.5)],
-                                                             "distance": [("mse", 2.0)]})  # fmt: skip
+                                                             "distance": [("mse", 2.0)]},
+                                                            {"affinity": "sigmoid", "distance": "tanh"})  # fmt: skip
     assert from_channels(output, target, weight)[0].item() == pytest.approx(total.item())
+
+
+def test_each_loss_gets_its_own_activation():
+    output, target = torch.randn(2, 2, 5, 6), torch.rand(2, 2, 5, 6) * 2 - 1
+    criterion = MultitaskCriterion([
+        {"name": "d", "output": (0, 1), "losses": [("mse", 1.0), ("mae", 1.0, "none")], "activation": "tanh"},
+        {"name": "b", "output": (1, 2), "losses": [("dice", 1.0, "softmax"), ("focal", 1.0)]},
+    ])  # fmt: skip
+    _, parts = criterion(output, target)
+    assert parts["d/mse"].item() == pytest.approx(WeightedMSE()(torch.tanh(output[:, :1]), target[:, :1]).item())
+    assert parts["d/mae"].item() == pytest.approx(WeightedMAE()(output[:, :1], target[:, :1]).item())
+    softmax = torch.softmax(output[:, 1:], 1)
+    assert parts["b/dice"].item() == pytest.approx(DiceLoss()(softmax, target[:, 1:]).item())
+    assert parts["b/focal"].item() == pytest.approx(FocalLoss()(output[:, 1:], target[:, 1:]).item())
+    assert criterion.activations == [(0, 1, "tanh"), (1, 2, "none")]
+    with pytest.raises(ValueError, match=r"task 0 `activation` must be one of .*; got 'relu'"):
+        MultitaskCriterion([{"output": (0, 1), "losses": [("mse", 1.0, "relu")]}])
 
 
 def test_bad_specs():
