@@ -2,6 +2,17 @@
 
 from .sync_bn import SyncBatchNorm, convert_sync_batchnorm
 from .unet import num_parameters
-from .zoo import MODELS, build_model
+from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from .zoo import MODELS, build_model, model_from_config
 
-__all__ = ["MODELS", "SyncBatchNorm", "build_model", "convert_sync_batchnorm", "num_parameters"]
+__all__ = [
+    "MODELS",
+    "SyncBatchNorm",
+    "build_model",
+    "convert_sync_batchnorm",
+    "load_checkpoint",
+    "load_model",
+    "model_from_config",
+    "num_parameters",
+    "save_checkpoint",
+]

@@ -60,3 +60,18 @@ def build_model(name, in_channels=1, out_channels=3, *, filters=None, isotropy=N
     if kind == "fpn":
         return FPN3D(in_channels, heads, filters, isotropy, cfg, block, defaults["input_kernel"])
     return UNet(defaults["ndim"], in_channels, heads, filters, isotropy, cfg, block, defaults["input_kernel"])
+
+
+def model_from_config(cfg):
+    """The model of a config (`pytc.config.Config`): `cfg.model` with one output head per task."""
+    from ..data.tasks import task_layout
+
+    ndim = len(cfg.data.sample_shape)
+    heads = [t.output[1] - t.output[0] for t in task_layout(cfg.tasks, ndim)]
+    m = cfg.model
+    model = build_model(m.name, m.in_channels, heads, filters=m.filters, isotropy=m.isotropy, block=m.block,
+                        norm=m.norm, activation=m.activation, padding_mode=m.padding_mode)  # fmt: skip
+    if model.ndim != ndim:
+        raise ValueError(f"model.name: {m.name} is a {model.ndim}D model but data.sample_shape {cfg.data.sample_shape} "
+                         f"is {ndim}D")  # fmt: skip
+    return model
