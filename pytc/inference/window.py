@@ -1,0 +1,45 @@
+"""Sliding-window geometry: window positions over a volume and the weights that blend overlapping windows."""
+
+import itertools
+
+import numpy as np
+
+BLENDINGS = ("gaussian", "constant")
+
+
+def window_starts(size, window, overlap):
+    """Start positions along one axis: stride ``window * (1 - overlap)`` (at least 1), the last window
+    pushed back inside so it ends at `size`. A window larger than the axis starts at 0 only."""
+    if window >= size:
+        return [0]
+    stride = max(1, int(window * (1 - overlap)))
+    starts = list(range(0, size - window + 1, stride))
+    if starts[-1] != size - window:
+        starts.append(size - window)
+    return starts
+
+
+def sliding_windows(shape, window, overlap):
+    """Every window start (z, y, x) over a volume of `shape`, in C order."""
+    return list(itertools.product(*(window_starts(n, w, overlap) for n, w in zip(shape, window))))
+
+
+def blend_weights(window, blending="gaussian", sigma=0.125):
+    """Per-voxel weight of a window's prediction when overlapping windows are averaged.
+
+    'gaussian': a Gaussian centred on the window with standard deviation `sigma` times the window size
+    per axis (MONAI's and nnU-Net's choice), so voxels near a window's border, where the network sees
+    less context, count less; its minimum is raised to 1e-3 of its peak so every voxel keeps a weight.
+    'constant': a plain average.
+    """
+    if blending not in BLENDINGS:
+        raise ValueError(f"blend_weights: `blending` must be one of {BLENDINGS}; got {blending!r}")
+    if blending == "constant":
+        return np.ones(window, np.float32)
+    weight = np.ones((), np.float64)
+    for n in window:
+        x = np.arange(n) - (n - 1) / 2
+        g = np.exp(-0.5 * (x / (sigma * n)) ** 2)
+        weight = np.multiply.outer(weight, g)
+    weight /= weight.max()
+    return np.maximum(weight, 1e-3).astype(np.float32)
