@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from pytc import demo
+from pytc.demo import kernels as demo
+from pytc.demo.__main__ import main as demo_main
 from pytc.data import write_volume
 from pytc.testing import require_data
 
@@ -37,3 +38,19 @@ def test_demo_rejects_images(tmp_path, capsys):
 def test_demo_bad_arguments():
     with pytest.raises(SystemExit):
         demo.main(["--repeat", "0"])
+
+
+def test_kernel_demo_through_the_main_command(capsys):
+    assert demo_main(["--kernels", "--shape", "8", "8", "8", "--repeat", "1"]) == 0
+    assert "matches numpy reference: True" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        demo_main(["--shape", "8", "8", "8"])  # kernel options without --kernels
+
+
+def test_main_job_on_the_embedded_sample(tmp_path, capsys):
+    assert demo_main(["--minutes", "0.1", "--output", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "Best adapted Rand error: trained model" in out and "the shipped boundary map 0.1856" in out
+    assert (tmp_path / "run" / "checkpoint_best.pt").exists()
+    with pytest.raises(SystemExit):
+        demo_main(["--minutes", "0"])

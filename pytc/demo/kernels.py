@@ -1,4 +1,4 @@
-"""Affinity-graph demo: `python -m pytc.demo [LABELS] [--dataset NAME]`.
+"""Affinity-graph demo: `python -m pytc.demo --kernels [LABELS] [--dataset NAME]`.
 
 Computes the affinity graph of a label volume (generated when no path is given) with the
 compiled kernel and with the numpy reference, checks that they agree and prints throughput.
@@ -9,14 +9,14 @@ import sys
 
 import numpy as np
 
-from ._timing import best_time
+from .._timing import best_time
 
 LONG_RANGE = [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9),
               (-4, 0, 0), (0, -27, 0), (0, 0, -27)]  # fmt: skip
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pytc.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pytc.demo --kernels", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", help="label volume (.h5, .tif, .npy); default: a generated one")
     parser.add_argument("--dataset", help="HDF5 dataset name (if the file holds several)")
     parser.add_argument("--shape", type=int, nargs="+", default=[128, 128, 128],

@@ -1,0 +1,39 @@
+"""The `pytc` command: `pytc COMMAND [ARGS]` runs `python -m pytc.COMMAND [ARGS]`."""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": ("pytc.train.__main__", "train a model from a config"),
+    "config": ("pytc.config.__main__", "show, document or convert configs"),
+    "demo": ("pytc.demo.__main__", "train, predict and score on the embedded sample"),
+    "doctor": ("pytc.doctor", "diagnose the installation"),
+}
+
+
+def usage():
+    lines = ["usage: pytc COMMAND [ARGS]   (pytc COMMAND --help for its options)", "", "commands:"]
+    lines += [f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv[0] == "--version":
+        import pytc
+
+        print(f"pytc {pytc.__version__}")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"pytc: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    sys.argv[0] = f"pytc {argv[0]}"
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
