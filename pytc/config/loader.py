@@ -211,7 +211,10 @@ def parse_override(text):
         raise ConfigError(f"config: an override must look like key=value, e.g. solver.lr=0.01; got {text!r}")
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+    except yaml.YAMLError as e:
+        if value.lstrip()[:1] in "[{":
+            raise ConfigError(f"config: the value of `{key.strip()}` is not valid YAML ({getattr(e, 'problem', e)}): "
+                              f"{value}; quote strings inside it, e.g. ['${{HOME}}/a.h5:raw']") from None  # fmt: skip
         parsed = value
     return key.strip(), parsed
 

@@ -132,6 +132,10 @@ class VolumeDataset:
                 if other is not None and tuple(other[i].shape) != shape:
                     raise ValueError(f"VolumeDataset: {name}[{i}] has shape {tuple(other[i].shape)}; "
                                      f"image {i} has {shape}")
+        for i, shape in enumerate(shapes):
+            if any(p >= n for p, n in zip(self.pad, shape)):
+                raise ValueError(f"VolumeDataset: `pad` {self.pad} must be smaller than every volume along each axis "
+                                 f"(reflect padding); volume {i} has shape {shape}")  # fmt: skip
         self.shapes = [tuple(n + 2 * p for n, p in zip(s, self.pad)) for s in shapes]  # padded
         self.normalize = Normalization.from_spec(normalize)
         self.intensity = [self.normalize.fit(volume) for volume in self._volumes()[0]]  # per volume

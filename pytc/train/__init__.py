@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import ConfigError
 from .launch import launch, under_torchrun
 from .run import resolve_volumes, write_run_files
-from .trainer import Trainer, check_batch
+from .trainer import Trainer, check_batch, train_dataset
 
 __all__ = ["Trainer", "train"]
 
@@ -48,12 +48,15 @@ def _check(cfg, world, resume, run_dir):
             agglomerate(np.ones((3, 1, 1, 2), np.float32), [0.5], scoring=cfg.val.scoring)
         except ValueError as e:
             raise ConfigError(f"config: `val.scoring`: {e}") from None
+    try:
+        train_dataset(cfg, layout)  # volumes, masks, sample and crop shapes, padding, augmentations
+    except (ValueError, KeyError, OSError) as e:
+        raise ConfigError(f"data: {e.args[0] if isinstance(e, KeyError) else e}") from None
     minimum = tuple(model.min_size())
     for key, shape in (("data.sample_shape", cfg.data.sample_shape), ("val.window", cfg.val.window)):
         if shape is not None and (len(shape) != len(minimum) or any(s < m for s, m in zip(shape, minimum))):
             raise ConfigError(f"config: `{key}` {list(shape)} is smaller than the minimum input of {cfg.model.name}, "
                               f"{list(minimum)}; use at least that")  # fmt: skip
-    del layout
     checkpoints = sorted(run_dir.glob("checkpoint_*.pt")) if run_dir.is_dir() else []
     if resume and not checkpoints:
         raise ConfigError(f"--resume: the run folder {run_dir} holds no checkpoint; start it without --resume")

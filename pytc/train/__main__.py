@@ -6,6 +6,7 @@ folder (--output, default runs/<config name>): the resolved config, checkpoints,
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def main(argv=None):
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}", file=sys.stderr)
+    if int(os.environ.get("RANK", 0)) == 0:  # torchrun starts this command once per process
+        print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}", file=sys.stderr)
     return 0
 
 

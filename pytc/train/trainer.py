@@ -10,6 +10,7 @@ import contextlib
 import math
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,21 @@ def set_rng_state(state):
     random.setstate((3, tuple(state["python"]), None))
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train_dataset(cfg, layout):
+    """The training `VolumeDataset` of a config, with its augmentations and the layout's targets."""
+    from ..augment import build_augmentations
+
+    d, a = cfg.data, cfg.data.augment
+    augment = None
+    if len(d.sample_shape) == 3 and (a.preset != "none" or a.extra):
+        augment = build_augmentations(list(d.sample_shape), a.preset, a.isotropic, a.skip, a.params, a.extra)
+    return VolumeDataset(d.train.image, d.train.label, valid_masks=d.train.mask or None, sample_shape=d.sample_shape,
+                         augment=augment, targets=[task.target for task in layout], min_foreground=d.min_foreground,
+                         reject_p=d.reject_p, min_instances=d.min_instances, min_valid=d.min_valid,
+                         erode_border=d.erode_border, pad=d.pad, normalize=vars(d.normalize),
+                         seed=cfg.system.seed)  # fmt: skip
 
 
 class Trainer:
@@ -126,6 +142,8 @@ class Trainer:
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+            # channels-last 1x1x1 kernels get gradients whose strides differ only on size-1 axes: harmless
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         if self.cfg.solver.compile:
             model = torch.compile(model)
         return model
@@ -137,23 +155,8 @@ class Trainer:
             return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         return torch.optim.AdamW(params, lr=s.lr, betas=tuple(s.betas), weight_decay=s.weight_decay)
 
-    def build_augment(self):
-        from ..augment import build_augmentations
-
-        a = self.cfg.data.augment
-        shape = list(self.cfg.data.sample_shape)
-        if len(shape) == 2 or (a.preset == "none" and not a.extra):
-            return None
-        return build_augmentations(shape, a.preset, a.isotropic, a.skip, a.params, a.extra)
-
     def build_dataset(self):
-        d = self.cfg.data
-        targets = [task.target for task in self.layout]
-        return VolumeDataset(d.train.image, d.train.label, valid_masks=d.train.mask or None,
-                             sample_shape=d.sample_shape, augment=self.build_augment(), targets=targets,
-                             min_foreground=d.min_foreground, reject_p=d.reject_p, min_instances=d.min_instances,
-                             min_valid=d.min_valid, erode_border=d.erode_border, pad=d.pad,
-                             normalize=vars(d.normalize), seed=self.cfg.system.seed)  # fmt: skip
+        return train_dataset(self.cfg, self.layout)
 
     def build_loader(self):
         start = self.iteration * self.cfg.solver.accumulate

@@ -193,6 +193,7 @@ def test_path_and_dataset_strings(tmp_path):
         ({"sample_shape": (4, 4, 4), "targets": ["affinity"]}, r"`targets` need `labels`"),
         ({"sample_shape": (4, 4, 4), "valid_masks": []}, r"one entry per image \(1\); got 0"),
         ({"sample_shape": (4, 4, 4), "pad": (0, -1, 0)}, r"`pad` must be 3 non-negative ints"),
+        ({"sample_shape": (4, 4, 4), "pad": (10, 0, 0)}, r"`pad` \(10, 0, 0\) must be smaller than every volume"),
     ],
 )
 def test_bad_arguments(kwargs, match):

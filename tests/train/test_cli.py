@@ -37,6 +37,13 @@ def test_print_config_shows_the_resolved_config(capsys):
      "error: config: `data.sample_shape` [32, 6, 64] is smaller than the minimum input of unet_3d, [16, 16, 16]"),
     (["--config", "demo", "val.scoring=median"], "error: config: `val.scoring`:"),
     (["--config", "demo", "tasks.0.target=afinity"], "error: config: tasks.0.target: unknown target 'afinity'"),
+    (["--config", "demo", "data.sample_shape=[64,64,64]"],
+     "error: data: VolumeDataset: volume 0 (padded shape (50, 100, 200)) is smaller than the crop (64, 64, 64)"),
+    (["--config", "demo", "data.train.image=['${pytc_sample}/gala_fibsem_mini.h5:train/nope']"],
+     "error: data: open_volume: dataset 'train/nope' not in"),
+    (["--config", "demo", "data.augment.extra=[{name: Flipp}]"], "error: data: build_augmentation: unknown augmentation 'Flipp'"),
+    (["--config", "demo", "data.train.image=['${NOPE_VAR}/a.h5']"], "error: config: `data.train.image.0` uses ${NOPE_VAR}"),
+    (["--config", "demo", "data.train.image=[${NOPE_VAR}/a.h5]"], "error: config: the value of `data.train.image` is not valid YAML"),
     (["--resume"], "error: --config is required"),
 ])  # fmt: skip
 def test_mistakes_give_one_line_that_says_what_to_change(argv, message, capsys, tmp_path):

@@ -160,3 +160,19 @@ def test_val_metrics_follow_the_task(tiny):
     assert set(metrics) == {"binary/iou", "binary/dice", "boundary/iou", "boundary/dice", "seconds"}
     assert all(0 <= metrics[k] <= 1 for k in metrics if k != "seconds")
     assert np.isfinite(metrics["seconds"])
+
+
+def test_torchrun_starts_the_processes(tiny, tmp_path):
+    from pytc.config import dump_config
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(dump_config(tiny("solver.iterations=2", "system.num_proc=2")))
+    from pytc.train.launch import free_port
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+               str(free_port()), "-m", "pytc.train", "--config", str(config), f"output={tmp_path / 'run'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = load_checkpoint(tmp_path / "run", "last")
+    assert state["iteration"] == 2 and len(state["rng"]) == 2  # one random state per process
+    assert json.loads((tmp_path / "run" / "env.json").read_text())["processes"] == 2
