@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 DATA_ENV = "PYTC_DATA"
+V1_CONFIGS_ENV = "PYTC_V1_CONFIGS"
 
 
 def data_dir():
@@ -42,3 +43,24 @@ def read_gala(name):
 
     suffix = ".h5" if name.endswith("image") else ".lzf.h5"
     return read_volume(require_data("gala_fibsem_mini", name + suffix), "stack")
+
+
+def v1_configs_dir():
+    """The shared PyTorch Connectomics v1 configs: $PYTC_V1_CONFIGS, else the pytc_v1_configs folder beside the
+    data folder (both live in ../shared)."""
+    if os.environ.get(V1_CONFIGS_ENV):
+        return Path(os.environ[V1_CONFIGS_ENV])
+    return data_dir().parent / "pytc_v1_configs"
+
+
+def require_v1_configs():
+    """`v1_configs_dir()`; when it is missing the calling test fails under CI and is skipped elsewhere."""
+    import pytest
+
+    path = v1_configs_dir()
+    if not path.is_dir():
+        message = f"v1 configs not found at {path}: set {V1_CONFIGS_ENV} to the shared pytc_v1_configs folder"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

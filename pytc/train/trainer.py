@@ -27,7 +27,7 @@ from ..models import convert_sync_batchnorm, model_from_config
 from ..models.checkpoint import BEST, checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
 from .logger import RunLogger, training_grid, validation_grid
 from .schedule import ModelEMA, learning_rate
-from .validation import LOWER_IS_BETTER, metric_name, validate
+from .validation import LOWER_IS_BETTER, metric_name, summary_score, validate
 
 
 class IndexBatches(torch.utils.data.Sampler):
@@ -280,18 +280,14 @@ class Trainer:
 
     def validate(self):
         """Scores the validation volumes on rank 0 (the others wait); keeps the best checkpoint."""
-        metrics = None
+        metrics, improved, score = None, False, None
         if self.rank == 0:
             start = time.perf_counter()
             metrics, (prediction, segmentation) = validate(self.eval_model(), self.val_volumes, self.layout,
                                                            self.cfg, self.device, self.channels_last)  # fmt: skip
-            from .validation import summary_score
-
             score = summary_score(metrics, self.metric)
             lower = LOWER_IS_BETTER[self.metric]
             improved = self.best is None or (score < self.best if lower else score > self.best)
-            if improved:
-                self.best = score
             metrics["seconds"] = time.perf_counter() - start
             self.log.scalars(self.iteration, {**metrics, self.metric: score}, prefix="val/")
             image, label = self.val_volumes[0]
@@ -302,10 +298,15 @@ class Trainer:
                                validation_grid(image, label, segmentation, affinities))  # fmt: skip
             self.log.message(f"iteration {self.iteration}: validation {self.metric} {score:.4f}"
                              f"{' (best)' if improved else f', best {self.best:.4f}'}")  # fmt: skip
-            if improved:
-                save_checkpoint(self.state(score), self.run_dir / BEST)
-        if self.world > 1:
-            dist.barrier()
+        if self.world > 1:  # every process takes part in saving (it gathers the random states)
+            shared = [improved, score]
+            dist.broadcast_object_list(shared, 0)
+            improved, score = shared
+        if improved:
+            self.best = score
+            state = self.state(score)
+            if self.rank == 0:
+                save_checkpoint(state, self.run_dir / BEST)
         return metrics
 
     # ------------------------------------------------------------------ checkpoints

@@ -1,7 +1,5 @@
 """The v1 (yacs) config converter on PyTorch Connectomics v1.0.0's own configs (../shared/pytc_v1_configs)."""
 
-import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,25 +15,17 @@ from pytc.config.convert import (
 )
 from pytc.config.loader import ConfigError, from_dict
 from pytc.config.schema import Config
-
-CHECKOUT = Path(__file__).resolve().parents[2]
+from pytc.testing import require_v1_configs, v1_configs_dir
 
 
 def v1_dir():
-    """The shared v1 configs: fail under CI, skip elsewhere when missing (like `pytc.testing.require_data`)."""
-    path = Path(os.environ.get("PYTC_V1_CONFIGS", CHECKOUT / ".." / "shared" / "pytc_v1_configs"))
-    if not path.is_dir():
-        message = f"v1 configs not found at {path}: set PYTC_V1_CONFIGS to the shared pytc_v1_configs folder"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_v1_configs()
 
 
 def _runs():
     """[base, specific] pairs as v1 runs them: each specific file with every base of its folder whose name
     prefix it shares (NucMM-Mouse-Base for NucMM-Mouse-*), or alone; a base with no specific file alone."""
-    root = Path(os.environ.get("PYTC_V1_CONFIGS", CHECKOUT / ".." / "shared" / "pytc_v1_configs"))
+    root = v1_configs_dir()
     if not root.is_dir():
         return [pytest.param(None, id="v1-configs-missing")]
     runs = []

@@ -18,7 +18,7 @@ def tiny_config(tmp_path, *overrides):
         ("data.sample_shape", [8, 32, 32]), ("data.augment.extra", []), ("solver.minutes", 0),
         ("solver.iterations", 4), ("solver.warmup", 2), ("system.num_workers", 0), ("system.threads", 1),
         ("log.every", 1), ("log.image_every", 2), ("log.progress", False), ("checkpoint.every", 2),
-        ("val.every", 0), ("val.window", [16, 48, 48]), ("val.thresholds", [0.3, 0.5]),
+        ("val.every", 0), ("val.window", [50, 100, 200]), ("val.thresholds", [0.3, 0.5]),
     ])  # fmt: skip
     return apply_overrides(cfg, overrides)
 

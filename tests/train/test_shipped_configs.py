@@ -22,10 +22,11 @@ pytestmark = pytest.mark.real_data
 
 
 def short(name, tmp_path, volume_shape, sample_shape, *overrides):
-    """The shipped config `name`, for 2 iterations and a validation, with padding for the augmentations."""
+    """The shipped config `name`, for 2 iterations and a validation (one window), with padding for the
+    augmentations."""
     cfg = load_config(name, [("data.sample_shape", sample_shape), ("output", str(tmp_path / name)),
-                             ("solver.iterations", 2), ("val.every", 2), ("log.progress", False),
-                             ("system.num_workers", 0), *overrides])  # fmt: skip
+                             ("solver.iterations", 2), ("val.every", 2), ("val.window", list(volume_shape)),
+                             ("log.progress", False), ("system.num_workers", 0), *overrides])  # fmt: skip
     a = cfg.data.augment
     read = build_augmentations(sample_shape, a.preset, a.isotropic, a.skip, a.params, a.extra).input_shape()
     return apply_overrides(cfg, [("data.pad", [max(0, math.ceil((r - n) / 2)) for r, n in zip(read, volume_shape)])])

@@ -113,7 +113,8 @@ def test_two_processes_train_like_one_with_the_global_batch(tiny, tmp_path, norm
     common = (f"model.norm={norm}", "solver.batch_size=4", "solver.iterations=3", "tasks.0.losses=[bce]",
               "solver.optimizer=sgd", "solver.lr=0.05", "solver.warmup=0")  # fmt: skip
     one, _ = train(tiny(*common, f"output={tmp_path / 'one'}"))
-    two, _ = train(tiny(*common, f"output={tmp_path / 'two'}", "system.num_proc=2"))
+    two, _ = train(tiny(*common, f"output={tmp_path / 'two'}", "system.num_proc=2", "val.every=2"))
+    assert (two / "checkpoint_best.pt").exists()  # validated on rank 0, saved with every rank's state
     runs = [two]
     if norm == "gn":
         accumulated, _ = train(tiny(*common, f"output={tmp_path / 'acc'}", "solver.accumulate=2"))
