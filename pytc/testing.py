@@ -64,3 +64,26 @@ def require_v1_configs():
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def gala_spec(name):
+    """``PATH:stack`` of a gala_fibsem_mini volume, e.g. 'train-image' or 'test-gt', as configs write volumes."""
+    suffix = ".h5" if name.endswith("image") else ".lzf.h5"
+    return f"{require_data('gala_fibsem_mini', name + suffix)}:stack"
+
+
+def tiny_config(folder, *overrides):
+    """The demo config shrunk to seconds, for tests: a 2-level U-Net on 8x32x32 samples of gala train, validated
+    on gala test in one window, no augmentation, run folder `folder`/run."""
+    from .config import apply_overrides, load_config
+
+    cfg = load_config("demo", [
+        ("output", str(Path(folder) / "run")), ("model.filters", [4, 8]), ("model.isotropy", [True, True]),
+        ("data.train.image", [gala_spec("train-image")]), ("data.train.label", [gala_spec("train-gt")]),
+        ("data.val.image", [gala_spec("test-image")]), ("data.val.label", [gala_spec("test-gt")]),
+        ("data.sample_shape", [8, 32, 32]), ("data.augment.extra", []), ("solver.minutes", 0),
+        ("solver.iterations", 4), ("solver.warmup", 2), ("system.num_workers", 0), ("system.threads", 1),
+        ("log.every", 1), ("log.image_every", 2), ("log.progress", False), ("checkpoint.every", 2),
+        ("val.every", 0), ("val.window", [50, 100, 200]), ("val.thresholds", [0.3, 0.5]),
+    ])  # fmt: skip
+    return apply_overrides(cfg, overrides)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..config import ConfigError
-from .launch import launch, under_torchrun
+from ..distributed import launch, under_torchrun
 from .run import resolve_volumes, write_run_files
 from .trainer import Trainer, check_batch, train_dataset
 

@@ -21,6 +21,8 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="run folder (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     parser.add_argument("--checkpoint", help="start from the model weights of this checkpoint (fine-tuning)")
+    parser.add_argument("--inference", action="store_true", help="predict the config's inference.image volumes with "
+                        "the run's best checkpoint into its folder, instead of training")  # fmt: skip
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
     return parser.parse_args(argv)
@@ -32,17 +34,41 @@ def resolve_config(args):
 
     config = args.config
     if config is None:
-        if not (args.resume and args.output):
+        if not ((args.resume or args.inference) and args.output):
             raise ConfigError("--config is required (a YAML file or a shipped config: demo, neurons, mitochondria, "
-                              "synapse), except with --resume --output RUN")  # fmt: skip
+                              "synapse), except with --resume or --inference and --output RUN")  # fmt: skip
         config = Path(args.output) / "config.yaml"
         if not config.is_file():
-            raise ConfigError(f"--resume: {config} does not exist; give --config")
+            raise ConfigError(f"{config} does not exist; give --config")
     overrides = list(args.overrides)
     for flag, key in (("num_gpu", "system.num_gpu"), ("num_proc", "system.num_proc"), ("output", "output")):
         if getattr(args, flag) is not None:
             overrides.append((key, getattr(args, flag)))
     return load_config(config, overrides), Path(config).stem
+
+
+def predict_run(cfg, name):
+    """`--inference`: every volume of `inference.image` predicted with the run's best checkpoint, into
+    RUN/predictions/<volume name>.zarr (dataset 'prediction')."""
+    from pytc.config import ConfigError
+    from pytc.data import split_dataset
+    from pytc.inference.run import run_inference
+    from pytc.train.run import expand_path
+
+    run_dir = Path(cfg.output or Path("runs") / name)
+    if not cfg.inference.image:
+        raise ConfigError("--inference: `inference.image` is empty; set it, e.g. inference.image=[test.h5:raw]")
+    for i, text in enumerate(cfg.inference.image):
+        image = expand_path(text, f"inference.image.{i}")
+        output = run_dir / "predictions" / f"{Path(split_dataset(image)[0]).stem}.zarr"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            run_inference(run_dir, image, f"{output}:prediction", num_gpu=cfg.system.num_gpu, tta=cfg.inference.tta,
+                          chunk=cfg.inference.chunk, dtype=cfg.inference.dtype)  # fmt: skip
+        except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+            raise ConfigError(f"--inference: {e.args[0] if isinstance(e, KeyError) else e}") from None
+        print(f"predicted {image} -> {output}:prediction", file=sys.stderr)
+    return 0
 
 
 def main(argv=None):
@@ -54,6 +80,8 @@ def main(argv=None):
         if args.print_config:
             print(dump_config(cfg), end="")
             return 0
+        if args.inference:
+            return predict_run(cfg, name)
         from pytc.train import train
 
         run_dir, metrics = train(cfg, name=name, resume=args.resume, init_weights=args.checkpoint)

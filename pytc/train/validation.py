@@ -10,7 +10,7 @@ and scoring against their labels.
 import numpy as np
 
 from ..data.targets import build_targets
-from ..inference import predict
+from ..inference import predict_array
 from ..kernels import DEFAULT_OFFSETS, agglomerate
 from ..metrics import adapted_rand, voi
 
@@ -93,7 +93,7 @@ def validate(model, volumes, layout, cfg, device, channels_last=False):
     activations = [(*t.output, t.activation) for t in layout]
     totals, first = {}, None
     for image, label in volumes:
-        prediction = predict(model, image, window, overlap=cfg.val.overlap, batch=cfg.val.batch,
+        prediction = predict_array(model, image, window, overlap=cfg.val.overlap, batch=cfg.val.batch,
                              activations=activations, device=device, precision=cfg.solver.precision,
                              channels_last=channels_last)  # fmt: skip
         metrics, segmentation = score_volume(prediction, label, layout, cfg.val.thresholds, cfg.val.scoring)

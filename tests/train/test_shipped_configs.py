@@ -13,10 +13,9 @@ from pytc.augment import build_augmentations
 from pytc.config import apply_overrides, load_config
 from pytc.data import read_volume
 from pytc.decode import connected_components
+from pytc.testing import gala_spec as gala
 from pytc.testing import require_data
 from pytc.train import train
-
-from conftest import gala
 
 pytestmark = pytest.mark.real_data
 

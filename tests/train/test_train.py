@@ -168,7 +168,7 @@ def test_torchrun_starts_the_processes(tiny, tmp_path):
 
     config = tmp_path / "tiny.yaml"
     config.write_text(dump_config(tiny("solver.iterations=2", "system.num_proc=2")))
-    from pytc.train.launch import free_port
+    from pytc.distributed import free_port
 
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
                str(free_port()), "-m", "pytc.train", "--config", str(config), f"output={tmp_path / 'run'}"]

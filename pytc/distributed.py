@@ -1,5 +1,5 @@
-"""Starting the training processes: one per GPU (DDP over NCCL) or `num_proc` on the CPU (gloo), or the
-processes `torchrun` started (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT)."""
+"""Starting processes for training or inference: one per GPU (DDP over NCCL) or `num_proc` on the CPU (gloo),
+or the processes `torchrun` started (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT)."""
 
 import os
 import socket
