@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 
-BLENDINGS = ("gaussian", "constant")
+BLENDINGS = ("gaussian", "bump", "constant")
 
 
 def window_starts(size, window, overlap):
@@ -29,8 +29,10 @@ def blend_weights(window, blending="gaussian", sigma=0.125):
 
     'gaussian': a Gaussian centred on the window with standard deviation `sigma` times the window size
     per axis (MONAI's and nnU-Net's choice), so voxels near a window's border, where the network sees
-    less context, count less; its minimum is raised to 1e-3 of its peak so every voxel keeps a weight.
-    'constant': a plain average.
+    less context, count less. 'bump': the smooth bump ``exp(1 - 1 / (1 - t^2))`` of the position t in (-1, 1)
+    across each axis (PyTorch Connectomics' choice), flat in the middle and falling to 0 at the borders.
+    The minimum of both is raised to 1e-3 of the peak so every voxel keeps a weight. 'constant': a plain
+    average.
     """
     if blending not in BLENDINGS:
         raise ValueError(f"blend_weights: `blending` must be one of {BLENDINGS}; got {blending!r}")
@@ -38,8 +40,12 @@ def blend_weights(window, blending="gaussian", sigma=0.125):
         return np.ones(window, np.float32)
     weight = np.ones((), np.float64)
     for n in window:
-        x = np.arange(n) - (n - 1) / 2
-        g = np.exp(-0.5 * (x / (sigma * n)) ** 2)
+        if blending == "gaussian":
+            x = np.arange(n) - (n - 1) / 2
+            g = np.exp(-0.5 * (x / (sigma * n)) ** 2)
+        else:
+            t = (2 * np.arange(n) + 1) / n - 1  # voxel centres in (-1, 1)
+            g = np.exp(1 - 1 / (1 - t**2))
         weight = np.multiply.outer(weight, g)
     weight /= weight.max()
     return np.maximum(weight, 1e-3).astype(np.float32)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pytc.inference import blend_weights, predict, sliding_windows, window_starts
+from pytc.inference import blend_weights, predict_array, sliding_windows, window_starts
 
 
 class Pointwise(torch.nn.Module):
@@ -34,8 +34,10 @@ def test_blend_weights():
     assert w.shape == (5, 7, 9) and w.max() == 1.0 and w[2, 3, 4] == 1.0 and w.min() >= 1e-3
     assert np.allclose(w, w[::-1, ::-1, ::-1])
     assert (blend_weights((2, 3, 4), "constant") == 1).all()
+    bump = blend_weights((6, 6, 6), "bump")
+    assert bump.max() <= 1.0 and 1e-3 <= bump[0, 0, 0] < 0.01 and bump[2, 2, 2] > 0.9 and np.allclose(bump, bump.T)
     with pytest.raises(ValueError, match="`blending` must be one of"):
-        blend_weights((2, 2, 2), "bump")
+        blend_weights((2, 2, 2), "cosine")
 
 
 @pytest.mark.parametrize("blending", ["gaussian", "constant"])
@@ -45,7 +47,8 @@ def test_pointwise_model_gives_the_whole_volume_prediction(rng, blending):
     image = rng.random((9, 20, 17)).astype(np.float32)
     with torch.no_grad():
         whole = torch.sigmoid(model(torch.from_numpy(image)[None, None]))[0].numpy()
-    out = predict(model, image, (4, 8, 8), overlap=0.5, batch=3, blending=blending, activations=[(0, 2, "sigmoid")])
+    out = predict_array(model, image, (4, 8, 8), overlap=0.5, batch=3, blending=blending,
+                        activations=[(0, 2, "sigmoid")])
     assert out.shape == (2, 9, 20, 17) and out.dtype == np.float32
     np.testing.assert_allclose(out, whole, rtol=1e-6, atol=1e-6)
 
@@ -56,8 +59,8 @@ def test_batches_and_channels_last_do_not_change_the_result(rng):
     torch.manual_seed(0)
     model = build_model("unet_3d", out_channels=3, filters=(4, 8), isotropy=(True, True)).eval()
     image = rng.random((8, 24, 24)).astype(np.float32)
-    one = predict(model, image, (8, 16, 16), overlap=0.25, batch=1)
-    four = predict(model, image, (8, 16, 16), overlap=0.25, batch=4, channels_last=True)
+    one = predict_array(model, image, (8, 16, 16), overlap=0.25, batch=1)
+    four = predict_array(model, image, (8, 16, 16), overlap=0.25, batch=4, channels_last=True)
     np.testing.assert_allclose(one, four, rtol=1e-5, atol=1e-5)
     assert model.training is False
 
@@ -67,7 +70,7 @@ def test_two_d_models_predict_section_by_section(rng):
 
     model = build_model("unet_2d", out_channels=1, filters=(4, 8), isotropy=(True, True)).eval()
     image = rng.random((3, 16, 16)).astype(np.float32)
-    out = predict(model, image, (1, 16, 16))
+    out = predict_array(model, image, (1, 16, 16))
     with torch.no_grad():
         sections = model(torch.from_numpy(image)[:, None])[:, 0].numpy()
     np.testing.assert_allclose(out[0], sections, rtol=1e-5, atol=1e-5)
@@ -76,9 +79,9 @@ def test_two_d_models_predict_section_by_section(rng):
 def test_bad_arguments(rng):
     model = Pointwise()
     with pytest.raises(ValueError, match=r"`image` must be \(Z, Y, X\) or \(C, Z, Y, X\)"):
-        predict(model, np.zeros((4, 4), np.float32), (2, 2, 2))
+        predict_array(model, np.zeros((4, 4), np.float32), (2, 2, 2))
     with pytest.raises(ValueError, match=r"`overlap` must be in \[0, 1\); got 1.0"):
-        predict(model, np.zeros((4, 4, 4), np.float32), (2, 2, 2), overlap=1.0)
+        predict_array(model, np.zeros((4, 4, 4), np.float32), (2, 2, 2), overlap=1.0)
     model.min_size = lambda: (3, 3, 3)
     with pytest.raises(ValueError, match=r"window \(2, 4, 4\) .* smaller than the model's minimum input \(3, 3, 3\)"):
-        predict(model, np.zeros((2, 4, 4), np.float32), (4, 4, 4))
+        predict_array(model, np.zeros((2, 4, 4), np.float32), (4, 4, 4))
