@@ -1,12 +1,12 @@
-"""From network outputs to instance segmentations: affinities from boundary maps, connected
-components, relabeling and dust removal (thin wrappers over cc3d and fastremap)."""
+"""Affinities from boundary maps, connected components, relabeling and dust removal (thin wrappers over cc3d and
+fastremap)."""
 
 import cc3d
 import fastremap
 import numpy as np
 
-from .kernels._offsets import as_offsets, overlap_slices
-from .kernels._validation import as_label_array
+from ..kernels._offsets import as_offsets, overlap_slices
+from ..kernels._validation import as_label_array
 
 
 def boundary_to_affinity(boundary, offsets=None):
