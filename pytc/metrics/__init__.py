@@ -1,9 +1,11 @@
-"""Segmentation metrics for connectomics: adapted Rand error and variation of information.
+"""Segmentation metrics for connectomics: adapted Rand error and variation of information (neurons), average
+precision over IoU thresholds (instances), IoU and Dice (semantic).
 
-All are computed from a contingency table built by one compiled pass over the voxels
-(`pytc.kernels.contingency_table`).
+The neuron and instance metrics come from a contingency table built by one compiled pass over the voxels
+(`pytc.kernels.contingency_table`). `python -m pytc.evaluate` scores volumes.
 """
 
+from ._instance import average_precision, semantic_scores
 from ._segmentation import adapted_rand, evaluate, voi
 
-__all__ = ["adapted_rand", "evaluate", "voi"]
+__all__ = ["adapted_rand", "average_precision", "evaluate", "semantic_scores", "voi"]

@@ -113,7 +113,8 @@ def evaluate(seg, gt, *, ignore_gt=(0,), ignore_seg=(), threads=None):
     -------
     dict
         ``adapted_rand_error``, ``rand_precision``, ``rand_recall`` (see `adapted_rand`),
-        ``voi_split``, ``voi_merge`` (see `voi`) and ``voi`` (their sum), all floats.
+        ``voi_split``, ``voi_merge`` (see `voi`) and ``voi`` (their sum), all floats. Raises ValueError when
+        nothing is counted (an all-background ground truth, or empty arrays) instead of a perfect score.
 
     Examples
     --------
@@ -125,6 +126,9 @@ def evaluate(seg, gt, *, ignore_gt=(0,), ignore_seg=(), threads=None):
     (0.5, 1.0, 0.0)
     """
     table = _table(seg, gt, ignore_gt, ignore_seg, threads, "evaluate")
+    if len(table[2]) == 0:
+        raise ValueError(f"evaluate: nothing to score: `gt` (shape {np.shape(gt)}) has no voxel outside `ignore_gt` "
+                         f"{ignore_gt}, or `seg` none outside `ignore_seg` {ignore_seg}")  # fmt: skip
     error, precision, recall = _rand(*table)
     split, merge = _voi(*table)
     return {

@@ -120,10 +120,15 @@ def test_perfect_segmentation_has_zero_errors(dtype):
      (np.array(5), np.array(1))],  # one voxel (0-d)
 )  # fmt: skip
 def test_empty_or_fully_ignored_gives_zero_errors(seg, gt):
-    assert evaluate(seg, gt) == {"adapted_rand_error": 0.0, "rand_precision": 1.0, "rand_recall": 1.0,
-                                 "voi_split": 0.0, "voi_merge": 0.0, "voi": 0.0}  # fmt: skip
+    """The metrics themselves take 0/0 as a perfect score; `evaluate`, which reports, refuses to score nothing."""
+    assert adapted_rand(seg, gt, return_all=True) == (0.0, 1.0, 1.0) and voi(seg, gt) == (0.0, 0.0)
     assert adapted_rand_ref(seg, gt, return_all=True) == (0.0, 1.0, 1.0)
     assert voi_ref(seg, gt) == (0.0, 0.0)
+    if seg.ndim == 0:  # one voxel, counted
+        assert evaluate(seg, gt)["adapted_rand_error"] == 0.0
+        return
+    with pytest.raises(ValueError, match="evaluate: nothing to score"):
+        evaluate(seg, gt)
 
 
 def test_inputs_are_unchanged(rng):
