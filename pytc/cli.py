@@ -6,6 +6,9 @@ import sys
 COMMANDS = {
     "train": ("pytc.train.__main__", "train a model from a config"),
     "config": ("pytc.config.__main__", "show, document or convert configs"),
+    "infer": ("pytc.infer", "predict a volume with a trained model"),
+    "decode": ("pytc.decode.__main__", "turn predictions into instances"),
+    "evaluate": ("pytc.evaluate", "score a segmentation against ground truth"),
     "demo": ("pytc.demo.__main__", "train, predict and score on the embedded sample"),
     "doctor": ("pytc.doctor", "diagnose the installation"),
 }

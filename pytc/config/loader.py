@@ -130,7 +130,7 @@ def check_value(key, annotation, value, meta=None):
             _fail(key, declared, value)
         return {str(k): check_value(f"{key}.{k}", args[1], v) for k, v in value.items()} if args else dict(value)
     if origin is typing.Literal:
-        if value not in args:
+        if value not in args or (isinstance(value, bool) and not any(isinstance(a, bool) for a in args)):
             close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"config: `{key}` must be one of {', '.join(map(repr, args))}; got {value!r}{hint}")

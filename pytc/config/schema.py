@@ -208,12 +208,18 @@ class ValConfig:
 
 @dataclass
 class InferenceConfig:
-    """Sliding-window prediction with the trained model."""
+    """Sliding-window prediction with the trained model (`pytc.infer`, `pytc.train --inference`)."""
 
-    window: Optional[list[int]] = option(None, "Window size; null: `data.sample_shape`.")
+    image: list[str] = option(doc="Volumes that `pytc.train --inference` predicts into the run folder.",
+                              factory=list)
+    window: Optional[list[int]] = option(None, "Window size; null: `data.sample_shape`. Fully convolutional "
+                                               "models take larger windows than they trained on.")  # fmt: skip
     overlap: float = option(0.5, "Overlap of neighbouring windows, as a fraction of the window.", low=0.0, high=0.9)
-    blending: Literal["gaussian", "constant"] = option("gaussian", "Weighting of overlapping windows.")
+    blending: Literal["gaussian", "bump", "constant"] = option("gaussian", "Weighting of overlapping windows.")
     batch: int = option(1, "Windows per forward pass.", low=1)
+    tta: Literal[1, 4, 8, 16] = option(1, "Test-time augmentation variants (flips, y-x transpose).")
+    chunk: Optional[list[int]] = option(None, "Chunk of zarr/HDF5 outputs; null: four windows per axis.")
+    dtype: Literal["float32", "float16", "uint8"] = option("float32", "Stored prediction type (uint8: 0..255).")
 
 
 @dataclass

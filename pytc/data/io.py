@@ -249,21 +249,49 @@ def read_volume(path, dataset=None):
             volume.file.close()
 
 
-def write_volume(path, array, dataset="main", compression="gzip"):
-    """Writes `array`, in the format chosen by the path: HDF5 (under `dataset`, compressed), zarr,
-    TIFF, .npy, or a folder of PNG slices when `path` is a folder name ending in '/' or without suffix."""
+def create_zarr_array(path, name, shape, dtype, chunks=None, overwrite=False):
+    """The array `name` of the zarr group at `path` (created if missing), made with `shape`, `dtype`, `chunks`
+    and fill value 0; zarr 2 and 3 alike."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="a")
+    if name in group and not overwrite:
+        return group[name]
+    if hasattr(group, "create_array"):  # zarr 3
+        return group.create_array(name, shape=shape, dtype=dtype, chunks=chunks or "auto", fill_value=0,
+                                  overwrite=overwrite)  # fmt: skip
+    return group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks or True, fill_value=0,
+                                overwrite=overwrite)  # fmt: skip
+
+
+def write_volume(path, array, dataset=None, compression="gzip", mode="w"):
+    """Writes `array`, in the format chosen by the path: HDF5 (under `dataset`, default 'main', compressed),
+    zarr (the root array, or the array `dataset` of a group), TIFF, .npy, or a folder of PNG slices when `path`
+    is a folder name ending in '/' or without suffix.
+
+    `mode` 'w' replaces an HDF5 file or zarr store; 'a' adds (or replaces) `dataset` in an existing one.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     array = np.asarray(array)
+    if mode not in ("w", "a"):
+        raise ValueError(f"write_volume: `mode` must be 'w' or 'a'; got {mode!r}")
     if suffix in HDF5_SUFFIXES:
         import h5py
 
-        with h5py.File(path, "w") as f:
+        dataset = dataset or "main"
+        with h5py.File(path, mode) as f:
+            if dataset in f:
+                del f[dataset]
             f.create_dataset(dataset, data=array, compression=compression)
     elif suffix in ZARR_SUFFIXES:
         import zarr
 
-        zarr.save_array(str(path), array)
+        if dataset is None:
+            zarr.save_array(str(path), array)
+        else:
+            zarr.open_group(str(path), mode=mode)  # 'w' empties the store
+            create_zarr_array(path, dataset, array.shape, array.dtype, overwrite=True)[...] = array
     elif suffix in TIFF_SUFFIXES:
         import tifffile
 

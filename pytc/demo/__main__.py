@@ -46,10 +46,9 @@ def main(argv=None):
     import numpy as np
 
     from pytc.config import ConfigError, load_config
-    from pytc.data import Normalization, read_volume
+    from pytc.data import read_volume
     from pytc.decode import boundary_to_affinity
     from pytc.inference import predict
-    from pytc.models import load_model
     from pytc.train import train
 
     from pytc.train.run import SAMPLE_DIR
@@ -70,16 +69,10 @@ def main(argv=None):
         return 2
     trained = time.perf_counter() - start
 
-    model, cfg = load_model(run_dir, which="last")
-    image, gt = read_volume(sample, "test/image"), read_volume(sample, "test/gt")
-    norm = Normalization.from_spec(vars(cfg.data.normalize))
     start = time.perf_counter()
-    from pytc.data.tasks import task_layout
-
-    activations = [(*t.output, t.activation) for t in task_layout(cfg.tasks)]
-    affinities = predict(model, norm.apply(image, norm.fit(image)), cfg.val.window or cfg.data.sample_shape,
-                         overlap=cfg.val.overlap, activations=activations, channels_last=cfg.model.channels_last)
+    affinities = predict(run_dir, f"{sample}:test/image", which="last")  # the final weights
     predicted = time.perf_counter() - start
+    gt = read_volume(sample, "test/gt")
     thresholds = list(cfg.val.thresholds)
     scoring = cfg.val.scoring
     ours = score_table(np.ascontiguousarray(affinities[:3]), gt, thresholds, scoring)
