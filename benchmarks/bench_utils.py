@@ -3,6 +3,22 @@
 from pytc._timing import best_time as best_seconds  # noqa: F401  (re-exported for the suites)
 
 
+def require_peer(module):
+    """The peer library `module`; when it does not import the benchmark fails under CI (CI=true) and is
+    skipped elsewhere."""
+    import importlib
+    import os
+
+    import pytest
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the peer {module} does not import: {e}")
+        pytest.skip(f"the peer {module} does not import: {e}")
+
+
 def timed_seconds(benchmark):
     """Best time of a finished pytest-benchmark run, or None under --benchmark-disable."""
     return benchmark.stats.stats.min if benchmark.stats else None

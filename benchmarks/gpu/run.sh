@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The prepared GPU check (about 5 minutes on one H100): build pytc there, run the CUDA tests, then the training
-# throughput benchmark (fp32 / bf16 / fp16, trainer vs a plain loop, data wait) and the SyncBatchNorm GPU group.
+# The prepared GPU check (about 6 minutes on one H100): build pytc there, run the CUDA tests, then the training
+# throughput benchmark (fp32 / bf16 / fp16, trainer vs a plain loop, data wait), the inference throughput benchmark
+# (fp16 / bf16, TTA x8, the GPU's busy share on a chunked zarr run) and the SyncBatchNorm GPU group.
 #
 # The device machine has torch but not every dependency of pytc: carry them as wheels in .whl/
 # (benchmarks/gpu/fetch_wheels.sh downloads them here), then on the device machine:
@@ -32,6 +33,10 @@ timeout 180 "$python" -m pytest -q -p no:cacheprovider -k cuda tests/ 2>&1 | tee
 step "training throughput"
 timeout 240 "$python" benchmarks/gpu/train_throughput.py --json "$out/train_throughput.json" 2>&1 \
   | tee "$out/train_throughput.log"
+
+step "inference throughput"
+timeout 180 "$python" benchmarks/gpu/inference_throughput.py --json "$out/inference_throughput.json" 2>&1 \
+  | tee "$out/inference_throughput.log"
 
 step "SyncBatchNorm GPU group"
 timeout 90 "$python" -m pytest -q -p no:cacheprovider benchmarks/test_bench_sync_bn.py -k cuda \

@@ -217,6 +217,8 @@ class InferenceConfig:
     overlap: float = option(0.5, "Overlap of neighbouring windows, as a fraction of the window.", low=0.0, high=0.9)
     blending: Literal["gaussian", "bump", "constant"] = option("gaussian", "Weighting of overlapping windows.")
     batch: int = option(1, "Windows per forward pass.", low=1)
+    crop: list[int] = option(doc="Voxels at each window face (Z, Y, X) that get no weight, except on the volume's "
+                                 "border: the border the network cannot see.", factory=lambda: [0, 0, 0])  # fmt: skip
     tta: Literal[1, 4, 8, 16] = option(1, "Test-time augmentation variants (flips, y-x transpose).")
     chunk: Optional[list[int]] = option(None, "Chunk of zarr/HDF5 outputs; null: four windows per axis.")
     dtype: Literal["float32", "float16", "uint8"] = option("float32", "Stored prediction type (uint8: 0..255).")

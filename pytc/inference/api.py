@@ -30,7 +30,7 @@ class Prepared:
 
     def __init__(self, model_or_checkpoint, window=None, overlap=None, batch=None, blending=None, activations=None,
                  offsets=None, normalization=None, precision=None, channels_last=None, device=None, which="best",
-                 weights="auto"):  # fmt: skip
+                 weights="auto", crop=None):  # fmt: skip
         if isinstance(model_or_checkpoint, torch.nn.Module):
             self.model, cfg = model_or_checkpoint, None
             if window is None:
@@ -47,6 +47,7 @@ class Prepared:
             overlap = cfg.inference.overlap if overlap is None else overlap
             batch = batch or cfg.inference.batch
             blending = blending or cfg.inference.blending
+            crop = cfg.inference.crop if crop is None else crop
             activations = activations if activations is not None else [(*t.output, t.activation) for t in layout]
             offsets = offsets if offsets is not None else channel_offsets(layout, len(cfg.data.sample_shape))
             normalization = normalization or Normalization.from_spec(vars(cfg.data.normalize))
@@ -55,7 +56,7 @@ class Prepared:
         self.window, self.activations, self.offsets = list(window), activations, offsets
         self.options = dict(overlap=0.5 if overlap is None else overlap, batch=batch or 1,
                             blending=blending or "gaussian", precision=precision or "fp32",
-                            channels_last=bool(channels_last))  # fmt: skip
+                            channels_last=bool(channels_last), crop=0 if crop is None else crop)  # fmt: skip
         self.normalization, self.device = normalization, device
 
     def predictor(self, tta, uncertainty):
@@ -70,8 +71,9 @@ def _open(image):
 
 
 def predict(model_or_checkpoint, image, output=None, *, window=None, overlap=None, batch=None, blending=None,
-            tta=1, uncertainty=False, chunk=None, dtype="float32", activations=None, offsets=None, normalization=None,
-            device=None, precision=None, channels_last=None, which="best", weights="auto", progress=None):  # fmt: skip
+            crop=None, tta=1, uncertainty=False, chunk=None, dtype="float32", activations=None, offsets=None,
+            normalization=None, device=None, precision=None, channels_last=None, which="best", weights="auto",
+            progress=None):  # fmt: skip
     """Predicts a volume with a trained model, returning an array or writing to a volume.
 
     Parameters
@@ -101,7 +103,7 @@ def predict(model_or_checkpoint, image, output=None, *, window=None, overlap=Non
     The prediction (float32 (C, Z, Y, X), or a dict with `uncertainty`), or the output path.
     """
     prepared = Prepared(model_or_checkpoint, window, overlap, batch, blending, activations, offsets, normalization,
-                        precision, channels_last, device, which, weights)  # fmt: skip
+                        precision, channels_last, device, which, weights, crop)  # fmt: skip
     if dtype not in DTYPES:
         raise ValueError(f"predict: `dtype` must be one of {DTYPES}; got {dtype!r}")
     if dtype == "uint8" and any(name not in ("sigmoid", "softmax") for _, _, name in prepared.activations or ()):

@@ -72,7 +72,7 @@ class WindowPredictor:
     """
 
     def __init__(self, model, window, *, overlap=0.5, batch=1, blending="gaussian", activations=None, offsets=None,
-                 tta=1, uncertainty=False, device=None, precision="fp32", channels_last=False):  # fmt: skip
+                 tta=1, uncertainty=False, crop=0, device=None, precision="fp32", channels_last=False):  # fmt: skip
         if not 0 <= overlap < 1:
             raise ValueError(f"predict: `overlap` must be in [0, 1); got {overlap}")
         if uncertainty and tta < 2:
@@ -86,16 +86,40 @@ class WindowPredictor:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.autocast = AUTOCAST.get(precision) if self.device.type == "cuda" else None
         self.channels_last = channels_last
+        self.crop = (int(crop),) * 3 if np.isscalar(crop) else tuple(int(c) for c in crop)
+        if len(self.crop) != 3 or min(self.crop) < 0:
+            raise ValueError(f"predict: `crop` must be a voxel count >= 0 or 3 of them; got {crop!r}")
 
     def grid(self, spatial):
         """(window, starts): the window clipped to the volume, and every window start, in grid order."""
         window = tuple(min(w, n) for w, n in zip(self.window, spatial))
+        for c, w, n in zip(self.crop, window, spatial):
+            shared = w - max(1, int(w * (1 - self.overlap)))  # voxels neighbouring windows share
+            if w < n and 2 * c > shared:
+                raise ValueError(f"predict: `crop` {self.crop} needs windows that share at least twice as many voxels; "
+                                 f"windows of {w} with overlap {self.overlap} share {shared}")  # fmt: skip
         minimum = tuple(self.model.min_size()) if hasattr(self.model, "min_size") else ()
         minimum = ((1,) + minimum) if self.two_d else minimum
         if any(w < m for w, m in zip(window, minimum)):
             raise ValueError(f"predict: the window {window} (clipped to the volume {tuple(spatial)}) is smaller than "
                              f"the model's minimum input {minimum}")  # fmt: skip
         return window, sliding_windows(spatial, window, self.overlap)
+
+    def _cropped(self, weight, start, window, spatial):
+        """The window's blending weight without `crop` voxels at each face, except faces on the volume's
+        border (no other window covers those voxels): the border the network cannot see well."""
+        if not any(self.crop):
+            return weight
+        weight = weight.copy()
+        for axis, (s, w, n, c) in enumerate(zip(start, window, spatial, self.crop)):
+            index = [slice(None)] * 3
+            if c and s > 0:
+                index[axis] = slice(0, c)
+                weight[tuple(index)] = 0
+            if c and s + w < n:
+                index[axis] = slice(w - c, w)
+                weight[tuple(index)] = 0
+        return weight
 
     def _forward(self, x):
         """Mean and variance over the test-time transforms of the activated outputs of a window batch."""
@@ -147,7 +171,7 @@ class WindowPredictor:
                     variance = np.zeros_like(out) if var is not None else None
                 for k, start in enumerate(group):
                     inside, target = _overlap(start, window, bounds)
-                    w = weight[inside]
+                    w = self._cropped(weight, start, window, spatial)[inside]
                     out[(slice(None),) + target] += mean[k][(slice(None),) + inside] * w
                     if variance is not None:
                         variance[(slice(None),) + target] += var[k][(slice(None),) + inside] * w
@@ -164,8 +188,8 @@ class WindowPredictor:
 
 
 def predict_array(model, image, window, *, overlap=0.5, batch=1, blending="gaussian", activations=None, offsets=None,
-            tta=1, uncertainty=False, normalization=None, device=None, precision="fp32", channels_last=False,
-            progress=None):  # fmt: skip
+                  tta=1, uncertainty=False, crop=0, normalization=None, device=None, precision="fp32",
+                  channels_last=False, progress=None):  # fmt: skip
     """Predicts a whole volume window by window and blends overlapping windows.
 
     Parameters
@@ -193,6 +217,10 @@ def predict_array(model, image, window, *, overlap=0.5, batch=1, blending="gauss
         Test-time variants (see `pytc.inference.tta.transforms`), each inverted and averaged.
     uncertainty : bool
         Also return the variance across variants and the entropy of the mean (needs tta >= 4).
+    crop : int or 3 ints
+        Voxels at each face of a window that get no weight, except on the volume's border: the border where a
+        padded convolutional network sees less than its receptive field. With `crop` at least the receptive
+        field's radius (and windows sharing twice as much), the blend equals the whole-volume prediction.
     device : torch.device, optional
         Default: the model's.
     precision : 'fp32', 'bf16' or 'fp16'
@@ -210,7 +238,7 @@ def predict_array(model, image, window, *, overlap=0.5, batch=1, blending="gauss
     """
     predictor = WindowPredictor(model, window, overlap=overlap, batch=batch, blending=blending,
                                 activations=activations, offsets=offsets, tta=tta, uncertainty=uncertainty,
-                                device=device, precision=precision, channels_last=channels_last)  # fmt: skip
+                                crop=crop, device=device, precision=precision, channels_last=channels_last)  # fmt: skip
     result = predictor.predict_region(Source(image, normalization), progress=progress)
     if not uncertainty:
         return result["mean"]

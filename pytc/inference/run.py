@@ -10,12 +10,12 @@ from .api import Prepared, _open, _output_channels, predict
 from .chunked import Outputs, default_chunk, output_shapes, predict_volume
 from .predict import Source
 
-PREPARE_KEYS = ("window", "overlap", "batch", "blending", "precision", "which", "weights")
+PREPARE_KEYS = ("window", "overlap", "batch", "blending", "precision", "crop")
 
 
 def _prepared(checkpoint, device, options):
-    return Prepared(checkpoint, **{k: options.get(k) for k in PREPARE_KEYS if k not in ("which", "weights")},
-                    device=device, which=options.get("which") or "best", weights=options.get("weights") or "auto")
+    return Prepared(checkpoint, **{k: options.get(k) for k in PREPARE_KEYS}, device=device,
+                    which=options.get("which") or "best", weights=options.get("weights") or "auto")
 
 
 def _chunk_process(rank, world, device, threads, checkpoint, image, output, chunk, options):

@@ -85,3 +85,34 @@ def test_bad_arguments(rng):
     model.min_size = lambda: (3, 3, 3)
     with pytest.raises(ValueError, match=r"window \(2, 4, 4\) .* smaller than the model's minimum input \(3, 3, 3\)"):
         predict_array(model, np.zeros((2, 4, 4), np.float32), (4, 4, 4))
+
+
+class Convolutions(torch.nn.Module):
+    """Three 3x3x3 convolutions, zero padded: a receptive field of radius 3, and wrong values within 3 voxels of
+    a window's faces (the padding), exactly equal to the whole-volume prediction elsewhere."""
+
+    ndim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(*(torch.nn.Conv3d(c, d, 3, padding=1) for c, d in ((1, 4), (4, 4), (4, 2))))
+
+    def min_size(self):
+        return (1, 1, 1)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def test_cropping_the_unseen_border_gives_the_whole_volume_prediction(rng):
+    torch.manual_seed(0)
+    model = Convolutions().eval()
+    image = rng.random((14, 30, 26)).astype(np.float32)
+    with torch.no_grad():
+        whole = model(torch.from_numpy(image)[None, None])[0].numpy()
+    cropped = predict_array(model, image, (12, 16, 16), overlap=0.5, crop=3)
+    np.testing.assert_allclose(cropped, whole, rtol=1e-5, atol=1e-5)
+    blended = predict_array(model, image, (12, 16, 16), overlap=0.5)  # without cropping, window borders show
+    assert np.abs(blended - whole).max() > 1e-3
+    with pytest.raises(ValueError, match=r"`crop` \(5, 5, 5\) needs windows that share at least twice as many"):
+        predict_array(model, image, (10, 16, 16), overlap=0.5, crop=5)
