@@ -28,6 +28,7 @@ def test_boundary_to_affinity_matches_loops(rng, shape, offsets):
                                atol=1e-6)  # fmt: skip
 
 
+@pytest.mark.real_data
 def test_boundary_to_affinity_on_real_probabilities():
     p = read_gala("train-p1")
     gt = read_gala("train-gt")
@@ -37,7 +38,7 @@ def test_boundary_to_affinity_on_real_probabilities():
 
 
 def test_boundary_to_affinity_bad_input():
-    with pytest.raises(TypeError, match="`boundary` must be float.*int64"):
+    with pytest.raises(TypeError, match="`boundary` must be probabilities.*int64"):
         boundary_to_affinity(np.zeros((3, 3), np.int64))
     with pytest.raises(ValueError, match="`boundary` must be 2D or 3D"):
         boundary_to_affinity(np.zeros(3))

@@ -61,8 +61,9 @@
 // face, 24 per edge during the sort and 9 per basin for the union-find and its flags.
 // Layout: aff is C-contiguous (C >= 3, Z, Y, X) float32 (only channels 0..2 are read); mask is
 // C-contiguous (Z, Y, X) uint8 or null; out is C-contiguous (Z, Y, X) uint64. Without a mask,
-// stage 1 also looks for NaN in each row of channels 0..2 it has read (stats.nan_seen; NaN
-// edges count as cut), so that the Python wrapper needs no separate pass over the input.
+// stage 1 also looks for values outside [0, 1] and NaN in each row of channels 0..2 it has read
+// (stats.outside_seen; NaN edges count as cut), so that the Python wrapper needs no separate pass
+// over the input.
 // Threading: stage 1, the plateau marking, the link masks, basin pass 1 (n_threads x 1..4 z
 // slabs of >= 16 planes where possible), the writing of the output over the labels (phases that
 // each write half of what is left, the last 2^16 voxels in C order) and the region-graph face
@@ -103,8 +104,8 @@ struct WatershedStats {
   uint64_t region_edges = 0;   // region-graph edges kept (0 when size_threshold == dust == 0)
   uint64_t fragments = 0;      // output fragments
   uint64_t dust_voxels = 0;    // voxels set to 0 by the dust rule
-  bool nan_seen = false;       // an affinity of channels 0..2 is NaN (looked for only without a
-                               // mask; NaN edges count as cut)
+  bool outside_seen = false;   // an affinity of channels 0..2 is outside [0, 1] or NaN (looked for
+                               // only without a mask; NaN edges count as cut)
 };
 
 namespace ws_detail {
@@ -180,12 +181,16 @@ PYTC_WS_TARGET_CLONES void ascent_row(const float* PYTC_WS_RESTRICT zm, const fl
   s[X - 1] = ascent_bits(zm[X - 1], ym[X - 1], ax[X - 1], zp[X - 1], yp[X - 1], -1.0f, lowf, highf);
 }
 
-// Whether one of the X values of a row of each of the three channels is NaN.
+// Whether one of the X values of a row of each of the three channels is outside [0, 1] or NaN (NaN
+// fails both ordered compares).
 template <typename Dummy = void>
-PYTC_WS_TARGET_CLONES unsigned nan_row(const float* PYTC_WS_RESTRICT a, const float* PYTC_WS_RESTRICT b,
+PYTC_WS_TARGET_CLONES unsigned outside_row(const float* PYTC_WS_RESTRICT a, const float* PYTC_WS_RESTRICT b,
                                        const float* PYTC_WS_RESTRICT c, int64_t X) {
   unsigned any = 0;
-  for (int64_t x = 0; x < X; ++x) any |= (a[x] != a[x]) | (b[x] != b[x]) | (c[x] != c[x]);
+  for (int64_t x = 0; x < X; ++x) {
+    any |= static_cast<unsigned>(!(a[x] >= 0.0f)) | !(a[x] <= 1.0f) | !(b[x] >= 0.0f) | !(b[x] <= 1.0f) |
+           !(c[x] >= 0.0f) | !(c[x] <= 1.0f);
+  }
   return any;
 }
 
@@ -346,9 +351,9 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
   std::memset(sag + N, 0, static_cast<size_t>(pad));
   {
     const std::vector<float> none(static_cast<size_t>(X) + 1, -1.0f);
-    unsigned nan_any = 0;  // NaN looked for in each row while it is in the cache (without a mask)
+    unsigned outside_any = 0;  // values outside [0, 1] looked for in each row while it is in the cache
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel) reduction(| : nan_any)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads) if (parallel) reduction(| : outside_any)
 #endif
     for (int64_t r = 0; r < Z * Y; ++r) {
       const int64_t z = r / Y, y = r % Y, base = r * X;
@@ -360,7 +365,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         const float* PYTC_WS_RESTRICT yp = y + 1 < Y ? aff_y + base + sy : none.data();
         const float* PYTC_WS_RESTRICT ax = aff_x + base;
         ascent_row(zm, ym, ax, zp, yp, X, lowf, highf, s);
-        nan_any |= nan_row(aff_z + base, aff_y + base, ax, X);
+        outside_any |= outside_row(aff_z + base, aff_y + base, ax, X);
       } else {
         for (int64_t x = 0; x < X; ++x) {
           const int64_t v = base + x;
@@ -376,7 +381,7 @@ inline void watershed_impl(const float* aff, const int64_t shape[3], const uint8
         }
       }
     }
-    stats.nan_seen = nan_any != 0;
+    stats.outside_seen = outside_any != 0;
   }
 
   // 2. plateau division. Voxels without a mutual pointer keep their last direction (what the

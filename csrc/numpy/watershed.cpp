@@ -56,7 +56,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
   info["region_edges"] = stats.region_edges;
   info["fragments"] = stats.fragments;
   info["dust_voxels"] = stats.dust_voxels;
-  return py::make_tuple(info, stats.nan_seen);
+  return py::make_tuple(info, stats.outside_seen);
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
 PYTC_BINDING(watershed) {
   m.def("watershed", &watershed_binding, py::arg("affinities"), py::arg("mask"), py::arg("low"), py::arg("high"),
         py::arg("size_threshold"), py::arg("weight_threshold"), py::arg("dust"), py::arg("out"), py::arg("threads"),
-        "Writes the fragments into `out` and returns (stats, nan_seen); see pytc.kernels._watershed.watershed.");
+        "Writes the fragments into `out` and returns (stats, outside_seen); see pytc.kernels._watershed.watershed.");
 }
 
 }  // namespace pytc::binding

@@ -6,7 +6,7 @@ import fastremap
 import numpy as np
 
 from ..kernels._offsets import as_offsets, overlap_slices
-from ..kernels._validation import as_label_array
+from ..kernels._validation import as_label_array, as_probabilities
 
 
 def boundary_to_affinity(boundary, offsets=None):
@@ -15,7 +15,8 @@ def boundary_to_affinity(boundary, offsets=None):
     Parameters
     ----------
     boundary : ndarray, shape (Z, Y, X) or (Y, X)
-        Boundary probability, float in [0, 1] or uint8 (scaled by 1/255); 1 = membrane.
+        Boundary probability, float in [0, 1] or uint8 (scaled by 1/255); 1 = membrane. Values outside
+        [0, 1] and NaN are rejected.
     offsets : sequence of int tuples, optional
         As in `pytc.kernels.seg_to_affinity`; default: the nearest neighbours.
 
@@ -27,10 +28,7 @@ def boundary_to_affinity(boundary, offsets=None):
     p = np.asarray(boundary)
     if p.ndim not in (2, 3):
         raise ValueError(f"{fn}: `boundary` must be 2D or 3D; got shape {p.shape}")
-    if p.dtype == np.uint8:
-        p = p.astype(np.float32) / np.float32(255)
-    elif not np.issubdtype(p.dtype, np.floating):
-        raise TypeError(f"{fn}: `boundary` must be float in [0, 1] or uint8; got dtype {p.dtype}")
+    p = as_probabilities(p, fn, "boundary")
     offsets = as_offsets(offsets, p.ndim, fn)
     aff = np.zeros((len(offsets),) + p.shape, dtype=np.float32)
     for c, offset in enumerate(offsets):

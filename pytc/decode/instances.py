@@ -13,24 +13,9 @@ apply the activation.
 import numpy as np
 
 from ..kernels import agglomerate
+from ..kernels._validation import as_probabilities
 from ._basic import connected_components, relabel_sequential, remove_small_segments
 from ._seeded import seeded_watershed_kernel
-
-
-def as_probabilities(array, fn, arg):
-    """`array` as float32 probabilities: uint8 scaled by 1/255, floats checked to lie in [0, 1]."""
-    array = np.asarray(array)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / np.float32(255)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{fn}: `{arg}` must be probabilities, float in [0, 1] or uint8; got dtype {array.dtype}")
-    array = np.asarray(array, np.float32)
-    if array.size:
-        low, high = float(array.min()), float(array.max())
-        if not (0 <= low and high <= 1):  # NaN fails both comparisons
-            raise ValueError(f"{fn}: `{arg}` must hold probabilities in [0, 1]; got values in [{low:g}, {high:g}]. "
-                             f"Apply the output's activation (e.g. a sigmoid) first")  # fmt: skip
-    return array
 
 
 def _quantize(probabilities):

@@ -104,7 +104,7 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
     ----------
     affinities : ndarray, shape (C, Z, Y, X), C >= 3
         float32 in [0, 1] (or uint8, scaled by 1/255). Channels 0, 1, 2 link v with v - (1,0,0),
-        v - (0,1,0), v - (0,0,1); further channels are ignored. NaN is rejected.
+        v - (0,1,0), v - (0,0,1); further channels are ignored. Values outside [0, 1] and NaN are rejected.
     thresholds : sequence of float
         Ascending (non-decreasing) finite score thresholds. Edges with score < threshold merge.
     fragments : ndarray of int, shape (Z, Y, X), optional

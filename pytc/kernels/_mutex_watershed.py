@@ -26,7 +26,7 @@ def mutex_watershed(affinities, offsets, *, attractive=None, strides=None, rando
     Parameters
     ----------
     affinities : ndarray, shape (C, Z, Y, X) or (C, Y, X)
-        float32 (any values, usually [0, 1]; NaN rejected) or uint8 (scaled by 1/255). 1 = same
+        float32 in [0, 1] (other values and NaN rejected) or uint8 (scaled by 1/255). 1 = same
         object. Never modified; non-C-contiguous or uint8 input is copied.
     offsets : sequence of int tuples, shape (C, ndim)
         Offset of each channel, e.g. ``[(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-3, 0, 0), ...]``.

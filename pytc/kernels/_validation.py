@@ -5,6 +5,10 @@ import operator
 
 import numpy as np
 
+from .._extension import load
+
+_ext = load()
+
 
 def as_label_array(array, fn, arg):
     """`array` as an ndarray of integer labels (no copy of an ndarray); rejects bool and floats."""
@@ -35,8 +39,8 @@ def as_affinities(affinities, fn, arg="affinities", min_channels=3):
     """Affinities as a C-contiguous float32 (C, Z, Y, X) array.
 
     float32 C-contiguous input is used as is; uint8 is scaled by 1/255 and non-contiguous input
-    copied (both documented copies). Other dtypes, other ndims, too few channels and NaN values
-    are rejected.
+    copied (both documented copies). Other dtypes, other ndims, too few channels and values that
+    are not probabilities (outside [0, 1], infinite or NaN) are rejected.
     """
     array = np.asarray(affinities)
     if array.ndim != 4:
@@ -54,7 +58,39 @@ def as_affinities(affinities, fn, arg="affinities", min_channels=3):
             f"Convert explicitly, e.g. {arg}.astype(np.float32)."
         )
     array = np.ascontiguousarray(array)
-    if array.size and np.isnan(array.min()):  # min propagates NaN; cheaper than a boolean mask
-        raise ValueError(f"{fn}: `{arg}` contains NaN at {np.argwhere(np.isnan(array))[0].tolist()} (first of "
-                         f"{int(np.isnan(array).sum())})")
+    check_probabilities(array, fn, arg)
+    return array
+
+
+def check_probabilities(array, fn, arg):
+    """Raise ValueError when a C-contiguous float32 `array` holds a value outside [0, 1] or NaN.
+
+    One compiled pass over the data (the cost of the NaN check it replaces); raw network outputs
+    (logits) are the usual cause, so the message says to apply the activation.
+    """
+    index = _ext.first_outside(array.reshape(-1), 0.0, 1.0, 0)
+    if index < 0:
+        return
+    flat = array.reshape(-1)
+    finite = flat[np.isfinite(flat)]
+    span = f"finite values in [{finite.min():g}, {finite.max():g}]" if finite.size else "no finite value"
+    bad = int(np.count_nonzero(~((flat >= 0) & (flat <= 1))))
+    position = [int(i) for i in np.unravel_index(index, array.shape)]
+    raise ValueError(
+        f"{fn}: `{arg}` must be probabilities in [0, 1]; got {flat[index]} at {position} ({bad} value(s) outside "
+        f"[0, 1] or NaN; {span}). Apply the network's output activation first, e.g. a sigmoid: "
+        f"1 / (1 + np.exp(-logits))"
+    )
+
+
+def as_probabilities(array, fn, arg):
+    """`array` (any shape) as float32 probabilities: uint8 scaled by 1/255, floats checked to lie in [0, 1]."""
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"{fn}: `{arg}` must be probabilities, float in [0, 1] or uint8 (scaled by 1/255); "
+                        f"got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    check_probabilities(array, fn, arg)
     return array

@@ -37,7 +37,8 @@ def watershed(
     affinities : ndarray, shape (C, Z, Y, X), C >= 3
         float32 affinities in [0, 1] (1 = same object) or uint8 (scaled by 1/255). Only the
         first three channels are read: channel c at v is the edge between v and
-        ``v + [(-1,0,0), (0,-1,0), (0,0,-1)][c]``. Never modified.
+        ``v + [(-1,0,0), (0,-1,0), (0,0,-1)][c]``. Values outside [0, 1] and NaN are rejected (apply
+        the activation to logits first). Never modified.
     low : float
         Edges with affinity <= `low` are cut: they never link voxels into a basin and never merge
         fragments. Voxels with no edge above `low` are singleton basins (then dust).
@@ -98,13 +99,13 @@ def watershed(
     """
     fn = "watershed"
     # float32 C-contiguous (3, Z, Y, X) input without a mask is used as is: the kernel looks for
-    # NaN while it reads the affinities (saves a pass over them), and as_affinities raises below
-    # if it saw one
-    nan_in_kernel = (
+    # values outside [0, 1] and NaN while it reads the affinities (saves a pass over them), and
+    # as_affinities raises below if it saw one
+    checked_in_kernel = (
         mask is None and isinstance(affinities, np.ndarray) and affinities.dtype == np.float32
         and affinities.ndim == 4 and affinities.shape[0] == 3 and affinities.flags.c_contiguous
     )
-    aff = affinities if nan_in_kernel else as_affinities(affinities, fn)
+    aff = affinities if checked_in_kernel else as_affinities(affinities, fn)
     low = _threshold(low, "low", fn)
     high = _threshold(high, "high", fn)
     if low > high:
@@ -128,10 +129,10 @@ def watershed(
         stats = dict(basins=0, region_edges=0, fragments=0, dust_voxels=0)
     else:
         fragments = empty(shape, np.uint64)
-        stats, nan_seen = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust, fragments,
+        stats, outside_seen = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust, fragments,
                                          threads)
-        if nan_seen:
-            as_affinities(affinities, fn)  # raises the NaN error
+        if outside_seen:
+            as_affinities(affinities, fn)  # raises the error that names the first bad value
     return (fragments, stats) if return_stats else fragments
 
 

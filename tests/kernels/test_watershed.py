@@ -65,20 +65,23 @@ def test_bad_affinities():
 @pytest.mark.parametrize("where", [(0, 0, 0, 0), (0, 0, 5, 7), (1, 3, 0, 9), (2, 4, 6, 0), (2, 39, 35, 29),
                                    (1, 20, 10, 10), (0, 39, 35, 29)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_nan_anywhere_is_rejected(where, threads):
-    # float32 (3, Z, Y, X) input without a mask is checked for NaN by the kernel (border edges included)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, -0.25, 1.5])
+def test_non_probability_anywhere_is_rejected(where, threads, value):
+    # float32 (3, Z, Y, X) input without a mask is checked by the kernel while it reads it (border edges
+    # included); with a mask, by the wrapper: the same message either way
     aff = np.random.default_rng(0).random((3, 40, 36, 30), dtype=np.float32)  # above the parallel cutoff
-    aff[where] = np.nan
-    message = f"at {list(where)}"
-    with pytest.raises(ValueError, match=r"`affinities` contains NaN " + re.escape(message)):
+    aff[where] = value
+    message = f"`affinities` must be probabilities in [0, 1]; got {np.float32(value)} at {list(where)}"
+    with pytest.raises(ValueError, match=re.escape(message)):
         watershed(aff, threads=threads)
-    with pytest.raises(ValueError, match=r"`affinities` contains NaN " + re.escape(message)):
+    with pytest.raises(ValueError, match=re.escape(message)):
         watershed(aff, threads=threads, mask=np.ones(aff.shape[1:], bool))
     four = np.concatenate([np.nan_to_num(aff, nan=0.5), np.full((1,) + aff.shape[1:], np.nan, np.float32)])
     with pytest.raises(ValueError, match="NaN"):
         watershed(four, threads=threads)  # channel 3 is not read but still checked
 
 
+@pytest.mark.real_data
 def test_real_data_is_an_oversegmentation():
     from skimage.metrics import adapted_rand_error
 

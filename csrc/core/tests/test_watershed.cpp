@@ -31,24 +31,28 @@ int main() {
   pytc::WatershedStats stats;
   check(run(aff, line, 0, 4, nullptr, 1, &stats) == std::vector<uint64_t>(6, 0), "cut line: both sides are dust");
   check(stats.dust_voxels == 6 && stats.fragments == 0 && stats.basins == 2, "cut line: stats");
-  check(!stats.nan_seen, "cut line: no NaN");
+  check(!stats.outside_seen, "cut line: nothing outside [0, 1]");
   {
-    // NaN anywhere in channels 0..2 (border edges included) is reported without a mask; it counts as cut
+    // NaN, infinities and values outside [0, 1] anywhere in channels 0..2 (border edges included) are
+    // reported without a mask; NaN counts as cut
     const int64_t cube[3] = {40, 36, 30};  // above the parallel cutoff
     const size_t n = 40 * 36 * 30;
     std::vector<float> ones(3 * n, 1.0f);
     for (size_t at : {size_t{0}, n + 5, 2 * n + 30 * 7, 3 * n - 1, n / 2}) {
       for (int threads : {1, 2}) {
-        std::vector<float> bad = ones;
-        bad[at] = std::numeric_limits<float>::quiet_NaN();
-        pytc::WatershedStats s;
-        run(bad, cube, 0, 0, nullptr, threads, &s);
-        check(s.nan_seen, "NaN is reported");
+        for (float value : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -0.001f, 1.001f}) {
+          std::vector<float> bad = ones;
+          bad[at] = value;
+          pytc::WatershedStats s;
+          run(bad, cube, 0, 0, nullptr, threads, &s);
+          check(s.outside_seen, "a value outside [0, 1] is reported");
+        }
       }
     }
     pytc::WatershedStats s;
     run(ones, cube, 0, 0, nullptr, 2, &s);
-    check(!s.nan_seen && s.basins == 1, "no NaN reported without one");
+    check(!s.outside_seen && s.basins == 1, "nothing reported without a value outside [0, 1]");
   }
   aff[2 * 6 + 3] = 0.5f;  // weak but not cut
   check(run(aff, line, 0, 0) == std::vector<uint64_t>{1, 1, 1, 2, 2, 2}, "weak line: two basins");

@@ -114,7 +114,6 @@ def agglomerate_ref(affinities, thresholds, *, fragments, scoring="mean", init_w
                 break
             if strict and len(scored) > 1 and scored[1][0] == score:
                 raise TieError(f"edges {key} and {scored[1][1]} tie at score {score}")
-            stat = graph[key]
             keep, gone = min(key), max(key)
             del graph[key]
             for label, r in region.items():
