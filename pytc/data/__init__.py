@@ -1,7 +1,7 @@
 """Volume I/O, training datasets and training targets."""
 
 from .dataset import VolumeDataset, build_dataloader
-from .io import open_volume, read_volume, split_dataset, write_volume
+from .io import VolumeReadError, open_volume, read_volume, split_dataset, write_volume
 from .normalize import Normalization
 from .targets import DEFAULT_ACTIVATIONS, TARGETS, build_targets, target_channels, weight_binary_ratio, weight_unet
 
@@ -10,6 +10,7 @@ __all__ = [
     "Normalization",
     "TARGETS",
     "VolumeDataset",
+    "VolumeReadError",
     "build_dataloader",
     "build_targets",
     "open_volume",

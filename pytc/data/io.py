@@ -3,21 +3,28 @@
 Formats, chosen by the path:
   HDF5 (.h5, .hdf5, .hdf)      a named dataset, or the only one in the file
   zarr (.zarr, .zr, or a folder holding zarr metadata)
-  TIFF stack (.tif, .tiff)     one multi-page file
+  TIFF stack (.tif, .tiff)     one file, read as stored (a 2D page stays 2D: it round-trips)
   NumPy (.npy)
   image slices                 a folder of PNG/TIFF files, or a glob such as "raw/*.png", sorted
                                naturally (2 before 10): one file per z-section
+  one image (.png, .jpg, .jpeg)  one section, (1, Y, X), as a folder holding only that file reads
   tiles (.json)                a large volume stored as tiles, see `TiledVolume`
 
 `open_volume` returns an array-like read lazily by region (``vol[z0:z1, y0:y1, x0:x1]``) for HDF5, zarr,
 .npy (memory-mapped), slice folders (only the sections asked for are read) and tiles, so training never
 loads a whole large volume. `read_volume` reads everything into memory.
+
+A file that exists but cannot be read (truncated, corrupt, or not the format its name says) raises
+`VolumeReadError`, which names the file and dataset and chains the library's own exception.
 """
 
+import contextlib
+import difflib
 import glob
 import json
 import os
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +32,42 @@ import numpy as np
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 TIFF_SUFFIXES = (".tif", ".tiff")
 ZARR_SUFFIXES = (".zarr", ".zr")
-IMAGE_SUFFIXES = (".png",) + TIFF_SUFFIXES
-FORMATS = "HDF5 (.h5/.hdf5/.hdf), zarr (.zarr), TIFF (.tif/.tiff), .npy, .json tiles, or a folder/glob of PNG/TIFF slices"
+IMAGE_SUFFIXES = (".png",) + TIFF_SUFFIXES  # slices in a folder or glob
+SINGLE_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # one file read as one section
+FORMATS = ("HDF5 (.h5/.hdf5/.hdf), zarr (.zarr), TIFF (.tif/.tiff), .npy, .json tiles, a PNG/JPEG image, "
+           "or a folder/glob of PNG/TIFF slices")  # fmt: skip
+WRITE_FORMATS = ("HDF5 (.h5/.hdf5/.hdf), zarr (.zarr/.zr), TIFF (.tif/.tiff), .npy, "
+                 "or a folder of PNG slices (a path without suffix)")
+# What h5py, zarr, numpy, tifffile and pillow raise for a file they cannot parse.
+_LIBRARY_ERRORS = (OSError, ValueError, EOFError, RuntimeError, KeyError, IndexError, struct.error)
+
+
+class VolumeReadError(OSError, ValueError):
+    """A volume file exists but cannot be read: truncated, corrupt, or not the format its name says.
+
+    The message names the file (and dataset); the library's exception is chained as ``__cause__``. Both an
+    OSError and a ValueError, as `io.UnsupportedOperation` is, so code that caught what h5py (OSError) or
+    numpy and tifffile (ValueError) raise still catches it.
+    """
+
+
+@contextlib.contextmanager
+def _reading(fn, path, dataset=None):
+    """Turns what a format library raises while reading `path` into a `VolumeReadError` that names the file.
+
+    Errors from the operating system (an OSError with an errno: no permission, a missing file) already name
+    the file and pass through unchanged, as does a `VolumeReadError` raised further down.
+    """
+    try:
+        yield
+    except VolumeReadError:
+        raise
+    except _LIBRARY_ERRORS as e:
+        if isinstance(e, OSError) and e.errno is not None:
+            raise
+        what = f"dataset {dataset!r} of {path}" if dataset else str(path)
+        raise VolumeReadError(f"{fn}: cannot read {what}; it may be truncated, corrupt or not the format its name "
+                              f"says ({type(e).__name__}: {e})") from e  # fmt: skip
 
 
 def natural_key(path):
@@ -46,6 +87,24 @@ def _hdf5_datasets(group, prefix=""):
     return names
 
 
+def _zarr_arrays(group, prefix=""):
+    names = [prefix + name for name, _ in group.arrays()]
+    for name, subgroup in group.groups():
+        names += _zarr_arrays(subgroup, prefix + name + "/")
+    return sorted(names)
+
+
+def _pick_dataset(path, dataset, names):
+    """`dataset` (or the only one of `names`, the datasets in the file at `path`), checked against `names`."""
+    if dataset is None:
+        if len(names) == 1:
+            return names[0]
+        raise ValueError(f"open_volume: `dataset` must name one of the datasets in {path}; found {names or 'none'}")
+    if str(dataset).strip("/") not in names:
+        raise KeyError(f"open_volume: dataset {dataset!r} not in {path}; found {names or 'none'}")
+    return str(dataset).strip("/")
+
+
 def _is_zarr(path):
     return path.suffix.lower() in ZARR_SUFFIXES or (
         path.is_dir() and any((path / name).exists() for name in (".zarray", ".zgroup", "zarr.json"))
@@ -53,14 +112,15 @@ def _is_zarr(path):
 
 
 def _read_image(path):
-    if Path(path).suffix.lower() in TIFF_SUFFIXES:
-        import tifffile
+    with _reading("open_volume", path):
+        if Path(path).suffix.lower() in TIFF_SUFFIXES:
+            import tifffile
 
-        return tifffile.imread(path)
-    from PIL import Image
+            return tifffile.imread(path)
+        from PIL import Image
 
-    with Image.open(path) as image:
-        return np.asarray(image)
+        with Image.open(path) as image:
+            return np.asarray(image)
 
 
 class SliceStack:
@@ -121,8 +181,9 @@ class TiledVolume:
     @classmethod
     def from_json(cls, path):
         path = Path(path)
-        with open(path) as f:
-            return cls(json.load(f), root=path.parent)
+        with _reading("TiledVolume", path), open(path) as f:
+            description = json.load(f)
+        return cls(description, root=path.parent)
 
     def __getitem__(self, key):
         key = key if isinstance(key, tuple) else (key,)
@@ -153,10 +214,40 @@ def _slice_files(path):
     else:
         files = [str(p) for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     files = sorted((f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    if not files and Path(path).is_dir():
+        raise FileNotFoundError(f"open_volume: no PNG/TIFF slices in the folder {path}; it holds {_contents(path)}")
     if not files:
-        found = sorted(os.listdir(path))[:10] if Path(path).is_dir() else []
-        raise FileNotFoundError(f"open_volume: no PNG/TIFF slices at {path}; found {found or 'nothing'}")
+        raise FileNotFoundError(f"open_volume: no PNG/TIFF slices match {path}")
     return files
+
+
+def _contents(folder):
+    """What `folder` holds, counted by suffix, e.g. '12 .jpg, 2 folders, 1 .txt' (never a listing)."""
+    counts = {}
+    for entry in os.scandir(folder):
+        kind = "folder" if entry.is_dir() else Path(entry.name).suffix.lower() or "file without suffix"
+        counts[kind] = counts.get(kind, 0) + 1
+    common = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    text = ", ".join(f"{n} {kind}{'s' * (n > 1 and not kind.startswith('.'))}" for kind, n in common[:5])
+    text += ", ..." if len(common) > 5 else ""
+    return text or "nothing"
+
+
+def _not_found(path):
+    """The FileNotFoundError for `path`: it names the path and suggests similar names in its folder, if any."""
+    file, dataset = split_dataset(path)
+    if dataset is not None and Path(file).is_file():
+        return FileNotFoundError(f"open_volume: `path` does not exist: {path}; to read dataset {dataset!r} of "
+                                 f"{file}, pass it as `dataset` (`split_dataset` splits such strings)")  # fmt: skip
+    parent = path.parent
+    if not parent.is_dir():
+        return FileNotFoundError(f"open_volume: `path` does not exist: {path} (nor does its folder)")
+    try:
+        near = difflib.get_close_matches(path.name, os.listdir(parent), n=3)
+    except OSError:  # an unreadable folder: no suggestions
+        near = []
+    hint = f"; did you mean {' or '.join([', '.join(near[:-1]), near[-1]] if near[1:] else near)}?" if near else ""
+    return FileNotFoundError(f"open_volume: `path` does not exist: {path}{hint}")
 
 
 def split_dataset(spec):
@@ -179,71 +270,103 @@ def split_dataset(spec):
     return text, None
 
 
+def _open_hdf5(path, dataset):
+    import h5py
+
+    with _reading("open_volume", path, dataset):
+        f = h5py.File(path, "r")
+    try:
+        with _reading("open_volume", path, dataset):
+            names = _hdf5_datasets(f)
+        dataset = _pick_dataset(path, dataset, names)
+        with _reading("open_volume", path, dataset):
+            return f[dataset]
+    except BaseException:
+        f.close()
+        raise
+
+
+def _open_zarr(path, dataset):
+    import zarr
+
+    with _reading("open_volume", path, dataset):
+        node = zarr.open(str(path), mode="r")
+        names = None if hasattr(node, "shape") else _zarr_arrays(node)
+    if names is None:  # the store is one array
+        if dataset is not None:
+            raise KeyError(f"open_volume: dataset {dataset!r} not in {path}, which is one array; read it without "
+                           f"`dataset`")  # fmt: skip
+        return node
+    dataset = _pick_dataset(path, dataset, names)
+    with _reading("open_volume", path, dataset):
+        return node[dataset]
+
+
 def open_volume(path, dataset=None):
     """A lazily read array-like for `path` (see the module docstring for formats).
 
+    A TIFF file reads as a whole, as stored (a 2D page stays (Y, X), as `write_volume` wrote it). A PNG or
+    JPEG file is one section of shape (1, Y, X) ((1, Y, X, C) in colour), exactly what a folder holding only
+    that image reads as.
     HDF5 files stay open while the returned dataset is in use; open volumes in each worker process
     rather than before forking (`VolumeDataset` does this).
+
+    Raises
+    ------
+    FileNotFoundError
+        `path` does not exist (the message suggests similar names in its folder), or no slices match.
+    KeyError
+        `dataset` is not in the HDF5 file or zarr group; the message lists the datasets there.
+    ValueError
+        `dataset` is None but the file holds several datasets, or the format is unknown.
+    VolumeReadError
+        The file exists but cannot be read (truncated, corrupt, not the format its name says); an OSError and
+        a ValueError that names the file and chains the library's exception. Reading regions of an HDF5 or
+        zarr volume later raises what h5py or zarr raise; `read_volume` names the file for those too.
     """
     path = Path(path)
     text = str(path)
     if any(c in text for c in "*?["):
         return SliceStack(_slice_files(text))
     if not path.exists():
-        parent = path.parent
-        found = sorted(os.listdir(parent))[:20] if parent.is_dir() else []
-        raise FileNotFoundError(f"open_volume: `path` does not exist: {path}; {parent} holds {found or 'nothing'}")
+        raise _not_found(path)
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
-        import h5py
-
-        f = h5py.File(path, "r")
-        names = _hdf5_datasets(f)
-        if dataset is None:
-            if len(names) != 1:
-                f.close()
-                raise ValueError(f"open_volume: `dataset` must name one of the datasets in {path}; found {names or 'none'}")
-            dataset = names[0]
-        if dataset not in names:
-            f.close()
-            raise KeyError(f"open_volume: dataset {dataset!r} not in {path}; found {names}")
-        return f[dataset]
+        return _open_hdf5(path, dataset)
     if _is_zarr(path):
-        import zarr
-
-        node = zarr.open(str(path), mode="r")
-        if hasattr(node, "shape"):
-            return node
-        names = sorted(name for name, _ in node.arrays())
-        if dataset is None and len(names) == 1:
-            dataset = names[0]
-        if dataset not in names:
-            raise ValueError(f"open_volume: `dataset` must name one of the arrays in {path}; found {names or 'none'}")
-        return node[dataset]
+        return _open_zarr(path, dataset)
     if suffix == ".npy":
-        return np.load(path, mmap_mode="r")
+        with _reading("open_volume", path):
+            return np.load(path, mmap_mode="r")
     if suffix == ".json":
         return TiledVolume.from_json(path)
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
-        return tifffile.imread(path)
+        with _reading("open_volume", path):
+            return tifffile.imread(path)
+    if suffix in SINGLE_IMAGE_SUFFIXES and path.is_file():
+        return SliceStack([str(path)])
     if path.is_dir():
         return SliceStack(_slice_files(path))
     raise ValueError(f"open_volume: unknown format {suffix!r} for {path}; supported: {FORMATS}")
 
 
 def read_volume(path, dataset=None):
-    """Reads a whole volume into memory as a numpy array (see `open_volume` for formats).
+    """Reads a whole volume into memory as a numpy array (see `open_volume` for formats, shapes and errors).
 
     Examples
     --------
     >>> labels = read_volume("train-gt.lzf.h5", "stack")           # doctest: +SKIP
     >>> raw = read_volume("stack1/raw/*.tif")                      # doctest: +SKIP
+    >>> read_volume("em_section.png").shape                        # doctest: +SKIP
+    (1, 512, 512)
     """
     volume = open_volume(path, dataset)
+    name = dataset if dataset is not None else str(getattr(volume, "name", None) or "").strip("/") or None
     try:
-        return np.asarray(volume)
+        with _reading("read_volume", path, name):
+            return np.asarray(volume)
     finally:
         if hasattr(volume, "file"):  # h5py dataset: close its file
             volume.file.close()
@@ -306,4 +429,4 @@ def write_volume(path, array, dataset=None, compression="gzip", mode="w"):
         for z, section in enumerate(array):
             Image.fromarray(section).save(path / f"{z:0{digits}d}.png")
     else:
-        raise ValueError(f"write_volume: unknown format {suffix!r} for {path}; supported: {FORMATS}")
+        raise ValueError(f"write_volume: unknown format {suffix!r} for {path}; supported: {WRITE_FORMATS}")
