@@ -1,11 +1,16 @@
 """pytc's torch extension `pytc._C` (torch.ops.pytc.*): loaded if it was built ahead of time
 (``PYTC_BUILD_TORCH=1 pip install --no-build-isolation -e .``), else compiled just in time on first use
-and cached by torch (``TORCH_EXTENSIONS_DIR``, default ~/.cache/torch_extensions). When neither works, callers
-fall back to plain torch operations after one warning; ``PYTC_TORCH_OPS=0`` asks for that fallback.
+and cached by torch (``TORCH_EXTENSIONS_DIR``, default ~/.cache/torch_extensions) under a name keyed to the
+sources, the build flags and the torch build, so checkouts with different sources never rebuild over each
+other. When neither works, callers fall back to plain torch operations after one warning.
+``PYTC_TORCH_OPS=0`` asks for that fallback; ``PYTC_TORCH_OPS=1`` makes a failed build an error (CI sets it).
 """
 
 import functools
+import hashlib
 import os
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -22,7 +27,8 @@ def sources():
     return [str(p) for p in cpu], sorted(str(p) for p in (root / "cuda").glob("*.cu"))
 
 
-def _build_just_in_time():
+def _build_options():
+    """The arguments of the just-in-time build, with its name: pytc_C_<hash of sources, flags and torch build>."""
     import torch
     from torch.utils import cpp_extension
 
@@ -32,15 +38,41 @@ def _build_just_in_time():
                            "PYTC_BUILD_TORCH=1 pip install --no-build-isolation .")
     with_cuda = bool(cuda) and torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None
     openmp = [] if os.name == "nt" else ["-fopenmp"]
-    return cpp_extension.load(
-        name="pytc_C",
-        sources=cpu + (cuda if with_cuda else []),
-        extra_cflags=["-O3"] + openmp,
-        extra_ldflags=openmp,
-        extra_cuda_cflags=["-O3", "--expt-relaxed-constexpr"],
-        with_cuda=with_cuda,
-        verbose=os.environ.get("PYTC_VERBOSE_BUILD") == "1",
-    )
+    options = dict(sources=cpu + (cuda if with_cuda else []), extra_cflags=["-O3"] + openmp, extra_ldflags=openmp,
+                   extra_cuda_cflags=["-O3", "--expt-relaxed-constexpr"], with_cuda=with_cuda)  # fmt: skip
+    return _build_name(options, Path(cpu[0]).parent), options
+
+
+def _build_name(options, root):
+    """pytc_C_<hash> of the build flags, the torch and Python versions, and the names (relative to `root`,
+    csrc/torch) and bytes of the sources and headers: not of where the checkout is."""
+    import torch
+
+    files = sorted({Path(path) for path in options["sources"]} | set(root.rglob("*.h")) | set(root.rglob("*.cuh")))
+    flags = {k: v for k, v in options.items() if k != "sources"}
+    key = hashlib.sha256(repr((sorted(flags.items()), torch.__version__, sys.version_info[:2])).encode())
+    for path in files:
+        key.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return f"pytc_C_{key.hexdigest()[:12]}"
+
+
+def _build_just_in_time():
+    from torch.utils import cpp_extension
+
+    name, options = _build_options()
+    build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
+    built = (build_dir / f"{name}.so").exists()
+    if not built:
+        print(f"pytc: compiling the torch ops (pytc._C) for this torch and these sources, once; this usually takes "
+              f"1-2 minutes (45-80 s on 2 cores{', several more with CUDA' if options['with_cuda'] else ''}). "
+              f"Cached in {build_dir}. To build ahead of time instead: PYTC_BUILD_TORCH=1 pip install "
+              f"--no-build-isolation -e .", file=sys.stderr, flush=True)  # fmt: skip
+    start = time.perf_counter()
+    module = cpp_extension.load(name=name, build_directory=str(build_dir), verbose=os.environ.get(
+        "PYTC_VERBOSE_BUILD") == "1", **options)  # fmt: skip
+    if not built:
+        print(f"pytc: torch ops compiled in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    return module
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,6 +92,9 @@ def load_ops():
             module = _build_just_in_time()
         except Exception as e:  # a missing compiler, headers, ninja...: fall back, once, loudly
             _status["state"] = f"unavailable ({type(e).__name__}: {str(e).strip().splitlines()[-1][:300]})"
+            if os.environ.get("PYTC_TORCH_OPS") == "1":
+                raise RuntimeError(f"pytc: the compiled torch ops could not be built and PYTC_TORCH_OPS=1 requires "
+                                   f"them: {_status['state']}. See {TROUBLESHOOTING_SECTION}.") from e
             warnings.warn(f"pytc: the compiled torch ops could not be built, so SyncBatchNorm uses torch operations "
                           f"(correct, slower). Reason: {_status['state']}. See {TROUBLESHOOTING_SECTION}.",
                           RuntimeWarning, stacklevel=2)  # fmt: skip
@@ -78,9 +113,10 @@ def status():
         return "built ahead of time (pytc._C), loads on first use"
     from torch.utils.cpp_extension import _get_build_directory
 
-    cached = Path(_get_build_directory("pytc_C", verbose=False)) / "pytc_C.so"
-    if cached.exists():
-        return f"built just in time, cached at {cached}"
     if not sources()[0]:
         return "not built: C++ sources not installed (see TROUBLESHOOTING.md)"
+    name, _ = _build_options()
+    cached = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
+    if cached.exists():
+        return f"built just in time, cached at {cached}"
     return "not built yet: compiled on first use of SyncBatchNorm (python -m pytc.doctor --build-torch-ops builds it now)"

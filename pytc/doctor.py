@@ -50,6 +50,16 @@ def _torch(build_ops=False):
     return rows
 
 
+def shadowing_folder():
+    """The folder imported as `pytc` when it is not the package (e.g. a checkout named pytc, seen from its parent
+    folder: Python looks in the working folder first), else None."""
+    import pytc
+
+    if getattr(pytc, "__file__", None) is None:  # a namespace package: a folder named pytc without __init__.py
+        return ", ".join(str(path) for path in pytc.__path__)
+    return None
+
+
 def report(build_ops=False):
     """Rows (name, value) of the diagnosis, and whether the compiled kernels loaded."""
     import numpy
@@ -97,6 +107,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pytc.doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-torch-ops", action="store_true", help="build (or load) pytc._C now and report")
     args = parser.parse_args(argv)
+    folder = shadowing_folder()
+    if folder is not None:
+        print(f"pytc: the folder {folder} is imported as `pytc` instead of the installed package: it has no "
+              f"__init__.py (is it a pytc checkout?) and Python looks in the working folder {os.getcwd()} first. "
+              f"Run from another folder, e.g. inside the checkout or your home folder.", file=sys.stderr)
+        return 1
     rows, ok = report(args.build_torch_ops)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -49,6 +49,9 @@ def widen_borders(label, radius):
     return out
 
 
+TRAIN_LENGTH = 2**20  # default epoch length of a training VolumeDataset (see its `length`)
+
+
 class VolumeDataset:
     """Samples from one or more image volumes, with labels and valid masks.
 
@@ -73,7 +76,12 @@ class VolumeDataset:
         As for `pytc.data.targets.build_targets`, e.g. ``["affinity"]`` or
         ``[{"name": "affinity", "offsets": [...]}, "boundary"]``.
     length : int, optional
-        Items per epoch in train mode (default: enough samples to cover the volumes once).
+        Items of one pass over the dataset in train mode, i.e. what ``len()`` reports to a DataLoader. Training
+        items are random crops drawn from their index's random stream, so any index is valid and the length
+        only says where a DataLoader epoch ends. Default `TRAIN_LENGTH` (2**20, about a million crops), for
+        iteration-based training: one epoch outlasts a usual run, so a loop simply stops after its iteration
+        count (pytc's trainer draws its own indices and ignores it). Pass the number of crops you want per
+        epoch to train by epochs.
     min_foreground, reject_p : rejection sampling: a crop with fewer than `min_foreground` labelled voxels is
         redrawn with probability `reject_p`.
     min_instances : a crop with fewer distinct nonzero label ids is always redrawn.
@@ -147,8 +155,7 @@ class VolumeDataset:
                                      f"needed for sample_shape {self.sample_shape}; add `pad` or use smaller samples")
             sizes = np.array([np.prod([n - r + 1 for n, r in zip(s, read)]) for s in self.shapes], float)
             self.volume_p = sizes / sizes.sum()
-            voxels = sum(np.prod(s) for s in self.shapes)
-            self.length = int(length) if length else max(1, int(voxels // np.prod(self.sample_shape)))
+            self.length = int(length) if length else TRAIN_LENGTH
         else:
             self.stride = self.sample_shape if stride is None else _as_shape("stride", stride)
             if stride is None:
@@ -276,8 +283,51 @@ def build_dataloader(dataset, batch_size=1, num_workers=0, *, shuffle=False, see
     """
     import torch
 
+    if num_workers and start_method != "fork":
+        _require_main_guard(num_workers)
     extra = {"multiprocessing_context": start_method, "persistent_workers": persistent_workers} if num_workers else {}
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
         generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory and torch.cuda.is_available(),
         **extra, **kwargs)  # fmt: skip
+
+
+def _require_main_guard(num_workers):
+    """Raise when called from the top level of a script without ``if __name__ == "__main__":``.
+
+    Workers started by 'forkserver' or 'spawn' import the main script again; unguarded, its top level would start
+    workers of its own, and the DataLoader would die with "worker exited unexpectedly".
+    """
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    frame = sys._getframe(2)  # the caller of build_dataloader, then outwards to the script's top level
+    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals["__name__"] == "__main__"):
+        frame = frame.f_back
+    if frame is None or path is None or not path.endswith(".py"):  # not run from a script's top level (-c, a REPL)
+        return
+    try:
+        source = open(path, encoding="utf-8").read()
+    except OSError:
+        return
+    if not is_main_guarded(source, frame.f_lineno):
+        raise RuntimeError(
+            f"build_dataloader: `num_workers`={num_workers} starts worker processes that re-run the script {path}, "
+            f"and line {frame.f_lineno} runs at its top level: put the script's code under "
+            f"`if __name__ == \"__main__\":` (or pass num_workers=0)")
+
+
+def is_main_guarded(source, line):
+    """Whether `line` of the script `source` is inside an ``if __name__ == "__main__":`` block (True when the
+    source does not parse: nothing to say then)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return True
+    for node in tree.body:
+        if node.lineno <= line <= node.end_lineno:
+            test = ast.unparse(node.test) if isinstance(node, ast.If) else ""
+            return "__name__" in test and "__main__" in test
+    return False

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pytc.augment import Compose, Flip, Grayscale
-from pytc.data.dataset import VolumeDataset, build_dataloader, widen_borders
+from pytc.data.dataset import TRAIN_LENGTH, VolumeDataset, build_dataloader, widen_borders
 from pytc.testing import require_data
 
 SHAPE = (10, 30, 40)
@@ -24,7 +24,8 @@ def test_training_crops_are_exact_crops_with_aligned_labels():
     volume = coordinates_volume()
     labels = volume.astype(np.int64)
     ds = VolumeDataset([volume], [labels], sample_shape=(4, 8, 9), seed=3)
-    assert len(ds) == volume.size // (4 * 8 * 9)
+    assert len(ds) == TRAIN_LENGTH == 2**20  # iteration-based: an epoch outlasts a run
+    assert len(VolumeDataset([volume], sample_shape=(4, 8, 9), length=40)) == 40
     starts = set()
     for i in range(20):
         item = ds[i]
@@ -132,6 +133,7 @@ def test_tiled_volume_dataset(tmp_path):
     np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 8, x:x + 30])
 
 
+@pytest.mark.real_data
 def test_real_volumes_stay_aligned():
     image = str(require_data("gala_fibsem_mini", "train-image.h5"))
     gt = str(require_data("gala_fibsem_mini", "train-gt.lzf.h5"))
@@ -220,3 +222,43 @@ def test_targets_and_weights_follow_the_valid_mask():
         invalid = mask[z:z + 2, y:y + 8, x:x + 8] == 0
         assert not item["weight"][:, invalid].any()  # weights are zero wherever the mask is
         assert item["weight"][:, ~invalid].all()
+
+
+SCRIPT = """import numpy as np
+from pytc.data import VolumeDataset, build_dataloader
+
+def main():
+    ds = VolumeDataset(np.zeros((8, 32, 32), np.uint8), np.zeros((8, 32, 32), np.uint32), sample_shape=(4, 16, 16))
+    print(tuple(next(iter(build_dataloader(ds, batch_size=2, num_workers=2)))["image"].shape))
+"""
+
+
+@pytest.mark.parametrize("ending, works", [
+    ("main()\n", False),                                 # a plain script: workers would re-run it
+    ('if __name__ == "__main__":\n    main()\n', True),  # guarded
+])  # fmt: skip
+def test_dataloader_workers_from_a_script_need_the_main_guard(tmp_path, ending, works):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_script.py"
+    script.write_text(SCRIPT + ending)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    if works:
+        assert result.returncode == 0 and result.stdout.strip() == "(2, 1, 4, 16, 16)", result.stderr
+    else:
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("RuntimeError: build_dataloader: `num_workers`=2 starts worker processes")
+        assert f"re-run the script {script}, and line 7 runs at its top level" in last
+        assert 'if __name__ == "__main__":' in last and "exited unexpectedly" not in result.stderr
+
+
+def test_the_main_guard_is_recognised_in_its_forms():
+    from pytc.data.dataset import is_main_guarded
+
+    body = "import os\n\n{}\n    run()\nrun()\n"
+    for guard in ('if __name__ == "__main__":', "if '__main__' == __name__:", "if __name__ == '__main__' and True:"):
+        assert is_main_guarded(body.format(guard), 4) and not is_main_guarded(body.format(guard), 5)
+    assert not is_main_guarded(body.format("if True:"), 4)
+    assert not is_main_guarded("x = 1\n", 1) and is_main_guarded("def (:\n", 1)
