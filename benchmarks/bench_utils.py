@@ -1,22 +1,24 @@
 """Helpers for the benchmark suites (plain functions; fixtures live in conftest.py)."""
 
+import os
+
 from pytc._timing import best_time as best_seconds  # noqa: F401  (re-exported for the suites)
+from pytc.testing import require_module
+
+# PYTC_BENCH_SMOKE=1 (.ci/run sets it with --benchmark-disable): every benchmark runs once on small synthetic
+# inputs, to show that it works; its figures mean nothing then. Real-data inputs keep their size.
+SMOKE = os.environ.get("PYTC_BENCH_SMOKE") == "1"
+
+
+def full_or_smoke(full, smoke):
+    """`full` for a measurement, `smoke` under PYTC_BENCH_SMOKE=1."""
+    return smoke if SMOKE else full
 
 
 def require_peer(module):
     """The peer library `module`; when it does not import the benchmark fails under CI (CI=true) and is
     skipped elsewhere."""
-    import importlib
-    import os
-
-    import pytest
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"the peer {module} does not import: {e}")
-        pytest.skip(f"the peer {module} does not import: {e}")
+    return require_module(module, "this benchmark")
 
 
 def timed_seconds(benchmark):

@@ -2,6 +2,17 @@ import numpy as np
 import pytest
 
 from bench_utils import best_seconds
+from pytc.testing import unexpected_ci_skip
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skip without an expected reason (pytc.testing.EXPECTED_CI_SKIPS) fails the test."""
+    report = (yield).get_result()
+    reason = unexpected_ci_skip(report)
+    if reason is not None:
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which allows no skip for this reason: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,9 @@ from pytc.kernels import max_threads, seg_to_affinity, seg_to_affinity_ref
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import timed_seconds
+from bench_utils import full_or_smoke, timed_seconds
+
+LARGEST = full_or_smoke(256, 64)
 
 NEAREST = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]
 LONG_RANGE = NEAREST + [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9),
@@ -62,7 +64,7 @@ def run(benchmark, impl, seg, offsets, copy_bandwidth):
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("n_offsets", [3, 12])
 @pytest.mark.parametrize("dtype", ["uint32", "uint64"])
-@pytest.mark.parametrize("size", [128, 256])
+@pytest.mark.parametrize("size", full_or_smoke([128, 256], [32, 64]))
 def test_seg_to_affinity(benchmark, labels, copy_bandwidth, size, dtype, n_offsets, impl):
     benchmark.group = f"seg_to_affinity {size}^3 {dtype} {n_offsets} offsets"
     run(benchmark, impl, labels(size, dtype), OFFSETS[n_offsets], copy_bandwidth)
@@ -75,9 +77,9 @@ def test_seg_to_affinity_real_labels(benchmark, copy_bandwidth, impl):
 
 
 def test_memory_copy(benchmark, labels, copy_bandwidth):
-    """The bandwidth reference: numpy copying the 256^3 uint64 labels into a reused buffer."""
-    benchmark.group = "seg_to_affinity 256^3 uint64 3 offsets"
-    seg = labels(256, "uint64")
+    """The bandwidth reference: numpy copying the LARGEST^3 uint64 labels into a reused buffer."""
+    benchmark.group = f"seg_to_affinity {LARGEST}^3 uint64 3 offsets"
+    seg = labels(LARGEST, "uint64")
     dst = np.empty_like(seg)
     benchmark.pedantic(np.copyto, args=(dst, seg), rounds=7, warmup_rounds=1)
     benchmark.extra_info.update(copy_bandwidth_gb_s=round(copy_bandwidth / 1e9, 2))

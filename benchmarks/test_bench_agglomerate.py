@@ -24,7 +24,10 @@ from pytc.kernels._agglomerate import agglomerate
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala, require_data
 
-from bench_utils import peak_memory_mib, timed_seconds
+from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
+
+SIZE = full_or_smoke(256, 64)  # edge of the synthetic volume
+SYNTHETIC = f"synthetic {SIZE}^3"
 
 ALL = max_threads()
 THRESHOLDS = [0.1, 0.3, 0.5, 0.7]
@@ -35,7 +38,7 @@ SCORINGS = {
 IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "waterz"]
 
 
-def synthetic(size=256, seed=0):
+def synthetic(size=SIZE, seed=0):
     """Noisy, blurred affinities of a random segmentation, and fragments that split it further.
 
     Fragments: the ground truth intersected with a finer random Voronoi partition (connected
@@ -63,7 +66,7 @@ def cases():
 
     def get(name):
         if name not in cache:
-            if name == "synthetic 256^3":
+            if name == SYNTHETIC:
                 cache[name] = synthetic()
             elif name == "gala_fibsem_mini train":
                 cache[name] = (boundary_to_affinity(read_gala("train-p1")),
@@ -89,12 +92,12 @@ def best_adapted_rand(gt, segmentations):
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("scoring", list(SCORINGS))
-@pytest.mark.parametrize("case", ["synthetic 256^3", "gala_fibsem_mini train", "gala_snemi_mini train"])
+@pytest.mark.parametrize("case", [SYNTHETIC, "gala_fibsem_mini train", "gala_snemi_mini train"])
 def test_agglomerate(benchmark, cases, case, scoring, impl):
     aff, fragments, gt = cases(case)
     benchmark.group = f"agglomerate {case} {fragments.shape} {scoring} {len(THRESHOLDS)} thresholds"
     if impl == "waterz":
-        waterz = pytest.importorskip("waterz")
+        waterz = require_peer("waterz")
 
         def fn():
             return [seg.copy() for seg in waterz.agglomerate(aff, THRESHOLDS, fragments=fragments.copy(),
@@ -119,7 +122,7 @@ def test_agglomerate(benchmark, cases, case, scoring, impl):
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("scoring", list(SCORINGS))
-@pytest.mark.parametrize("case", ["gala_fibsem_mini train", "gala_snemi_mini train", "synthetic 256^3"])
+@pytest.mark.parametrize("case", ["gala_fibsem_mini train", "gala_snemi_mini train", SYNTHETIC])
 def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
     """Affinities to one segmentation per threshold, each library with its own watershed: pytc's
     agglomerate without fragments (zwatershed with size-dependent merging and dust, then the
@@ -129,7 +132,7 @@ def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
     aff, _, gt = cases(case)
     benchmark.group = f"agglomerate from affinities {case} {gt.shape} {scoring} {len(THRESHOLDS)} thresholds"
     if impl == "waterz":
-        waterz = pytest.importorskip("waterz")
+        waterz = require_peer("waterz")
 
         def fn():
             return [seg.copy() for seg in waterz.agglomerate(aff, THRESHOLDS, scoring_function=SCORINGS[scoring])]
@@ -146,7 +149,7 @@ def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
     best = int(np.argmin(errors))
     split, merge = variation_of_information(gt, segmentations[best], ignore_labels=(0,))
     del segmentations
-    slow = case == "synthetic 256^3" and impl == "waterz"  # about 20 s a call on 2 shared cores
+    slow = case == SYNTHETIC and impl == "waterz"  # about 20 s a call on 2 shared cores
     benchmark.pedantic(fn, rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
     seconds = timed_seconds(benchmark) or float("nan")  # None under --benchmark-disable
     benchmark.extra_info.update(
@@ -162,8 +165,8 @@ def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
 def test_agglomerate_peak_memory(cases, tmp_path_factory, record_property, scoring, impl):
     """Peak RSS above the loaded inputs (MiB) in a fresh process: list of segmentations kept
     ('pytc', 'waterz' copying each) or one at a time ('-iter'). Reported, never asserted."""
-    pytest.importorskip("waterz")
-    aff, fragments, _ = cases("synthetic 256^3")
+    require_peer("waterz")
+    aff, fragments, _ = cases(SYNTHETIC)
     name = scoring if impl.startswith("pytc") else SCORINGS[scoring]
     call = {
         "pytc": f"kept = agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1], scoring={name!r})",
@@ -176,4 +179,4 @@ def test_agglomerate_peak_memory(cases, tmp_path_factory, record_property, scori
     mib = peak_memory_mib("import waterz; from pytc.kernels._agglomerate import agglomerate, iter_agglomerate", call,
                           [aff, fragments], tmp_path_factory.getbasetemp() / "agglomerate_inputs")
     record_property("peak_mib_above_inputs", mib)
-    print(f"agglomerate synthetic 256^3 {scoring} {impl}: peak {mib:.0f} MiB above the inputs")
+    print(f"agglomerate {SYNTHETIC} {scoring} {impl}: peak {mib:.0f} MiB above the inputs")

@@ -19,6 +19,10 @@ from pytc.metrics import evaluate
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
+from bench_utils import full_or_smoke
+
+SIZE = full_or_smoke(256, 64)  # edge of the synthetic volume
+
 ALL = max_threads()
 IMPLEMENTATIONS = [
     "pytc-evaluate-1thread",
@@ -46,12 +50,12 @@ def reference_scores(seg, gt):
 
 @pytest.fixture(scope="module")
 def synthetic_pair():
-    """256^3 uint32 Voronoi ground truth and a uint64 segmentation of it with false merges (a
+    """SIZE^3 uint32 Voronoi ground truth and a uint64 segmentation of it with false merges (a
     quarter of the gt segments merged in pairs with a touching neighbour, via fastremap) and
     false splits (every segment cut along a second, coarser Voronoi partition)."""
     import fastremap
 
-    size = 256
+    size = SIZE
     gt = random_segmentation((size,) * 3, n_segments=size**3 // 8000, anisotropy=4.0, seed=0)
     a, b = gt[:, :, :-2].ravel(), gt[:, :, 2:].ravel()  # the two sides of a one-voxel membrane
     touching = (a != 0) & (b != 0) & (a != b)
@@ -99,7 +103,7 @@ def run(benchmark, impl, seg, gt):
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_metrics_synthetic(benchmark, synthetic_pair, impl):
-    benchmark.group = "metrics 256^3 synthetic: seg uint64 vs gt uint32"
+    benchmark.group = f"metrics {SIZE}^3 synthetic: seg uint64 vs gt uint32"
     seg, gt = synthetic_pair
     run(benchmark, impl, seg, gt)
 

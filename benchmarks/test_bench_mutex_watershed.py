@@ -20,7 +20,7 @@ from pytc.kernels._mutex_watershed import mutex_watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import peak_memory_mib, timed_seconds
+from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 OFFSETS = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9)]
 ATTRACTIVE = 3
@@ -67,7 +67,7 @@ def inputs():
                 size = int(name)
                 seg = random_segmentation((size,) * 3, n_segments=size**3 // 8000, anisotropy=4.0)
                 cache[name] = noisy(seg_to_affinity(seg, OFFSETS))
-            mwatershed = pytest.importorskip("mwatershed")
+            mwatershed = require_peer("mwatershed")
             cache[name + "-mw"] = mwatershed.agglom(mwatershed_weights(cache[name]), [list(o) for o in OFFSETS])
         return cache[name], cache[name + "-mw"]
 
@@ -76,7 +76,7 @@ def inputs():
 
 def run(benchmark, impl, aff, expected, gt=None):
     if impl == "mwatershed":
-        mwatershed = pytest.importorskip("mwatershed")
+        mwatershed = require_peer("mwatershed")
         weights = mwatershed_weights(aff)
         offsets = [list(o) for o in OFFSETS]
 
@@ -115,7 +115,7 @@ def run(benchmark, impl, aff, expected, gt=None):
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
-@pytest.mark.parametrize("size", [128])
+@pytest.mark.parametrize("size", [full_or_smoke(128, 48)])
 def test_mutex_watershed_synthetic(benchmark, inputs, size, impl):
     benchmark.group = f"mutex_watershed synthetic {size}^3 9 offsets"
     aff, expected = inputs(str(size))
@@ -134,7 +134,7 @@ def test_mutex_watershed_peak_memory(inputs, tmp_path_factory, record_property, 
     """Peak RSS above the loaded affinities (MiB) of one call on the gala input, in a fresh process
     (pytc on all threads; mwatershed's float64 weights are made before the peak is reset).
     Reported, never asserted."""
-    pytest.importorskip("mwatershed")
+    require_peer("mwatershed")
     aff, _ = inputs("gala")
     offsets = [list(o) for o in OFFSETS]
     if impl == "pytc":

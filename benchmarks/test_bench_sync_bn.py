@@ -7,12 +7,13 @@ backward all_reduce path rather than falling back to plain batch norm as the mod
 pytc's module with one rank skips its collectives, so that row is the kernels alone."""
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
+from pytc.models import SyncBatchNorm
 
-from pytc.models import SyncBatchNorm  # noqa: E402
+from bench_utils import full_or_smoke
 
-SHAPE = (2, 32, 32, 128, 128)
+SHAPE = full_or_smoke((2, 32, 32, 128, 128), (2, 8, 8, 32, 32))
 THREADS = [1, torch.get_num_threads()] if torch.get_num_threads() > 1 else [1]
 
 

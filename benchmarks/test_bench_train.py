@@ -11,7 +11,7 @@ import itertools
 import pytest
 import torch
 
-from bench_utils import timed_seconds
+from bench_utils import full_or_smoke, timed_seconds
 from pytc.config import apply_overrides, load_config
 from pytc.data.tasks import task_layout
 from pytc.losses import criterion_from_layout
@@ -20,7 +20,7 @@ from pytc.train import Trainer
 from pytc.train.run import resolve_volumes
 from pytc.train.trainer import _as_batch
 
-ITERATIONS = 12
+ITERATIONS = full_or_smoke(12, 2)
 times = {}
 
 

@@ -21,9 +21,10 @@ from pytc.kernels._watershed import watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import peak_memory_mib, timed_seconds
+from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 ALL = max_threads()
+SYNTHETIC = full_or_smoke(256, 64)  # edge of the synthetic volume
 IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "pytc-defaults-1thread", "waterz"]
 
 
@@ -37,7 +38,7 @@ def synthetic_affinities(size):
 
 
 def run(benchmark, impl, aff, gt=None, rounds=3, warmup_rounds=1, check_waterz=False):
-    waterz = pytest.importorskip("waterz")
+    waterz = require_peer("waterz")
     fns = {
         "pytc-1thread": lambda: watershed(aff, size_threshold=0, dust=0, threads=1),
         f"pytc-{ALL}threads": lambda: watershed(aff, size_threshold=0, dust=0, threads=ALL),
@@ -74,10 +75,10 @@ def test_watershed_gala(benchmark, impl):
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
-def test_watershed_synthetic_256(benchmark, impl):
-    benchmark.group = "watershed synthetic 256^3 (2000 segments, anisotropy 4, 20% noise)"
+def test_watershed_synthetic(benchmark, impl):
+    benchmark.group = f"watershed synthetic {SYNTHETIC}^3 (2000 segments, anisotropy 4, 20% noise)"
     slow = impl in ("waterz", "pytc-defaults-1thread")  # 10-20 s a call on 2 shared cores
-    run(benchmark, impl, synthetic_affinities(256), rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
+    run(benchmark, impl, synthetic_affinities(SYNTHETIC), rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
 
 
 PEAK_CALLS = {
@@ -91,7 +92,7 @@ PEAK_CALLS = {
 def test_watershed_peak_memory(tmp_path_factory, record_property, impl):
     """Peak RSS above the loaded affinities (MiB) of one call on gala train-p1, in a fresh process
     (all threads). Reported, never asserted."""
-    pytest.importorskip("waterz")
+    require_peer("waterz")
     mib = peak_memory_mib("import waterz; from pytc.kernels._watershed import watershed", PEAK_CALLS[impl],
                           [boundary_to_affinity(read_gala("train-p1"))],
                           tmp_path_factory.getbasetemp() / "watershed_inputs")

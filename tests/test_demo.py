@@ -23,6 +23,7 @@ def test_demo_on_user_volumes(tmp_path, capsys):
         assert "shape (20, 30), dtype uint16" in capsys.readouterr().out
 
 
+@pytest.mark.real_data
 def test_demo_on_real_labels(capsys):
     path = require_data("gala_fibsem_mini", "train-gt.lzf.h5")
     assert demo.main([str(path), "--repeat", "1"]) == 0

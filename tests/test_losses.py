@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from pytc.losses import (  # noqa: E402
     DiceLoss, FocalLoss, JaccardLoss, MultitaskCriterion, WeightedBCEWithLogits, WeightedCrossEntropy, WeightedMAE,

@@ -11,6 +11,7 @@ from pytc.testing import read_gala, require_data
 THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("volume", ["train", "test"])
 def test_gala_pipeline_beats_shipped_fragments(volume):
     p, gt, shipped = read_gala(f"{volume}-p1"), read_gala(f"{volume}-gt"), read_gala(f"{volume}-ws")
@@ -24,8 +25,9 @@ def test_gala_pipeline_beats_shipped_fragments(volume):
     assert best["voi"] < evaluate(shipped, gt)["voi"]
 
 
+@pytest.mark.real_data
 def test_snemi_mini_pipeline_beats_shipped_fragments():
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     gt = tifffile.imread(require_data("gala_snemi_mini_labels_only", "train-labels.tif"))
     shipped = tifffile.imread(require_data("gala_snemi_mini_labels_only", "train-fragments.tif"))
     p = tifffile.imread(require_data("gala_snemi_mini_labels_only", "train-probabilities.tif"))
@@ -34,6 +36,7 @@ def test_snemi_mini_pipeline_beats_shipped_fragments():
     assert min(errors) < adapted_rand(shipped, gt, ignore_gt=())
 
 
+@pytest.mark.real_data
 def test_mutex_watershed_on_real_affinities_is_a_reasonable_segmentation():
     p, gt = read_gala("train-p1"), read_gala("train-gt")
     offsets = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3), (0, -9, 0), (0, 0, -9)]

@@ -4,7 +4,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._mix import rotated_overlaps, rotation_sources
-from .base import IMAGE, Augmentation, check_range
+from .base import Augmentation, check_range
 
 ANGLES = np.deg2rad(np.arange(0, 360, 30))  # PyTorch Connectomics' candidate rotations
 

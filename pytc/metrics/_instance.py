@@ -64,9 +64,9 @@ def average_precision(seg, gt, thresholds=DEFAULT_IOU_THRESHOLDS, *, scores=None
     --------
     >>> import numpy as np
     >>> gt = np.array([[1, 1, 0, 2, 2]])
-    >>> scores = average_precision(np.array([[1, 1, 0, 0, 3]]), gt, [0.5, 0.75])
-    >>> scores["ap_50"], scores["ap_75"], scores["recall_50"]
-    (0.5, 0.5, 0.5)
+    >>> scores = average_precision(np.array([[1, 1, 0, 0, 3]]), gt, [0.5, 0.75])  # IoUs 1 and 0.5
+    >>> scores["ap_50"], round(scores["ap_75"], 3), scores["recall_50"]  # 101-point AP: 51 of 101 at 0.75
+    (1.0, 0.505, 1.0)
     """
     fn = "average_precision"
     thresholds = [float(t) for t in thresholds]

@@ -79,6 +79,7 @@ def test_channels_share_one_transform(rng, name):
     np.testing.assert_array_equal(out["image"][0], out["image"][1])
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("name", AUGMENTATIONS)
 def test_image_and_label_stay_aligned_on_real_data(name):
     image, gt = read_gala("train-image"), read_gala("train-gt")

@@ -54,6 +54,7 @@ def test_blur_cuboid_matches_pytorch_connectomics_skimage_resize(rng, shape, fac
     np.testing.assert_array_equal(block, before)
 
 
+@pytest.mark.real_data
 def test_blur_cuboid_on_real_data_and_constant_blocks():
     image = read_gala("train-image")[:4, :40, :40].astype(np.float32)
     np.testing.assert_allclose(blur_cuboid(image, (1, 4.7, 4.7)), blur_cuboid_ref(image, (1, 4.7, 4.7)), atol=1e-4)

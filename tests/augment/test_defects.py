@@ -97,6 +97,7 @@ def test_missing_parts_bad_parameters():
             MissingParts(**kwargs)
 
 
+@pytest.mark.real_data
 def test_rotated_misalignment_keeps_labels_and_alignment():
     image, gt = _read_gala("train-image"), _read_gala("train-gt")
     aug = _Compose([_MisAlignment(p=1.0, rotate_ratio=1.0)], output_shape=(12, 60, 60))

@@ -28,6 +28,7 @@ def test_rotated_overlaps_matches_reference(rng, shape, density):
     assert moved[0, 0] == overlap[0, 0] == foreground.sum()  # the identity
 
 
+@pytest.mark.real_data
 def test_rotated_overlaps_on_real_labels():
     gt = read_gala("train-gt")[:6, :64, :80]
     foreground = np.isin(gt, np.unique(gt)[1:4])  # a few neurons: sparse
@@ -153,7 +154,7 @@ def test_mixup_edge_cases_and_bad_input():
 
 
 def test_mixup_on_torch_tensors():
-    torch = pytest.importorskip("torch")
+    import torch
     batch = _batch(np.uint8)
     tensor = torch.from_numpy(batch.copy())
     out = Mixup().mix_batch(tensor, np.random.default_rng(0))

@@ -11,6 +11,7 @@ from pytc.data.targets import (
     TARGETS, affinity_target, binary_target, boundary_target, build_targets, energy_quantize,
     instance_edt_target, polarity_target, quantized_edt_target, semantic_edt_target,
     semantic_target, small_object_target, weight_binary_ratio, weight_unet)
+from pytc.testing import require_module
 
 
 def rand_labels(shape=(4, 14, 15), n=5, seed=0):
@@ -32,7 +33,7 @@ def gala():
 
 @pytest.fixture(scope="module")
 def mito():
-    iio = pytest.importorskip("imageio.v3")
+    iio = require_module("imageio.v3", "reading the VNC PNG slices")
     from pytc.testing import require_data
 
     files = sorted(glob.glob(str(require_data("drosophila_vnc_sstem_stack1", "mitochondria") / "*.png")))[:3]
@@ -182,10 +183,12 @@ def test_targets_random():
         check_all(rand_labels(seed=seed))
 
 
+@pytest.mark.real_data
 def test_targets_gala(gala):
     check_all(gala)
 
 
+@pytest.mark.real_data
 def test_targets_mitochondria(mito):
     check_all(mito)
 

@@ -4,7 +4,7 @@ import pytest
 from pytc.decode import boundary_to_affinity
 from pytc.kernels._agglomerate import agglomerate, iter_agglomerate, parse_scoring
 from pytc.kernels._reference.agglomerate import TieError, agglomerate_ref
-from pytc.testing import read_gala, require_data
+from pytc.testing import read_gala, require_data, require_module
 
 SCORINGS = ["mean", "max", "min", "quantile-0", "quantile-50", "quantile-75", "quantile-100",
             "quantile-25-histogram", "quantile-50-histogram", "quantile-90-histogram"]  # fmt: skip
@@ -38,7 +38,7 @@ def adapted_rand(gt, seg):
 
 
 def waterz_segmentations(affinities, thresholds, fragments, scoring_function):
-    waterz = pytest.importorskip("waterz")
+    waterz = require_module("waterz", "the comparison with the peer")
     return [s.copy() for s in waterz.agglomerate(affinities, thresholds, fragments=fragments.astype(np.uint64),
                                                  scoring_function=scoring_function)]
 
@@ -331,7 +331,7 @@ def test_bad_input():
         agglomerate(aff, [0.5], fragments=frag, scoring=3)
     bad = aff.copy()
     bad[1, 0, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="`affinities` contains NaN"):
+    with pytest.raises(ValueError, match=r"`affinities` must be probabilities in \[0, 1\]; got nan"):
         agglomerate(bad, [0.5], fragments=frag)
     with pytest.raises(ValueError, match="`affinities` must be 4D"):
         agglomerate(aff[0], [0.5], fragments=frag)
@@ -368,6 +368,7 @@ def check_real(affinities, fragments, gt, thresholds):
     return base, scores
 
 
+@pytest.mark.real_data
 def test_real_gala_fibsem_beats_its_fragments():
     p = read_gala("train-p1")
     fragments = read_gala("train-ws").astype(np.uint64)
@@ -381,8 +382,9 @@ def test_real_gala_fibsem_beats_its_fragments():
         assert_same_partition(ours, theirs)
 
 
+@pytest.mark.real_data
 def test_real_gala_snemi_beats_its_fragments():
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     folder = require_data("gala_snemi_mini_labels_only")
     fragments = tifffile.imread(folder / "train-fragments.tif").astype(np.uint64)
     p = tifffile.imread(folder / "train-probabilities.tif").astype(np.float32) / np.float32(255)

@@ -79,6 +79,7 @@ def test_threads_give_identical_results(rng, threads):
     assert_tables_equal(contingency_table(seg, np.asfortranarray(gt), ignore_gt=0, threads=threads), expected)
 
 
+@pytest.mark.real_data
 def test_real_gala_fragments_against_gt():
     gt, ws = read_gala("train-gt"), read_gala("train-ws")
     expected = contingency_table_ref(ws, gt, ignore_gt=0)
@@ -89,8 +90,9 @@ def test_real_gala_fragments_against_gt():
     assert_tables_equal(contingency_table(sub_ws, sub_gt.astype(np.uint16)), contingency_table_ref(sub_ws, sub_gt))
 
 
+@pytest.mark.real_data
 def test_real_snemi_fragments_against_labels():
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     folder = require_data("gala_snemi_mini_labels_only")
     labels = tifffile.imread(folder / "train-labels.tif")
     fragments = tifffile.imread(folder / "train-fragments.tif")

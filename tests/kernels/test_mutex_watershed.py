@@ -5,7 +5,7 @@ from pytc.decode import boundary_to_affinity
 from pytc.kernels._affinity import seg_to_affinity
 from pytc.kernels._mutex_watershed import mutex_watershed
 from pytc.kernels._reference.mutex_watershed import mutex_watershed_ref
-from pytc.testing import read_gala
+from pytc.testing import read_gala, require_module
 
 NEAREST_3D = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]
 LONG_RANGE_3D = NEAREST_3D + [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9)]
@@ -28,7 +28,7 @@ def mwatershed_labels(aff, offsets, attractive):
     -(1 - aff), so the order matches. It labels clusters that never merged (singletons) 0; those
     are given distinct ids here.
     """
-    mwatershed = pytest.importorskip("mwatershed")
+    mwatershed = require_module("mwatershed", "the comparison with the peer")
     weights = aff.astype(np.float64)
     weights[attractive:] = aff[attractive:] - np.float32(1)
     seg = mwatershed.agglom(weights, [list(map(int, o)) for o in offsets]).astype(np.int64)
@@ -110,7 +110,8 @@ def test_recovers_segmentation_from_clean_affinities():
     seg[:, :, :10], seg[:, :, 10:] = 1, 2
     seg[:, 12:, :] = 3
     aff = seg_to_affinity(seg, LONG_RANGE_3D)
-    labels = mutex_watershed(aff + np.float32(1e-3) * np.arange(aff.size, dtype=np.float32).reshape(aff.shape) / aff.size, LONG_RANGE_3D)
+    ties_broken = np.float32(1e-3) * np.arange(aff.size, dtype=np.float32).reshape(aff.shape) / aff.size
+    labels = mutex_watershed(aff * np.float32(1 - 1e-3) + ties_broken, LONG_RANGE_3D)  # still in [0, 1]
     assert same_partition(labels, seg)
 
 
@@ -136,6 +137,7 @@ def gala_affinities():
     return np.float32(0.9) * aff + np.float32(0.1) * noise
 
 
+@pytest.mark.real_data
 def test_real_data_matches_mwatershed_and_ground_truth(gala_affinities):
     from skimage.metrics import adapted_rand_error
 
@@ -148,6 +150,7 @@ def test_real_data_matches_mwatershed_and_ground_truth(gala_affinities):
     assert error < 0.5, error  # sanity: a real segmentation, not a strict quality bound
 
 
+@pytest.mark.real_data
 def test_real_data_crop_matches_reference(gala_affinities):
     aff = np.ascontiguousarray(gala_affinities[:, 20:24, 30:42, 50:64])
     np.testing.assert_array_equal(mutex_watershed(aff, LONG_RANGE_3D), mutex_watershed_ref(aff, LONG_RANGE_3D))
@@ -196,7 +199,7 @@ A3 = np.ones((3, 2, 3, 4), np.float32)
     [
         (np.ones((3, 4), np.float32), [(1,), (2,), (3,)], {}, ValueError, r"`affinities` must be 3D.*ndim=2"),
         (A3.astype(np.float64), NEAREST_3D, {}, TypeError, r"`affinities` must be float32.*float64"),
-        (np.where(A3 > 0, np.nan, 0).astype(np.float32), NEAREST_3D, {}, ValueError, r"`affinities` contains NaN"),
+        (np.where(A3 > 0, np.nan, 0).astype(np.float32), NEAREST_3D, {}, ValueError, r"`affinities` must be probabilities in \[0, 1\]; got nan"),
         (A3, NEAREST_3D[:2], {}, ValueError, r"`offsets` must have one entry per channel.*got 2"),
         (A3, [(1, 0), (0, 1), (1, 1)], {}, ValueError, r"each offset must have length.*3"),
         (A3, [(0.5, 0, 0)] * 3, {}, TypeError, r"`offsets` must contain integers"),

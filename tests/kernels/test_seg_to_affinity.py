@@ -76,6 +76,7 @@ def test_mask_marks_edges_inside_volume():
     assert valid.dtype == np.uint8
 
 
+@pytest.mark.real_data
 def test_long_range_offsets_on_real_labels():
     gt = read_gala("train-gt")
     assert gt.shape == (50, 100, 200) and gt.dtype == np.int32
@@ -85,6 +86,7 @@ def test_long_range_offsets_on_real_labels():
         assert_matches_reference(seg.astype(np.uint64), MIXED_3D)
 
 
+@pytest.mark.real_data
 def test_real_labels_2d_sections():
     gt = read_gala("test-gt")
     for section in (gt[0], gt[25], gt[:, 50]):  # xy sections and an xz section (a strided view)

@@ -43,6 +43,7 @@ def test_average_precision_by_hand():
     assert low_first["ap_75"] == pytest.approx(51 / 101 * 0.5)
 
 
+@pytest.mark.real_data
 def test_average_precision_matches_loops_on_real_labels():
     gt = read_gala("test-gt")[:10, :60, :60]
     rng = np.random.default_rng(0)
@@ -74,6 +75,7 @@ def test_nothing_to_score_is_an_error_not_a_perfect_score(call):
         call(np.zeros((4, 5), np.uint32))
 
 
+@pytest.mark.real_data
 def test_evaluate_command(tmp_path, capsys):
     from pytc.data import write_volume
 

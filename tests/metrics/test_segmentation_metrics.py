@@ -85,6 +85,7 @@ def test_precision_and_recall_directions():
     assert voi(split, gt) == (pytest.approx(1.0), 0.0)
 
 
+@pytest.mark.real_data
 def test_real_gala_watershed_fragments():
     gt, ws = read_gala("train-gt"), read_gala("train-ws")
     scores = assert_agrees(ws, gt)
@@ -92,8 +93,9 @@ def test_real_gala_watershed_fragments():
     assert evaluate(ws.astype(np.uint64), np.asfortranarray(gt).astype(np.uint16), threads=2) == pytest.approx(scores, abs=1e-12)
 
 
+@pytest.mark.real_data
 def test_real_snemi_fragments():
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     folder = require_data("gala_snemi_mini_labels_only")
     gt = tifffile.imread(folder / "train-labels.tif")
     seg = tifffile.imread(folder / "train-fragments.tif")
@@ -101,6 +103,7 @@ def test_real_snemi_fragments():
     assert scores["adapted_rand_error"] > 0 and scores["voi"] > 0
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64])
 def test_perfect_segmentation_has_zero_errors(dtype):
     gt = read_gala("test-gt")[:20]

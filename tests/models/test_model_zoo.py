@@ -1,6 +1,6 @@
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from pytc.models import MODELS, SyncBatchNorm, build_model, num_parameters  # noqa: E402
 

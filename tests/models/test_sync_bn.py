@@ -7,14 +7,14 @@ tensors (gloo on one GPU; NCCL when there are two)."""
 import os
 
 import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
-torch = pytest.importorskip("torch")
-import torch.distributed as dist  # noqa: E402
-import torch.multiprocessing as mp  # noqa: E402
-
-from pytc.models import SyncBatchNorm, convert_sync_batchnorm  # noqa: E402
-from pytc.models.sync_bn import TorchOps, _SyncBatchNormFunction, merge_statistics  # noqa: E402
-from pytc._torch_ext import load_ops  # noqa: E402
+from pytc._torch_ext import load_ops, status
+from pytc.models import SyncBatchNorm, convert_sync_batchnorm
+from pytc.models.sync_bn import TorchOps, _SyncBatchNormFunction, merge_statistics
+from pytc.testing import fail_in_ci_else_skip
 
 C = 3
 SPATIAL = (4, 5, 6)
@@ -108,7 +108,7 @@ def test_matches_batchnorm_on_the_concatenated_batch(tmp_path, world):
 def test_compiled_ops_match_torch_ops():
     ops = load_ops()
     if ops is None:
-        pytest.skip("compiled torch ops unavailable")
+        fail_in_ci_else_skip(f"compiled torch ops unavailable: {status()}")
     torch_ops = TorchOps()
     for dtype in (torch.float32, torch.float64):
         x = torch.randn(3, 4, 7, 9, dtype=dtype) * 3 + 5
@@ -146,7 +146,7 @@ def reject_bad_shapes(ops, device):
 def test_compiled_ops_reject_bad_shapes():
     ops = load_ops()
     if ops is None:
-        pytest.skip("compiled torch ops unavailable")
+        fail_in_ci_else_skip(f"compiled torch ops unavailable: {status()}")
     reject_bad_shapes(ops, "cpu")
 
 
@@ -230,6 +230,7 @@ def test_falls_back_to_torch_ops_with_one_warning(monkeypatch):
 
     monkeypatch.setattr(_torch_ext, "_build_just_in_time", broken)
     monkeypatch.setitem(sys.modules, "pytc._C", None)  # no ahead-of-time build either
+    monkeypatch.delenv("PYTC_TORCH_OPS", raising=False)  # CI requires the ops; this tests the fallback
     _torch_ext.load_ops.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match=r"could not be built.*no compiler.*'The torch extension \(pytc._C\)'"):
@@ -250,7 +251,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 def cuda_ops():
     ops = load_ops()
     if ops is None:
-        pytest.skip("compiled torch ops unavailable")
+        fail_in_ci_else_skip(f"compiled torch ops unavailable: {status()}")
     # a GPU build must include the CUDA kernels: without them the ops would raise on CUDA tensors
     assert torch._C._dispatch_has_kernel_for_dispatch_key("pytc::bn_stats", "CUDA"), "pytc._C built without CUDA"
     return ops

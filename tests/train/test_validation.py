@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from pytc.config.schema import TaskConfig
 from pytc.data.tasks import task_layout
@@ -7,6 +8,7 @@ from pytc.testing import read_gala
 from pytc.train.validation import score_volume, segments_affinities, summary_score
 
 
+@pytest.mark.real_data
 def test_perfect_affinities_score_perfectly_on_real_labels():
     gt = read_gala("test-gt")
     layout = task_layout([TaskConfig("affinity"), TaskConfig("binary")])
