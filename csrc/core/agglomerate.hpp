@@ -383,7 +383,9 @@ class EdgeStats {
       case Scoring::Histogram: {
         uint64_t total = 0;
         for (const Bin& b : hist_[e]) total += b.count;
-        const uint64_t pivot = static_cast<uint64_t>(q_) * total / 100 + 1;
+        // the (q * total / 100 + 1)-th value, as waterz counts it, but at most the last: q = 100 gives the
+        // maximum's bin (waterz runs past the histogram there and scores every edge below 0)
+        const uint64_t pivot = std::min<uint64_t>(static_cast<uint64_t>(q_) * total / 100 + 1, total);
         uint64_t sum = 0;
         int bin = kHistogramBins;
         for (const Bin& b : hist_[e]) {

@@ -64,7 +64,10 @@ def seg_to_affinity(seg, offsets=None, *, dtype=np.float32, return_mask=False, t
     if seg.ndim not in (2, 3):
         raise ValueError(f"{fn}: `seg` must be 2D (Y, X) or 3D (Z, Y, X); got ndim={seg.ndim}, shape {seg.shape}")
     offsets = as_offsets(offsets, seg.ndim, fn)
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{fn}: `dtype` must be float32 or uint8; got {dtype!r}") from None
     if dtype not in _OUTPUT_DTYPES:
         raise TypeError(f"{fn}: `dtype` must be float32 or uint8; got {dtype}")
     threads = as_threads(threads, fn)

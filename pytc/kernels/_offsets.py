@@ -25,7 +25,7 @@ def as_offsets(offsets, ndim, fn="seg_to_affinity"):
         )
     if array.ndim != 2 or array.shape[1] != ndim:
         raise ValueError(
-            f"{fn}: each offset must have length seg.ndim = {ndim}; got offsets of shape "
+            f"{fn}: `offsets` must hold one {ndim}-tuple per channel (the volume is {ndim}D); got offsets of shape "
             f"{array.shape} from {offsets!r}"
         )
     return np.ascontiguousarray(array, dtype=np.int64)

@@ -51,7 +51,7 @@ def as_affinities(affinities, fn, arg="affinities", min_channels=3):
             f"(-1,0,0), (0,-1,0), (0,0,-1) first); got shape {array.shape}"
         )
     if array.dtype == np.uint8:
-        return array.astype(np.float32) / np.float32(255)
+        return np.divide(array, np.float32(255), dtype=np.float32, order="C")  # C order whatever the input
     if array.dtype != np.float32:
         raise TypeError(
             f"{fn}: `{arg}` must be float32 in [0, 1] or uint8 (scaled by 1/255); got dtype {array.dtype}. "
@@ -87,7 +87,7 @@ def as_probabilities(array, fn, arg):
     """`array` (any shape) as float32 probabilities: uint8 scaled by 1/255, floats checked to lie in [0, 1]."""
     array = np.asarray(array)
     if array.dtype == np.uint8:
-        return array.astype(np.float32) / np.float32(255)
+        return np.divide(array, np.float32(255), dtype=np.float32, order="C")
     if array.dtype == bool or not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"{fn}: `{arg}` must be probabilities, float in [0, 1] or uint8 (scaled by 1/255); "
                         f"got dtype {array.dtype}")

@@ -201,7 +201,7 @@ A3 = np.ones((3, 2, 3, 4), np.float32)
         (A3.astype(np.float64), NEAREST_3D, {}, TypeError, r"`affinities` must be float32.*float64"),
         (np.where(A3 > 0, np.nan, 0).astype(np.float32), NEAREST_3D, {}, ValueError, r"`affinities` must be probabilities in \[0, 1\]; got nan"),
         (A3, NEAREST_3D[:2], {}, ValueError, r"`offsets` must have one entry per channel.*got 2"),
-        (A3, [(1, 0), (0, 1), (1, 1)], {}, ValueError, r"each offset must have length.*3"),
+        (A3, [(1, 0), (0, 1), (1, 1)], {}, ValueError, r"`offsets` must hold one 3-tuple per channel"),
         (A3, [(0.5, 0, 0)] * 3, {}, TypeError, r"`offsets` must contain integers"),
         (A3, None, {}, TypeError, r"`offsets` must be given"),
         (A3, NEAREST_3D, {"attractive": 4}, ValueError, r"`attractive` must be in \[0, 3\].*got 4"),

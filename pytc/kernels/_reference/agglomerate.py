@@ -59,7 +59,7 @@ def _value(kind, q, stat):
     if kind == "quantile":
         pivot = min(q * len(stat) // 100, len(stat) - 1)
         return np.float32(stat[pivot])
-    pivot = q * sum(stat.values()) // 100 + 1
+    pivot = min(q * sum(stat.values()) // 100 + 1, sum(stat.values()))  # q = 100: the maximum's bin
     cumulative = 0
     for b in sorted(stat):
         cumulative += stat[b]
