@@ -14,6 +14,16 @@ COMMANDS = {
 }
 
 
+def command_parser(prog, doc):
+    """The argument parser of `python -m pytc.<command>`: its module docstring's first paragraph as the description,
+    the rest (usage examples) as the epilog, kept as written."""
+    import argparse
+
+    description, _, epilog = doc.partition("\n\n")
+    return argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def usage():
     lines = ["usage: pytc COMMAND [ARGS]   (pytc COMMAND --help for its options)", "", "commands:"]
     lines += [f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items()]

@@ -7,19 +7,18 @@ predicted instance the mean of a probability volume as its confidence). semantic
 Prints a table; --json writes the figures (--json - prints them instead).
 """
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
+from pytc.cli import command_parser
+
 TASKS = ("neuron", "instance", "semantic")
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pytc.evaluate", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = command_parser("python -m pytc.evaluate", __doc__)
     parser.add_argument("--seg", required=True, help="segmentation, PATH[:DATASET]")
     parser.add_argument("--gt", required=True, help="ground truth, PATH[:DATASET]")
     parser.add_argument("--task", choices=TASKS, default="neuron")

@@ -7,15 +7,14 @@ chunk (peak memory follows --chunk, not the volume) and an interrupted run resum
 formats are written whole.
 """
 
-import argparse
 import sys
 import time
 
+from pytc.cli import command_parser
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pytc.infer", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = command_parser("python -m pytc.infer", __doc__)
     parser.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     parser.add_argument("--input", required=True, help="image volume, PATH[:DATASET]")
     parser.add_argument("--output", required=True, help="PATH[:DATASET], e.g. pred.zarr:affinities")

@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+from pytc.cli import command_parser
+
 
 def _offsets(text):
     try:
@@ -21,9 +23,7 @@ def _offsets(text):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pytc.decode", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = command_parser("python -m pytc.decode", __doc__)
     kinds = parser.add_subparsers(dest="kind", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--input", required=True, help="prediction, PATH[:DATASET]")

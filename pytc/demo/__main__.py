@@ -6,15 +6,14 @@ VOI next to those of the boundary map shipped with the data, decoded the same wa
 `python -m pytc.demo --kernels [...]` runs the kernel throughput demo instead (see its --help).
 """
 
-import argparse
 import sys
 import time
 
+from pytc.cli import command_parser
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pytc.demo", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = command_parser("python -m pytc.demo", __doc__)
     parser.add_argument("--minutes", type=float, default=None, help="training time budget (default: the demo "
                         "config's, 5 minutes)")  # fmt: skip
     parser.add_argument("--output", help="run folder (default: runs/demo-<date>-<time>)")

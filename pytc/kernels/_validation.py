@@ -68,10 +68,10 @@ def check_probabilities(array, fn, arg):
     One compiled pass over the data (the cost of the NaN check it replaces); raw network outputs
     (logits) are the usual cause, so the message says to apply the activation.
     """
-    index = _ext.first_outside(array.reshape(-1), 0.0, 1.0, 0)
+    flat = array.reshape(-1)
+    index = _ext.first_outside(flat, 0.0, 1.0, 0)
     if index < 0:
         return
-    flat = array.reshape(-1)
     finite = flat[np.isfinite(flat)]
     span = f"finite values in [{finite.min():g}, {finite.max():g}]" if finite.size else "no finite value"
     bad = int(np.count_nonzero(~((flat >= 0) & (flat <= 1))))

@@ -5,16 +5,15 @@ override it, e.g. solver.lr=0.01 data.sample_shape=[18,160,160]. Everything abou
 folder (--output, default runs/<config name>): the resolved config, checkpoints, logs and TensorBoard events.
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from pytc.cli import command_parser
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pytc.train", description=__doc__.split("\n\n")[0],
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = command_parser("python -m pytc.train", __doc__)
     parser.add_argument("--config", help="YAML file or shipped config name (default with --resume: the run's)")
     parser.add_argument("--num-gpu", type=int, help="GPUs, one process each (DDP over NCCL)")
     parser.add_argument("--num-proc", type=int, help="processes on the CPU (DDP over gloo)")
