@@ -10,7 +10,7 @@ Run: pytest benchmarks/test_bench_probability_check.py
 import numpy as np
 import pytest
 
-from pytc.kernels._validation import check_probabilities
+from pytc.validation import check_probabilities
 
 SHAPES = {"gala": (3, 50, 100, 200), "256^3": (3, 256, 256, 256)}
 CHECKS = {

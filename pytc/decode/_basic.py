@@ -6,7 +6,7 @@ import fastremap
 import numpy as np
 
 from ..kernels._offsets import as_offsets, overlap_slices
-from ..kernels._validation import as_label_array, as_probabilities
+from ..validation import as_label_array, as_probabilities
 
 
 def boundary_to_affinity(boundary, offsets=None):

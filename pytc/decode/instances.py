@@ -13,7 +13,7 @@ apply the activation.
 import numpy as np
 
 from ..kernels import agglomerate
-from ..kernels._validation import as_probabilities
+from ..validation import as_probabilities
 from ._basic import connected_components, relabel_sequential, remove_small_segments
 from ._seeded import seeded_watershed_kernel
 

@@ -5,7 +5,7 @@ import numpy as np
 from .._extension import load
 from ._memory import empty
 from ._offsets import as_offsets
-from ._validation import as_label_array, as_threads
+from ..validation import as_label_array, as_threads
 
 _ext = load()
 

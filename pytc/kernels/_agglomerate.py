@@ -7,7 +7,7 @@ import numpy as np
 from .._extension import load
 from ._agglomerate_scoring import _CODES, VALID_SCORINGS, parse_scoring  # noqa: F401 (re-exported)
 from ._memory import empty
-from ._validation import as_affinities, as_label_array, as_threads
+from ..validation import as_affinities, as_label_array, as_threads
 
 _ext = load()
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._extension import load
 from ._memory import empty
-from ._validation import as_affinities, as_threads
+from ..validation import as_affinities, as_threads
 
 _ext = load()
 

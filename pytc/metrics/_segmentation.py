@@ -8,7 +8,7 @@ nonzero cells (P is the number of distinct label pairs, far below the number of 
 import numpy as np
 
 from ..kernels._contingency import check_label_pair, contingency_table_unchecked, label_ids
-from ..kernels._validation import as_threads
+from ..validation import as_threads
 
 
 def adapted_rand(seg, gt, *, ignore_gt=(0,), ignore_seg=(), return_all=False, threads=None):

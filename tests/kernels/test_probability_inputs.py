@@ -5,7 +5,7 @@ import pytest
 
 from pytc.decode import boundary_to_affinity
 from pytc.kernels import agglomerate, mutex_watershed, watershed
-from pytc.kernels._validation import as_probabilities
+from pytc.validation import as_probabilities
 from pytc.testing import read_gala
 
 NEAREST = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]

@@ -9,7 +9,7 @@ from collections import deque
 
 import numpy as np
 
-from .._validation import as_affinities
+from ...validation import as_affinities
 
 # direction d: -z, -y, -x, +z, +y, +x; opposite(d) = (d + 3) % 6
 DIRECTIONS = ((-1, 0, 0), (0, -1, 0), (0, 0, -1), (1, 0, 0), (0, 1, 0), (0, 0, 1))

@@ -1,18 +1,77 @@
-"""Argument checks shared by the kernel wrappers. Messages follow
-`<function>: `<arg>` must be <expected>; got <actual>.`"""
+"""Argument checks for every pytc package, in one message style:
 
+    <function>: `<arg>` must be <expected>; got <actual>
+
+TypeError when the argument is of the wrong kind (type or dtype), ValueError when it is of the right kind
+with a bad value or shape. Each check takes the value first, then the name of the public function and of
+the argument that the message names, and returns the value in the form the caller uses. This module needs
+numpy and the compiled `pytc._ext` only (no torch), so `pytc.kernels` can use it.
+"""
+
+import numbers
 import operator
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .._extension import load
+from ._extension import load
 
 _ext = load()
 
 
-def as_label_array(array, fn, arg):
-    """`array` as an ndarray of integer labels (no copy of an ndarray); rejects bool and floats."""
+def fail(fn: str, arg: str, expected: str, got: Any, error: type[Exception] = ValueError) -> Exception:
+    """The exception for `arg` of `fn` that is not `expected` (raise it): the one message format."""
+    return error(f"{fn}: `{arg}` must be {expected}; got {got}")
+
+
+def check_choice(value: Any, fn: str, arg: str, choices: Iterable[Any]) -> Any:
+    """`value` if it is one of `choices`, else ValueError listing them."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise fail(fn, arg, f"one of {choices}", repr(value))
+    return value
+
+
+def check_number(value: Any, fn: str, arg: str, low: float | None = None, high: float | None = None,
+                 integer: bool = False) -> Any:
+    """`value` if it is a real number (an int with `integer`) in [low, high]: TypeError for another kind
+    (bools are not numbers here), ValueError outside the bounds."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise fail(fn, arg, "an integer" if integer else "a number", repr(value), TypeError)
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise fail(fn, arg, f"in {bounds}", repr(value))
+    return value
+
+
+def as_shape(value: Any, fn: str, arg: str, ndim: int | Sequence[int] = 3, minimum: int = 1) -> tuple[int, ...]:
+    """`value` as a tuple of ints >= `minimum` with `ndim` entries (an int or the allowed lengths)."""
+    lengths = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    expected = f"{' or '.join(map(str, lengths))} ints >= {minimum}"
+    try:
+        shape = tuple(operator.index(s) for s in value)
+    except TypeError:
+        raise fail(fn, arg, expected, repr(value), TypeError) from None
+    if len(shape) not in lengths or (shape and min(shape) < minimum):
+        raise fail(fn, arg, expected, repr(value))
+    return shape
+
+
+def check_ndim(array: np.ndarray, fn: str, arg: str, ndims: Iterable[int], layout: str) -> np.ndarray:
+    """`array` if its number of axes is one of `ndims` (`layout` describes them, e.g. "(Z, Y, X)")."""
+    if array.ndim not in tuple(ndims):
+        raise fail(fn, arg, layout, f"ndim={array.ndim}, shape {array.shape}")
+    return array
+
+
+def as_label_array(array: Any, fn: str, arg: str, allow_bool: bool = False) -> np.ndarray:
+    """`array` as an ndarray of integer labels (no copy of an ndarray); rejects floats, and bools unless
+    `allow_bool` (a foreground mask)."""
     array = np.asarray(array)
+    if array.dtype == bool and allow_bool:
+        return array
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
         raise TypeError(
             f"{fn}: `{arg}` must be an integer label array (uint8/16/32/64 or int8/16/32/64); "
@@ -22,7 +81,7 @@ def as_label_array(array, fn, arg):
     return array
 
 
-def as_threads(threads, fn):
+def as_threads(threads: Any, fn: str) -> int:
     """The `threads` argument as the int the compiled kernels take (0 = OpenMP's default)."""
     if threads is None:
         return 0
@@ -35,7 +94,7 @@ def as_threads(threads, fn):
     return value
 
 
-def as_affinities(affinities, fn, arg="affinities", min_channels=3):
+def as_affinities(affinities: Any, fn: str, arg: str = "affinities", min_channels: int = 3) -> np.ndarray:
     """Affinities as a C-contiguous float32 (C, Z, Y, X) array.
 
     float32 C-contiguous input is used as is; uint8 is scaled by 1/255 and non-contiguous input
@@ -62,7 +121,7 @@ def as_affinities(affinities, fn, arg="affinities", min_channels=3):
     return array
 
 
-def check_probabilities(array, fn, arg):
+def check_probabilities(array: np.ndarray, fn: str, arg: str) -> None:
     """Raise ValueError when a C-contiguous float32 `array` holds a value outside [0, 1] or NaN.
 
     One compiled pass over the data (the cost of the NaN check it replaces); raw network outputs
@@ -83,7 +142,7 @@ def check_probabilities(array, fn, arg):
     )
 
 
-def as_probabilities(array, fn, arg):
+def as_probabilities(array: Any, fn: str, arg: str) -> np.ndarray:
     """`array` (any shape) as float32 probabilities: uint8 scaled by 1/255, floats checked to lie in [0, 1]."""
     array = np.asarray(array)
     if array.dtype == np.uint8:
