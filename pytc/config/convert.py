@@ -21,7 +21,9 @@ import os
 import sys
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -267,7 +269,7 @@ _MISSING = object()
 # --------------------------------------------------------------------------- reading v1 files
 
 
-def read_v1(files):
+def read_v1(files: str | os.PathLike | Sequence[str | os.PathLike]) -> dict:
     """The v1 YAML files merged in order (later files win), as a nested dict.
 
     Parameters
@@ -1038,7 +1040,7 @@ def _ordered(value, annotation):
     return value
 
 
-def convert_v1_dict(v1, v1_defaults=True):
+def convert_v1_dict(v1: dict, v1_defaults: bool = True) -> "V1Conversion":
     """Converts a merged v1 config (nested dict, as `read_v1` returns).
 
     Parameters
@@ -1067,7 +1069,9 @@ def convert_v1_dict(v1, v1_defaults=True):
     return c.out
 
 
-def convert_v1(files, v1_defaults=True):
+def convert_v1(
+    files: str | os.PathLike | Sequence[str | os.PathLike], v1_defaults: bool = True
+) -> tuple[dict, list[tuple[str, Any, str]]]:
     """Converts PyTorch Connectomics v1 YAML configs to a pytc config dict.
 
     Parameters
@@ -1108,7 +1112,7 @@ def _inline(value):
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def to_yaml(conversion, sources=()):
+def to_yaml(conversion: "V1Conversion", sources: Sequence[str | os.PathLike] = ()) -> str:
     """The pytc config as YAML text: a header of notes, the config, then one ``# not converted:`` line per
     unmapped v1 key."""
     head = ["# pytc config converted from PyTorch Connectomics v1" + (": " + " + ".join(map(str, sources))
@@ -1120,7 +1124,7 @@ def to_yaml(conversion, sources=()):
     return "\n".join(head) + "\n" + body + "".join(line + "\n" for line in tail)
 
 
-def convert_command(argv=None):
+def convert_command(argv: Sequence[str] | None = None) -> int:
     """``python -m pytc.config convert OLD.yaml [--base BASE.yaml] [-o OUT.yaml] [--only-file-keys]``.
 
     Prints (or writes) the pytc config and lists the unmapped keys on stderr. Returns the exit code:

@@ -4,10 +4,13 @@ every key and value against the typed schema (`pytc.config.schema`)."""
 import dataclasses
 import difflib
 import numbers
+import os
 import re
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,12 +23,12 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the key and what to change."""
 
 
-def shipped_configs():
+def shipped_configs() -> list[str]:
     """Names of the configs shipped with pytc (``--config NAME``)."""
     return sorted(path.stem for path in SHIPPED.glob("*.yaml"))
 
 
-def find_config(name_or_path, relative_to=None):
+def find_config(name_or_path: str | os.PathLike, relative_to: str | os.PathLike | None = None) -> Path:
     """The file for a shipped config name or a path (relative to `relative_to` when given and not found)."""
     path = Path(name_or_path)
     candidates = [path] if path.is_absolute() else [Path(relative_to) / path] if relative_to else []
@@ -37,7 +40,9 @@ def find_config(name_or_path, relative_to=None):
                       f"{', '.join(shipped_configs())}")  # fmt: skip
 
 
-def read_config_file(name_or_path, relative_to=None, _seen=()):
+def read_config_file(
+    name_or_path: str | os.PathLike, relative_to: str | os.PathLike | None = None, _seen: tuple = ()
+) -> dict:
     """The dict of a config file with its ``base:`` files merged under it (later files win)."""
     path = find_config(name_or_path, relative_to).resolve()
     if path in _seen:
@@ -55,7 +60,7 @@ def read_config_file(name_or_path, relative_to=None, _seen=()):
     return merge(merged, data)
 
 
-def merge(base, update):
+def merge(base: dict, update: dict) -> dict:
     """`update` merged into `base`: mappings recursively, anything else (lists too) replaced."""
     out = dict(base)
     for key, value in update.items():
@@ -184,7 +189,7 @@ def _unknown(key):
     return ConfigError(f"config: unknown key `{key}`{hint} (python -m pytc.config docs lists every key)")
 
 
-def from_dict(cls, data, prefix=""):
+def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     """An instance of the schema class `cls` from a dict, every key and value checked."""
     fields = _fields(cls)
     where = prefix + "." if prefix else ""
@@ -196,7 +201,7 @@ def from_dict(cls, data, prefix=""):
     return cls(**values)
 
 
-def to_dict(cfg):
+def to_dict(cfg: Any) -> dict:
     """The config as plain dicts and lists (what `dump_config` writes)."""
     return dataclasses.asdict(cfg)
 
@@ -204,7 +209,7 @@ def to_dict(cfg):
 # --------------------------------------------------------------------------- overrides
 
 
-def parse_override(text):
+def parse_override(text: str) -> tuple[str, Any]:
     """``"solver.lr=0.01"`` -> ("solver.lr", 0.01); the value is read as YAML (lists, null, true...)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -253,7 +258,7 @@ def _set(node, annotation, parts, value, done):
         raise ConfigError(f"config: `{'.'.join(done)}` is a single value; `{key}` does not exist")
 
 
-def apply_overrides(cfg, overrides):
+def apply_overrides(cfg: Config, overrides: Iterable[str | tuple[str, Any]]) -> Config:
     """A new config with ``key=value`` strings (or (key, value) pairs) applied in order, then checked."""
     data = to_dict(cfg)
     for override in overrides:
@@ -262,7 +267,9 @@ def apply_overrides(cfg, overrides):
     return from_dict(Config, data)
 
 
-def load_config(config=None, overrides=()):
+def load_config(
+    config: str | os.PathLike | None = None, overrides: Iterable[str | tuple[str, Any]] = ()
+) -> Config:
     """The resolved config: schema defaults, then the file (a path or a shipped name) with its bases, then
     the overrides. Raises ConfigError with the key and a suggestion for anything invalid.
 
@@ -276,6 +283,6 @@ def load_config(config=None, overrides=()):
     return apply_overrides(from_dict(Config, data), overrides)
 
 
-def dump_config(cfg):
+def dump_config(cfg: Config) -> str:
     """The config as YAML text (block style, keys in schema order)."""
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None, width=110)
