@@ -1,7 +1,14 @@
 """The `pytc` command: `pytc COMMAND [ARGS]` runs `python -m pytc.COMMAND [ARGS]`."""
 
+from __future__ import annotations
+
 import importlib
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS = {
     "train": ("pytc.train.__main__", "train a model from a config"),
@@ -14,7 +21,7 @@ COMMANDS = {
 }
 
 
-def command_parser(prog, doc):
+def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     """The argument parser of `python -m pytc.<command>`: its module docstring's first paragraph as the description,
     the rest (usage examples) as the epilog, kept as written."""
     import argparse
@@ -24,13 +31,13 @@ def command_parser(prog, doc):
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def usage():
+def usage() -> str:
     lines = ["usage: pytc COMMAND [ARGS]   (pytc COMMAND --help for its options)", "", "commands:"]
     lines += [f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items()]
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())

@@ -3,7 +3,9 @@ or the processes `torchrun` started (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTE
 
 import os
 import socket
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -12,11 +14,11 @@ import torch.multiprocessing as mp
 TIMEOUT = timedelta(minutes=30)  # validation and checkpoints on rank 0 make the others wait
 
 
-def under_torchrun():
+def under_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -48,7 +50,7 @@ def _process(local_rank, fn, world, use_gpu, threads, port, args):
         dist.destroy_process_group()
 
 
-def launch(fn, processes, use_gpu, threads=0, args=()):
+def launch(fn: Callable[..., Any], processes: int, use_gpu: bool, threads: int = 0, args: tuple = ()) -> None:
     """Runs ``fn(rank, world, device, threads, *args)`` in every training process.
 
     Under torchrun this process is one of them. Otherwise one process runs fn directly, and several are
