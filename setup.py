@@ -86,7 +86,7 @@ ext_modules = [
         "pytc._ext",
         sorted(glob("csrc/numpy/*.cpp")),
         include_dirs=[os.path.join(os.path.dirname(os.path.abspath(__file__)), "csrc")],  # absolute for ninja
-        depends=sorted(glob("csrc/core/*.hpp") + glob("csrc/numpy/*.hpp")),
+        depends=sorted(glob("csrc/core/**/*.hpp", recursive=True) + glob("csrc/numpy/*.hpp")),
         cxx_std=17,
     ),
 ]

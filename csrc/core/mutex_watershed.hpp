@@ -34,6 +34,9 @@
 // on Linux (4 KiB pages made a TLB miss of almost every access).
 //
 // Labels: clusters are numbered 1..K in C order of their first voxel; masked voxels get 0.
+// Stages of mutex_watershed(): 1. count_row_edges (edges per row of each channel, Graph lists
+// them); 2. sort_and_merge_keys64 (generate_sorted_keys) or sort_and_merge_keys128 (radix_sort),
+// each ending in MutexClustering::greedy_pass; 3. MutexClustering::write_labels.
 // Complexity: O(E) sort + O(E alpha(N)) union-find + the mutex moves (each move walks the shorter
 // list). Memory: 8 bytes per edge (16 on the 16-byte key path, 32 while it sorts), 20 bytes per
 // voxel, 4-8 bytes per mutex list entry (the pool starts with room for three entries per
@@ -422,6 +425,316 @@ struct MwsOffset3 {
   int64_t z, y, x;
 };
 
+namespace mws_detail {
+
+// The edges of the affinity graph (see mutex_watershed()): row r = z * Y + y of channel c holds
+// the edges from the voxels of that row to v + offsets[c].
+struct Graph {
+  const float* aff;
+  int64_t Z, Y, X, N;
+  const MwsOffset3* offsets;
+  int64_t n_channels, n_attractive;
+  const uint8_t* mask;
+  const uint8_t* keep;
+  const int64_t* stride;
+
+  int64_t rows() const { return Z * Y; }
+
+  // The x range [begin, end) of the edges of channel c in row r, false if empty (before the
+  // mask, keep and x stride).
+  bool row_range(int64_t c, int64_t r, int64_t& begin, int64_t& end) const {
+    const int64_t z = r / Y, y = r % Y;
+    const MwsOffset3 o = offsets[c];
+    const int64_t nz = z + o.z, ny = y + o.y;
+    if (nz < 0 || nz >= Z || ny < 0 || ny >= Y) return false;
+    if (c >= n_attractive && (z % stride[0] != 0 || y % stride[1] != 0)) return false;
+    begin = std::clamp<int64_t>(-o.x, 0, X);
+    end = std::clamp<int64_t>(X - o.x, 0, X);
+    return begin < end;
+  }
+
+  // Calls f(v, w, weight) for each edge of channel c in row r, in increasing v.
+  template <typename F>
+  void for_row(int64_t c, int64_t r, F&& f) const {
+    int64_t begin, end;
+    if (!row_range(c, r, begin, end)) return;
+    const MwsOffset3 o = offsets[c];
+    const int64_t base = r * X;
+    const int64_t delta = (o.z * Y + o.y) * X + o.x;
+    const float* a = aff + c * N + base;
+    const bool attractive = c < n_attractive;
+    const uint8_t* kept = keep != nullptr && !attractive ? keep + (c - n_attractive) * N + base : nullptr;
+    const int64_t sx = attractive ? 1 : stride[2];
+    if (sx > 1) begin = (begin + sx - 1) / sx * sx;
+    for (int64_t x = begin; x < end; x += sx) {
+      const int64_t v = base + x;
+      if (mask != nullptr && (mask[v] == 0 || mask[v + delta] == 0)) continue;
+      if (kept != nullptr && kept[x] == 0) continue;
+      f(v, v + delta, attractive ? a[x] : 1.0f - a[x]);
+    }
+  }
+};
+
+// Stage 1: the number of edges before each row of each channel (row cr = c * rows + r; entry
+// cr + 1 counts the rows up to cr; the last entry is the number of edges). Rows are counted in
+// parallel, so that on the 16-byte key path they can be filled in parallel.
+inline std::vector<uint64_t> count_row_edges(const Graph& g, int n_threads) {
+  const int64_t rows = g.rows();
+  const int64_t n_rows_total = g.n_channels * rows;
+  std::vector<uint64_t> row_counts(static_cast<size_t>(n_rows_total) + 1, 0);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (g.N * g.n_channels >= (1 << 16))
+#else
+  (void)n_threads;
+#endif
+  for (int64_t cr = 0; cr < n_rows_total; ++cr) {
+    uint64_t count = 0;
+    g.for_row(cr / rows, cr % rows, [&](int64_t, int64_t, float) { ++count; });
+    row_counts[cr + 1] = count;
+  }
+  for (int64_t i = 0; i < n_rows_total; ++i) row_counts[i + 1] += row_counts[i];
+  return row_counts;
+}
+
+// Stage 2's state: union-find over the voxels, the per-root records and the mutexes (a hash set
+// of root pairs plus a list per root in one pool, see the header comment).
+class MutexClustering {
+ public:
+  MutexClustering(int64_t n_voxels, uint64_t n_repulsive_edges)
+      : parent_(static_cast<size_t>(n_voxels), false),
+        state_(static_cast<size_t>(n_voxels), false),
+        // Untouched pool memory costs no page faults, so the pool starts large enough not to
+        // grow on typical inputs (a pool of 1.3 entries per repulsive edge was seen; growing
+        // copies it).
+        pool_(std::min<uint64_t>(3 * n_repulsive_edges, uint64_t{1} << 28)) {
+    for (int64_t v = 0; v < n_voxels; ++v) parent_[v] = static_cast<uint32_t>(v);
+    for (int64_t v = 0; v < n_voxels; ++v) state_[v] = RootState{0, 1, 0};
+    // Repulsive edges bound the number of mutexes; reserving for half of them avoids most of the
+    // rehashing (each of which rewrites an array larger than the caches).
+    mutexes_.reserve(static_cast<size_t>(n_repulsive_edges / 2));
+  }
+
+  uint32_t find(uint32_t v) {
+    uint32_t root = v;
+    while (parent_[root] != root) root = parent_[root];
+    while (parent_[v] != root) {
+      const uint32_t next = parent_[v];
+      parent_[v] = root;
+      v = next;
+    }
+    return root;
+  }
+
+  // Stage 2, the greedy pass over n edges in order: index_of(i) gives the index c * N + v of the
+  // i-th edge, delta[c] the voxel offset of channel c. Union-find and mutex lookups are random
+  // accesses into arrays larger than the caches, so the loop is software-pipelined: kFar edges
+  // ahead it decodes the edge and prefetches the parents of its ends; kNear edges ahead it finds
+  // their (likely final) roots, keeps them in place of the ends and prefetches their root records
+  // and hash slot; kMid edges ahead it prefetches the start and end of their mutex lists.
+  template <typename IndexOf>
+  void greedy_pass(size_t n, IndexOf&& index_of, const std::vector<int64_t>& delta, int64_t N,
+                   int64_t n_attractive) {
+    const int64_t n_channels = static_cast<int64_t>(delta.size());
+    constexpr size_t kFar = 24, kNear = 10, kMid = 5, kRing = 32;
+    uint32_t ring_u[kRing], ring_w[kRing];
+    bool ring_attractive[kRing];
+    auto decode = [&](size_t i) {
+      const uint64_t index = index_of(i);
+      uint64_t c = 0;  // channel: the number of later channel starts at or below index
+      for (int64_t k = 1; k < n_channels; ++k) c += index >= static_cast<uint64_t>(k * N);
+      const uint32_t v = static_cast<uint32_t>(index - c * static_cast<uint64_t>(N));
+      const size_t slot = i % kRing;
+      ring_u[slot] = v;
+      ring_w[slot] = static_cast<uint32_t>(static_cast<int64_t>(v) + delta[c]);
+      ring_attractive[slot] = static_cast<int64_t>(c) < n_attractive;
+      __builtin_prefetch(&parent_[ring_u[slot]]);
+      __builtin_prefetch(&parent_[ring_w[slot]]);
+    };
+    for (size_t i = 0; i < std::min(n, kFar); ++i) decode(i);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kFar < n) decode(i + kFar);
+      if (i + kNear < n) {
+        // The roots replace the voxels in the ring: find(root found now) = find(voxel) later.
+        const size_t slot = (i + kNear) % kRing;
+        const uint32_t ru = find(ring_u[slot]), rw = find(ring_w[slot]);
+        ring_u[slot] = ru;
+        ring_w[slot] = rw;
+        if (ru != rw) {
+          __builtin_prefetch(&state_[ru]);
+          __builtin_prefetch(&state_[rw]);
+          mutexes_.prefetch(pair_key(ru, rw));
+        }
+      }
+      if (i + kMid < n) {
+        const size_t slot = (i + kMid) % kRing;
+        const uint32_t ru = ring_u[slot], rw = ring_w[slot];
+        if (ru != rw) {
+          const RootState& a = state_[ru];
+          const RootState& b = state_[rw];
+          if (a.list_len != 0) {
+            __builtin_prefetch(pool_.at(a.block));
+            __builtin_prefetch(pool_.at(a.block + a.list_len));
+          }
+          if (b.list_len != 0) {
+            __builtin_prefetch(pool_.at(b.block));
+            __builtin_prefetch(pool_.at(b.block + b.list_len));
+          }
+        }
+      }
+      const size_t slot = i % kRing;
+      process(ring_u[slot], ring_w[slot], ring_attractive[slot]);
+    }
+  }
+
+  // Stage 3: labels 1..K in order of each cluster's first voxel (0 for masked voxels); returns
+  // K. The voxel counts of the root records become root -> label.
+  uint64_t write_labels(int64_t N, const uint8_t* mask, uint64_t* labels) {
+    for (int64_t v = 0; v < N; ++v) state_[v].size = 0;
+    uint64_t next = 0;
+    for (int64_t v = 0; v < N; ++v) {
+      if (mask != nullptr && mask[v] == 0) {
+        labels[v] = 0;
+        continue;
+      }
+      const uint32_t r = find(static_cast<uint32_t>(v));
+      if (state_[r].size == 0) state_[r].size = static_cast<uint32_t>(++next);
+      labels[v] = state_[r].size;
+    }
+    return next;
+  }
+
+ private:
+  // Per-root state in one 16-byte record, so that a root costs one cache line: mutex list
+  // length, voxel count (the output label in stage 3) and the list's block in the pool.
+  struct RootState {
+    uint32_t list_len, size;
+    uint64_t block;
+  };
+
+  // Appends member to root's mutex list.
+  void push(uint32_t root, uint32_t member) {
+    RootState& st = state_[root];
+    const uint32_t n = st.list_len;
+    if (n == 0) {
+      st.block = pool_.allocate(1);
+    } else if (n >= 2 && (n & (n - 1)) == 0) {
+      const int k = ListPool::size_class(n);
+      const uint64_t block = pool_.allocate(k + 1);
+      std::memcpy(pool_.at(block), pool_.at(st.block), n * sizeof(uint32_t));
+      pool_.release(st.block, k);
+      st.block = block;
+    }
+    pool_.at(st.block)[n] = member;
+    st.list_len = n + 1;
+  }
+
+  // One edge between voxels u and w (or their roots): an attractive edge merges the two clusters
+  // unless they have a mutex, a repulsive edge adds one.
+  void process(uint32_t u, uint32_t w, bool attractive) {
+    uint32_t ru = find(u), rw = find(w);
+    if (ru == rw) return;
+    if (attractive) {
+      if (state_[ru].list_len != 0 && state_[rw].list_len != 0 && mutexes_.contains(pair_key(ru, rw))) return;
+      // r keeps the longer mutex list; s's entries are re-keyed and moved onto it.
+      if (state_[ru].list_len < state_[rw].list_len || (state_[ru].list_len == state_[rw].list_len && state_[ru].size < state_[rw].size)) std::swap(ru, rw);
+      const uint32_t r = ru, s = rw;
+      RootState& sr = state_[r];
+      RootState& ss = state_[s];
+      parent_[s] = r;
+      sr.size += ss.size;
+      const uint32_t ls = ss.list_len;
+      if (ls == 0) return;
+      // Room on r's block for all of s's entries.
+      uint32_t lr = sr.list_len;
+      const int k_old = ListPool::size_class(lr), k_new = ListPool::size_class(uint64_t{lr} + ls);
+      if (lr == 0) {
+        sr.block = pool_.allocate(k_new);
+      } else if (k_new != k_old) {
+        const uint64_t block = pool_.allocate(k_new);
+        std::memcpy(pool_.at(block), pool_.at(sr.block), lr * sizeof(uint32_t));
+        pool_.release(sr.block, k_old);
+        sr.block = block;
+      }
+      // Move s's entries whose partner is new to r onto r's list (the entry now names the
+      // partner's root); drop the ones that repeat a partner r already has. In passes, so that
+      // the random accesses of different entries overlap: prefetch the members' parents; find
+      // the partners' roots and prefetch their hash slots; insert.
+      uint32_t* from = pool_.at(ss.block);
+      uint32_t* to = pool_.at(sr.block);
+      for (uint32_t j = 0; j < ls; ++j) __builtin_prefetch(&parent_[from[j]]);
+      for (uint32_t j = 0; j < ls; ++j) {
+        from[j] = find(from[j]);
+        mutexes_.prefetch(pair_key(r, from[j]));
+      }
+      for (uint32_t j = 0; j < ls; ++j) {
+        if (mutexes_.insert(pair_key(r, from[j]))) to[lr++] = from[j];
+      }
+      pool_.release(ss.block, ListPool::size_class(ls));
+      ss.list_len = 0;
+      // Give back the unused halves of r's block (a list of n entries lives in capacity(n)).
+      int k = k_new;
+      const int k_final = ListPool::size_class(lr);
+      while (k > k_final) {
+        --k;
+        pool_.release(sr.block + (uint64_t{1} << k), k);
+      }
+      sr.list_len = lr;
+    } else if (mutexes_.insert(pair_key(ru, rw))) {
+      push(ru, rw);
+      push(rw, ru);
+    }
+  }
+
+  BigArray<uint32_t> parent_;
+  BigArray<RootState> state_;
+  PairSet mutexes_;
+  ListPool pool_;
+};
+
+// Stage 2 on the 8-byte key path (C * N < 2^32 and fewer than 2^32 edges): the sorted keys of
+// all edges (generate_sorted_keys), then the greedy pass.
+inline void sort_and_merge_keys64(const Graph& g, uint64_t n_edges, int key_threads, const std::vector<int64_t>& delta,
+                                  MutexClustering& clusters) {
+  const int64_t rows = g.rows(), N = g.N;
+  BigArray<uint64_t> keys(n_edges, false);
+  generate_sorted_keys(
+      keys, g.n_channels * rows,
+      [&](int64_t cr, auto&& emit) {
+        const int64_t c = cr / rows;
+        g.for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
+          emit(weight, uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v));
+        });
+      },
+      key_threads);
+  clusters.greedy_pass(keys.size(), [&](size_t i) { return keys[i] & 0xffffffffu; }, delta, N, g.n_attractive);
+}
+
+// Stage 2 on the 16-byte key path: the rows' keys written in parallel at their row_counts
+// positions (freed here), an LSD radix sort, then the greedy pass.
+inline void sort_and_merge_keys128(const Graph& g, std::vector<uint64_t>& row_counts, int n_threads, int threads,
+                                   const std::vector<int64_t>& delta, MutexClustering& clusters) {
+  const int64_t rows = g.rows(), N = g.N;
+  const int64_t n_rows_total = g.n_channels * rows;
+  std::vector<Key128> keys(row_counts[static_cast<size_t>(n_rows_total)]);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+#else
+  (void)n_threads;
+#endif
+  for (int64_t cr = 0; cr < n_rows_total; ++cr) {
+    const int64_t c = cr / rows;
+    Key128* out = keys.data() + row_counts[cr];
+    g.for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
+      *out++ = Key128{descending_key(weight), static_cast<uint64_t>(c * N + v)};
+    });
+  }
+  std::vector<uint64_t>().swap(row_counts);
+  radix_sort(keys, [](const Key128& k) { return k.weight; }, threads);
+  clusters.greedy_pass(keys.size(), [&](size_t i) { return keys[i].index; }, delta, N, g.n_attractive);
+}
+
+}  // namespace mws_detail
+
 // aff: C-contiguous float32 (C, Z, Y, X). mask: uint8 (Z, Y, X) or nullptr (all voxels in).
 // keep: uint8 (C - n_attractive, Z, Y, X) or nullptr: repulsive edge of channel c at v is used
 // only if keep[c - n_attractive, v] != 0. stride: 3 ints >= 1; a repulsive edge is used only if
@@ -456,265 +769,34 @@ inline uint64_t mutex_watershed(const float* aff, const int64_t shape[3], const 
   int n_threads = 1;
 #if defined(_OPENMP)
   n_threads = threads > 0 ? threads : omp_get_max_threads();
-#else
-  (void)threads;
 #endif
+  const Graph g{aff, Z, Y, X, N, offsets, n_channels, n_attractive, mask, keep, stride};
 
-  // 1. Edge keys, generated row by row (channel-major) in index order. Per-row counts give the
-  // number of edges, and on the 16-byte key path the position of each row's keys, so that rows
-  // can be filled in parallel.
-  const int64_t rows = Z * Y;
-  std::vector<uint64_t> row_counts(static_cast<size_t>(n_channels * rows) + 1, 0);
-  auto row_range = [&](int64_t c, int64_t r, int64_t& begin, int64_t& end) -> bool {
-    const int64_t z = r / Y, y = r % Y;
-    const MwsOffset3 o = offsets[c];
-    const int64_t nz = z + o.z, ny = y + o.y;
-    if (nz < 0 || nz >= Z || ny < 0 || ny >= Y) return false;
-    if (c >= n_attractive && (z % stride[0] != 0 || y % stride[1] != 0)) return false;
-    begin = std::clamp<int64_t>(-o.x, 0, X);
-    end = std::clamp<int64_t>(X - o.x, 0, X);
-    return begin < end;
-  };
-  // Calls f(v, w) for each edge of channel c in row r, in increasing v.
-  auto for_row = [&](int64_t c, int64_t r, auto&& f) {
-    int64_t begin, end;
-    if (!row_range(c, r, begin, end)) return;
-    const MwsOffset3 o = offsets[c];
-    const int64_t base = r * X;
-    const int64_t delta = (o.z * Y + o.y) * X + o.x;
-    const float* a = aff + c * N + base;
-    const bool attractive = c < n_attractive;
-    const uint8_t* kept = keep != nullptr && !attractive ? keep + (c - n_attractive) * N + base : nullptr;
-    const int64_t sx = attractive ? 1 : stride[2];
-    if (sx > 1) begin = (begin + sx - 1) / sx * sx;
-    for (int64_t x = begin; x < end; x += sx) {
-      const int64_t v = base + x;
-      if (mask != nullptr && (mask[v] == 0 || mask[v + delta] == 0)) continue;
-      if (kept != nullptr && kept[x] == 0) continue;
-      f(v, v + delta, attractive ? a[x] : 1.0f - a[x]);
-    }
-  };
-  const int64_t n_rows_total = n_channels * rows;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (N * n_channels >= (1 << 16))
-#endif
-  for (int64_t cr = 0; cr < n_rows_total; ++cr) {
-    uint64_t count = 0;
-    for_row(cr / rows, cr % rows, [&](int64_t, int64_t, float) { ++count; });
-    row_counts[cr + 1] = count;
-  }
-  for (int64_t i = 0; i < n_rows_total; ++i) row_counts[i + 1] += row_counts[i];
-  const uint64_t n_edges = row_counts[n_rows_total];
-
-  BigArray<uint32_t> parent(static_cast<size_t>(N), false);
-  for (int64_t v = 0; v < N; ++v) parent[v] = static_cast<uint32_t>(v);
-  auto find = [&](uint32_t v) {
-    uint32_t root = v;
-    while (parent[root] != root) root = parent[root];
-    while (parent[v] != root) {
-      const uint32_t next = parent[v];
-      parent[v] = root;
-      v = next;
-    }
-    return root;
-  };
-
-  // Per-root state in one 16-byte record, so that a root costs one cache line: mutex list
-  // length, voxel count (the output label in step 3) and the list's block in the pool.
-  struct RootState {
-    uint32_t list_len, size;
-    uint64_t block;
-  };
-  BigArray<RootState> state(static_cast<size_t>(N), false);
-  for (int64_t v = 0; v < N; ++v) state[v] = RootState{0, 1, 0};
-  PairSet mutexes;
+  // 1. Edge counts per row (channel-major): the number of edges, and on the 16-byte key path the
+  // position of each row's keys.
+  std::vector<uint64_t> row_counts = count_row_edges(g, n_threads);
+  const int64_t rows = g.rows();
+  const uint64_t n_edges = row_counts[static_cast<size_t>(n_channels * rows)];
   uint64_t n_repulsive_edges = 0;
   for (int64_t c = n_attractive; c < n_channels; ++c) {
     n_repulsive_edges += row_counts[(c + 1) * rows] - row_counts[c * rows];
   }
-  // Untouched pool memory costs no page faults, so the pool starts large enough not to grow on
-  // typical inputs (a pool of 1.3 entries per repulsive edge was seen; growing copies it).
-  ListPool pool(std::min<uint64_t>(3 * n_repulsive_edges, uint64_t{1} << 28));
-  auto push = [&](uint32_t root, uint32_t member) {
-    RootState& st = state[root];
-    const uint32_t n = st.list_len;
-    if (n == 0) {
-      st.block = pool.allocate(1);
-    } else if (n >= 2 && (n & (n - 1)) == 0) {
-      const int k = ListPool::size_class(n);
-      const uint64_t block = pool.allocate(k + 1);
-      std::memcpy(pool.at(block), pool.at(st.block), n * sizeof(uint32_t));
-      pool.release(st.block, k);
-      st.block = block;
-    }
-    pool.at(st.block)[n] = member;
-    st.list_len = n + 1;
-  };
-
-  auto process = [&](uint32_t u, uint32_t w, bool attractive) {
-    uint32_t ru = find(u), rw = find(w);
-    if (ru == rw) return;
-    if (attractive) {
-      if (state[ru].list_len != 0 && state[rw].list_len != 0 && mutexes.contains(pair_key(ru, rw))) return;
-      // r keeps the longer mutex list; s's entries are re-keyed and moved onto it.
-      if (state[ru].list_len < state[rw].list_len || (state[ru].list_len == state[rw].list_len && state[ru].size < state[rw].size)) std::swap(ru, rw);
-      const uint32_t r = ru, s = rw;
-      RootState& sr = state[r];
-      RootState& ss = state[s];
-      parent[s] = r;
-      sr.size += ss.size;
-      const uint32_t ls = ss.list_len;
-      if (ls == 0) return;
-      // Room on r's block for all of s's entries.
-      uint32_t lr = sr.list_len;
-      const int k_old = ListPool::size_class(lr), k_new = ListPool::size_class(uint64_t{lr} + ls);
-      if (lr == 0) {
-        sr.block = pool.allocate(k_new);
-      } else if (k_new != k_old) {
-        const uint64_t block = pool.allocate(k_new);
-        std::memcpy(pool.at(block), pool.at(sr.block), lr * sizeof(uint32_t));
-        pool.release(sr.block, k_old);
-        sr.block = block;
-      }
-      // Move s's entries whose partner is new to r onto r's list (the entry now names the
-      // partner's root); drop the ones that repeat a partner r already has. In passes, so that
-      // the random accesses of different entries overlap: prefetch the members' parents; find
-      // the partners' roots and prefetch their hash slots; insert.
-      uint32_t* from = pool.at(ss.block);
-      uint32_t* to = pool.at(sr.block);
-      for (uint32_t j = 0; j < ls; ++j) __builtin_prefetch(&parent[from[j]]);
-      for (uint32_t j = 0; j < ls; ++j) {
-        from[j] = find(from[j]);
-        mutexes.prefetch(pair_key(r, from[j]));
-      }
-      for (uint32_t j = 0; j < ls; ++j) {
-        if (mutexes.insert(pair_key(r, from[j]))) to[lr++] = from[j];
-      }
-      pool.release(ss.block, ListPool::size_class(ls));
-      ss.list_len = 0;
-      // Give back the unused halves of r's block (a list of n entries lives in capacity(n)).
-      int k = k_new;
-      const int k_final = ListPool::size_class(lr);
-      while (k > k_final) {
-        --k;
-        pool.release(sr.block + (uint64_t{1} << k), k);
-      }
-      sr.list_len = lr;
-    } else if (mutexes.insert(pair_key(ru, rw))) {
-      push(ru, rw);
-      push(rw, ru);
-    }
-  };
-
-  // Repulsive edges bound the number of mutexes; reserving for half of them avoids most of the
-  // rehashing (each of which rewrites an array larger than the caches).
-  mutexes.reserve(static_cast<size_t>(n_repulsive_edges / 2));
-
-  // 2. The greedy pass. Union-find and mutex lookups are random accesses into arrays larger than
-  // the caches, so the loop is software-pipelined: kFar edges ahead it decodes the edge and
-  // prefetches the parents of its ends; kNear edges ahead it finds their (likely final) roots,
-  // keeps them in place of the ends and prefetches their root records and hash slot; kMid edges
-  // ahead it prefetches the start and end of their mutex lists.
+  MutexClustering clusters(N, n_repulsive_edges);
   std::vector<int64_t> channel_delta(static_cast<size_t>(n_channels));
   for (int64_t c = 0; c < n_channels; ++c) {
     channel_delta[c] = (offsets[c].z * Y + offsets[c].y) * X + offsets[c].x;
   }
-  auto greedy_pass = [&](size_t n, auto&& index_of) {
-    constexpr size_t kFar = 24, kNear = 10, kMid = 5, kRing = 32;
-    uint32_t ring_u[kRing], ring_w[kRing];
-    bool ring_attractive[kRing];
-    auto decode = [&](size_t i) {
-      const uint64_t index = index_of(i);
-      uint64_t c = 0;  // channel: the number of later channel starts at or below index
-      for (int64_t k = 1; k < n_channels; ++k) c += index >= static_cast<uint64_t>(k * N);
-      const uint32_t v = static_cast<uint32_t>(index - c * static_cast<uint64_t>(N));
-      const size_t slot = i % kRing;
-      ring_u[slot] = v;
-      ring_w[slot] = static_cast<uint32_t>(static_cast<int64_t>(v) + channel_delta[c]);
-      ring_attractive[slot] = static_cast<int64_t>(c) < n_attractive;
-      __builtin_prefetch(&parent[ring_u[slot]]);
-      __builtin_prefetch(&parent[ring_w[slot]]);
-    };
-    for (size_t i = 0; i < std::min(n, kFar); ++i) decode(i);
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kFar < n) decode(i + kFar);
-      if (i + kNear < n) {
-        // The roots replace the voxels in the ring: find(root found now) = find(voxel) later.
-        const size_t slot = (i + kNear) % kRing;
-        const uint32_t ru = find(ring_u[slot]), rw = find(ring_w[slot]);
-        ring_u[slot] = ru;
-        ring_w[slot] = rw;
-        if (ru != rw) {
-          __builtin_prefetch(&state[ru]);
-          __builtin_prefetch(&state[rw]);
-          mutexes.prefetch(pair_key(ru, rw));
-        }
-      }
-      if (i + kMid < n) {
-        const size_t slot = (i + kMid) % kRing;
-        const uint32_t ru = ring_u[slot], rw = ring_w[slot];
-        if (ru != rw) {
-          const RootState& a = state[ru];
-          const RootState& b = state[rw];
-          if (a.list_len != 0) {
-            __builtin_prefetch(pool.at(a.block));
-            __builtin_prefetch(pool.at(a.block + a.list_len));
-          }
-          if (b.list_len != 0) {
-            __builtin_prefetch(pool.at(b.block));
-            __builtin_prefetch(pool.at(b.block + b.list_len));
-          }
-        }
-      }
-      const size_t slot = i % kRing;
-      process(ring_u[slot], ring_w[slot], ring_attractive[slot]);
-    }
-  };
 
+  // 2. The edges sorted (keys generated row by row in index order), then the greedy pass.
   if (n_edges < (uint64_t{1} << 32) && static_cast<uint64_t>(N) * n_channels < (uint64_t{1} << 32)) {
     std::vector<uint64_t>().swap(row_counts);
-    BigArray<uint64_t> keys(n_edges, false);
-    const int key_threads = N * n_channels >= (1 << 16) ? n_threads : 1;
-    generate_sorted_keys(
-        keys, n_rows_total,
-        [&](int64_t cr, auto&& emit) {
-          const int64_t c = cr / rows;
-          for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
-            emit(weight, uint64_t{descending_key(weight)} << 32 | static_cast<uint64_t>(c * N + v));
-          });
-        },
-        key_threads);
-    greedy_pass(keys.size(), [&](size_t i) { return keys[i] & 0xffffffffu; });
+    sort_and_merge_keys64(g, n_edges, N * n_channels >= (1 << 16) ? n_threads : 1, channel_delta, clusters);
   } else {
-    std::vector<Key128> keys(n_edges);
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-#endif
-    for (int64_t cr = 0; cr < n_rows_total; ++cr) {
-      const int64_t c = cr / rows;
-      Key128* out = keys.data() + row_counts[cr];
-      for_row(c, cr % rows, [&](int64_t v, int64_t, float weight) {
-        *out++ = Key128{descending_key(weight), static_cast<uint64_t>(c * N + v)};
-      });
-    }
-    std::vector<uint64_t>().swap(row_counts);
-    radix_sort(keys, [](const Key128& k) { return k.weight; }, threads);
-    greedy_pass(keys.size(), [&](size_t i) { return keys[i].index; });
+    sort_and_merge_keys128(g, row_counts, n_threads, threads, channel_delta, clusters);
   }
 
-  // 3. Labels 1..K in order of each cluster's first voxel; `size` becomes root -> label.
-  for (int64_t v = 0; v < N; ++v) state[v].size = 0;
-  uint64_t next = 0;
-  for (int64_t v = 0; v < N; ++v) {
-    if (mask != nullptr && mask[v] == 0) {
-      labels[v] = 0;
-      continue;
-    }
-    const uint32_t r = find(static_cast<uint32_t>(v));
-    if (state[r].size == 0) state[r].size = static_cast<uint32_t>(++next);
-    labels[v] = state[r].size;
-  }
-  return next;
+  // 3. Labels 1..K in order of each cluster's first voxel.
+  return clusters.write_labels(N, mask, labels);
 }
 
 }  // namespace pytc
