@@ -26,7 +26,7 @@ def test_training_sizes_keep_their_shape(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_odd_sizes_and_gradients_reach_every_parameter(name):
-    ndim = MODELS[name][1]["ndim"]
+    ndim = build_model(name).ndim
     isotropy = [False, True, True] if ndim == 3 else [True, True, True]
     model = build_model(name, in_channels=2, out_channels=2, filters=[4, 6, 8], isotropy=isotropy, norm="gn")
     size = (9, 35, 37)[-ndim:]  # sizes that are not multiples of the downsampling
@@ -60,17 +60,32 @@ def test_too_small_inputs_say_which_sizes_work():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"name": "unet_4d"}, r"unknown model 'unet_4d'; available: \['fpn_3d'"),
+        ({"name": "unet_4d"}, r"`unet_4d` is not a known model; the known ones are \['fpn_3d', 'unet_2d', 'unet_3d', "
+                              r"'unet_residual_3d'\]"),
         ({"name": "unet_3d", "norm": "batch"}, r"`norm` must be one of \('bn', 'sync_bn', 'in', 'gn', 'none'\); got 'batch'"),
         ({"name": "unet_3d", "activation": "tanh"}, r"`activation` must be one of"),
         ({"name": "unet_3d", "block": "dense"}, r"`block` must be one of"),
-        ({"name": "unet_3d", "isotropy": [True]}, r"`isotropy` needs one value per level \(4\); got 1"),
+        ({"name": "unet_3d", "isotropy": [True]}, r"`isotropy` must be one bool per level \(4 values\); got 1: \[True\]"),
         ({"name": "unet_3d", "out_channels": 0}, r"`out_channels` must be a positive int"),
     ],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_model(**kwargs)
+
+
+def test_bad_in_channels():
+    with pytest.raises(TypeError, match=r"build_model: `in_channels` must be an integer; got 1.0"):
+        build_model("unet_3d", in_channels=1.0)
+    with pytest.raises(ValueError, match=r"build_model: `in_channels` must be in \[1, inf\]; got 0"):
+        build_model("unet_3d", in_channels=0)
+
+
+def test_every_registered_model_builds_with_its_own_function():
+    assert MODELS.names() == sorted(PARAMETERS)
+    for name in MODELS:
+        model = MODELS.get(name)(2, [1, 2], filters=[4, 8], isotropy=[True, True], norm="gn")
+        assert model.heads.heads[-1].out_channels == 2 and model.ndim == (2 if name.endswith("_2d") else 3)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
