@@ -6,7 +6,7 @@ import fastremap
 import numpy as np
 
 from ..kernels._offsets import as_offsets, overlap_slices
-from ..validation import as_label_array, as_probabilities
+from ..validation import as_label_array, as_probabilities, check_ndim, check_number
 
 
 def boundary_to_affinity(boundary, offsets=None):
@@ -26,8 +26,7 @@ def boundary_to_affinity(boundary, offsets=None):
     """
     fn = "boundary_to_affinity"
     p = np.asarray(boundary)
-    if p.ndim not in (2, 3):
-        raise ValueError(f"{fn}: `boundary` must be 2D or 3D; got shape {p.shape}")
+    check_ndim(p, fn, "boundary", (2, 3), "2D or 3D ((Y, X) or (Z, Y, X))")
     p = as_probabilities(p, fn, "boundary")
     offsets = as_offsets(offsets, p.ndim, fn)
     aff = np.zeros((len(offsets),) + p.shape, dtype=np.float32)
@@ -58,8 +57,7 @@ def relabel_sequential(seg):
 def remove_small_segments(seg, min_size):
     """Sets to 0 the segments with fewer than `min_size` voxels (counted per id); returns a new array."""
     seg = as_label_array(seg, "remove_small_segments", "seg")
-    if min_size < 0:
-        raise ValueError(f"remove_small_segments: `min_size` must be >= 0; got {min_size}")
+    check_number(min_size, "remove_small_segments", "min_size", low=0)
     ids, counts = fastremap.unique(seg, return_counts=True)
     small = ids[(counts < min_size) & (ids != 0)]
     return fastremap.mask(seg, small, in_place=False) if len(small) else seg.copy()

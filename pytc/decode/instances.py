@@ -40,8 +40,8 @@ def seeded_watershed(landscape, markers, mask=None):
 
     Notes
     -----
-    Meyer's flooding with a queue per level (see `pytc.decode._seeded`); `pytc.decode._reference.
-    seeded_watershed_ref` is the plain version, with identical results.
+    Meyer's flooding with a first-in first-out queue per level (numba), O(N); the tests check that it gives
+    the results of a plain heap-based flooding, identically.
     """
     fn = "seeded_watershed"
     land = np.asarray(landscape)

@@ -109,7 +109,7 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
         Ascending (non-decreasing) finite score thresholds. Edges with score < threshold merge.
     fragments : ndarray of int, shape (Z, Y, X), optional
         Initial over-segmentation, 0 = background (never merged). Default: the watershed
-        ``pytc.kernels._watershed.watershed(affinities, low=low, high=high)``, as waterz does.
+        ``pytc.kernels.watershed(affinities, low=low, high=high)``, as waterz does.
         Never modified; copied only if not C-contiguous.
     scoring : str
         Statistic of the boundary affinities, with the waterz scoring function it reproduces:

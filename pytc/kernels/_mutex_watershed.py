@@ -7,7 +7,7 @@ import numpy as np
 from .._extension import load
 from ._memory import empty
 from ._offsets import as_offsets
-from ..validation import as_affinities, as_threads
+from ..validation import as_affinities, as_shape, as_threads, check_ndim
 
 _ext = load()
 
@@ -70,10 +70,7 @@ def mutex_watershed(affinities, offsets, *, attractive=None, strides=None, rando
     """
     fn = "mutex_watershed"
     array = np.asarray(affinities)
-    if array.ndim not in (3, 4):
-        raise ValueError(
-            f"{fn}: `affinities` must be 3D (C, Y, X) or 4D (C, Z, Y, X); got ndim={array.ndim}, shape {array.shape}"
-        )
+    check_ndim(array, fn, "affinities", (3, 4), "3D (C, Y, X) or 4D (C, Z, Y, X)")
     ndim = array.ndim - 1
     if ndim == 2:
         array = array[:, np.newaxis]
@@ -142,13 +139,7 @@ def _check_attractive(attractive, ndim, n_channels, fn):
 def _check_strides(strides, ndim, fn):
     if strides is None:
         return (1,) * ndim
-    try:
-        values = tuple(operator.index(s) for s in strides)
-    except TypeError:
-        raise TypeError(f"{fn}: `strides` must be a sequence of {ndim} ints >= 1; got {strides!r}") from None
-    if len(values) != ndim or min(values) < 1:
-        raise ValueError(f"{fn}: `strides` must be a sequence of {ndim} ints >= 1; got {strides!r}")
-    return values
+    return as_shape(strides, fn, "strides", ndim)
 
 
 def _check_mask(mask, shape, fn):

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._extension import load
 from ._memory import empty
-from ..validation import as_affinities, as_threads
+from ..validation import as_affinities, as_threads, check_number
 
 _ext = load()
 
@@ -84,7 +84,7 @@ def watershed(
     graph with the maximum affinity per basin pair, then the two single-linkage passes
     (`size_threshold` above `weight_threshold`, then `dust` above `low`) with ties in weight
     broken by ascending basin ids. Deterministic, equal to
-    `pytc.kernels._reference.watershed.watershed_ref`. Differs from waterz's watershed (which
+    `pytc.kernels.watershed_ref`. Differs from waterz's watershed (which
     stops after the basins): waterz labels voxels without an edge above `low` as 0, here they
     are singleton basins that the dust rule removes when ``dust > 1``.
 
@@ -146,8 +146,4 @@ def _threshold(value, arg, fn):
 
 
 def _count(value, arg, fn):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: `{arg}` must be a non-negative int (voxels); got {value!r}")
-    if value < 0:
-        raise ValueError(f"{fn}: `{arg}` must be a non-negative int (voxels); got {value!r}")
-    return int(value)
+    return int(check_number(value, fn, arg, low=0, integer=True))

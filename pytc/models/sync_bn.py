@@ -11,6 +11,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .._torch_ext import load_ops
+from ..validation import check_choice, fail
 
 EPS_MODES = ("add", "max")
 
@@ -136,17 +137,14 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  process_group=None, device=None, dtype=None, eps_mode="add", use_compiled=True):  # fmt: skip
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
-        if eps_mode not in EPS_MODES:
-            raise ValueError(f"SyncBatchNorm: `eps_mode` must be one of {EPS_MODES}; got {eps_mode!r}")
         self.process_group = process_group
-        self.eps_mode = eps_mode
+        self.eps_mode = check_choice(eps_mode, "SyncBatchNorm", "eps_mode", EPS_MODES)
         self.use_compiled = use_compiled
 
     def _check_input_dim(self, input):
-        if input.dim() < 2:
-            raise ValueError(f"SyncBatchNorm: expected input of shape (N, C, *); got {tuple(input.shape)}")
-        if input.shape[1] != self.num_features:
-            raise ValueError(f"SyncBatchNorm: expected {self.num_features} channels; got input {tuple(input.shape)}")
+        if input.dim() < 2 or input.shape[1] != self.num_features:
+            raise fail("SyncBatchNorm", "input", f"(N, C, *) with C = {self.num_features} channels",
+                       f"shape {tuple(input.shape)}")
 
     def forward(self, input):
         self._check_input_dim(input)

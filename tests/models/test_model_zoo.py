@@ -51,9 +51,9 @@ def test_options(option, values):
 
 def test_too_small_inputs_say_which_sizes_work():
     model = build_model("unet_residual_3d")
-    with pytest.raises(ValueError, match=r"spatial size \(4, 160, 160\) is too small.*at least \(8, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"UNet: `input` must be at least \(8, 32, 32\) in space.*; got spatial size \(4, 160, 160\)"):
         model(torch.randn(1, 1, 4, 160, 160))
-    with pytest.raises(ValueError, match=r"input must be \(N, C, Z, Y, X\); got shape \(1, 160, 160\)"):
+    with pytest.raises(ValueError, match=r"UNet: `input` must be \(N, C, Z, Y, X\); got shape \(1, 160, 160\)"):
         model(torch.randn(1, 160, 160))
 
 

@@ -77,7 +77,7 @@ class TieError(ValueError):
 
 
 def agglomerate_ref(affinities, thresholds, *, fragments, scoring="mean", init_with_max=True, strict=False):
-    """Segmentations by hierarchical agglomeration; see `pytc.kernels._agglomerate.agglomerate`.
+    """Segmentations by hierarchical agglomeration; see `pytc.kernels.agglomerate`.
 
     The region graph is a dict {(region a, region b): statistic} of the boundary affinities
     between touching nonzero fragments. For each threshold (ascending), the edge of lowest score

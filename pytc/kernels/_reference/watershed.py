@@ -2,7 +2,7 @@
 
 Zlateski & Seung 2015, "Image segmentation by size-dependent single linkage clustering of a
 watershed basin graph" (arXiv:1505.00249), with the rules documented in
-`pytc.kernels._watershed.watershed`; written for clarity, not speed (seconds for 10^4 voxels).
+`pytc.kernels.watershed`; written for clarity, not speed (seconds for 10^4 voxels).
 """
 
 from collections import deque
@@ -50,7 +50,7 @@ def _edge(aff, v, d, mask):
 
 def watershed_ref(affinities, *, low=0.0001, high=0.9999, size_threshold=64, dust=16, mask=None,
                   weight_threshold=None):
-    """Same contract as `pytc.kernels._watershed.watershed` (without threads)."""
+    """Same contract as `pytc.kernels.watershed` (without threads)."""
     aff = as_affinities(affinities, "watershed_ref")
     weight_threshold = low if weight_threshold is None else weight_threshold
     shape = aff.shape[1:]
