@@ -1,8 +1,12 @@
 """Mutex watershed on an affinity graph (public wrapper of the compiled kernel)."""
 
+from __future__ import annotations
+
 import operator
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._extension import load
 from ._memory import empty
@@ -12,8 +16,10 @@ from ..validation import as_affinities, as_shape, as_threads, check_ndim
 _ext = load()
 
 
-def mutex_watershed(affinities, offsets, *, attractive=None, strides=None, randomize_strides=False, mask=None,
-                    seed=None, threads=None):  # fmt: skip
+def mutex_watershed(affinities: ArrayLike, offsets: ArrayLike, *, attractive: int | None = None,
+                    strides: Sequence[int] | None = None, randomize_strides: bool = False,
+                    mask: ArrayLike | None = None, seed: int | np.random.Generator | None = None,
+                    threads: int | None = None) -> np.ndarray:  # fmt: skip
     """Mutex watershed segmentation of an affinity graph (Wolf et al. 2018).
 
     Channel c links voxel v with ``v + offsets[c]`` (edges leaving the volume are skipped). The

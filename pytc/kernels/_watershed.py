@@ -1,9 +1,12 @@
 """Affinity watershed with size-dependent single linkage (public wrapper of the compiled kernel)."""
 
+from __future__ import annotations
+
 import math
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._extension import load
 from ._memory import empty
@@ -16,17 +19,17 @@ DEFAULT_DUST = 16
 
 
 def watershed(
-    affinities,
+    affinities: ArrayLike,
     *,
-    low=0.0001,
-    high=0.9999,
-    size_threshold=DEFAULT_SIZE_THRESHOLD,
-    dust=DEFAULT_DUST,
-    mask=None,
-    weight_threshold=None,
-    threads=None,
-    return_stats=False,
-):
+    low: float = 0.0001,
+    high: float = 0.9999,
+    size_threshold: int = DEFAULT_SIZE_THRESHOLD,
+    dust: int = DEFAULT_DUST,
+    mask: ArrayLike | None = None,
+    weight_threshold: float | None = None,
+    threads: int | None = None,
+    return_stats: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[str, int]]:
     """Over-segmentation of an affinity graph (zwatershed, Zlateski & Seung 2015).
 
     Watershed basins of the steepest-ascent graph of the affinities, merged by size-dependent
