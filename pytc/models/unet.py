@@ -50,7 +50,7 @@ class _Encoder(nn.Module):
             features.append(x)
         return features
 
-    def min_size(self):
+    def min_size(self) -> tuple[int, ...]:
         """Smallest input extent per spatial axis: every level keeps at least 2 voxels."""
         factors = [1] * self.ndim
         for iso in self.isotropy[1:]:
@@ -61,10 +61,10 @@ class _Encoder(nn.Module):
 class _EncoderDecoder(nn.Module):
     """Checks the input, runs the encoder, `decode`s its features and applies the output heads."""
 
-    def min_size(self):
+    def min_size(self) -> tuple[int, ...]:
         return self.encoder.min_size()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x)
         return self.heads(self.decode(self.encoder(x)))
 

@@ -110,3 +110,13 @@ def test_cuda_training_step_with_sync_bn_matches_bn(name, monkeypatch):
     torch.testing.assert_close(y_sync, y_plain, atol=1e-3, rtol=1e-3)
     for a, b in zip(g_sync, g_plain):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-2)
+
+
+def test_checkpoint_choices_are_checked(tmp_path):
+    from pytc.models import load_model
+    from pytc.models.checkpoint import resolve_checkpoint
+
+    with pytest.raises(ValueError, match=r"resolve_checkpoint: `which` must be one of \('best', 'last'\); got 'first'"):
+        resolve_checkpoint(tmp_path, which="first")
+    with pytest.raises(ValueError, match=r"load_model: `weights` must be one of \('auto', 'model', 'ema'\); got 'avg'"):
+        load_model(tmp_path, weights="avg")
