@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 from .._extension import load
 from ._memory import empty
 from ._offsets import as_offsets
-from ..validation import as_affinities, as_shape, as_threads, check_ndim
+from ..validation import as_affinities, as_threads, check_ndim
 
 _ext = load()
 
@@ -145,7 +145,13 @@ def _check_attractive(attractive, ndim, n_channels, fn):
 def _check_strides(strides, ndim, fn):
     if strides is None:
         return (1,) * ndim
-    return as_shape(strides, fn, "strides", ndim)
+    try:
+        values = tuple(operator.index(s) for s in strides)
+    except TypeError:
+        raise TypeError(f"{fn}: `strides` must be a sequence of {ndim} ints >= 1; got {strides!r}") from None
+    if len(values) != ndim or min(values) < 1:
+        raise ValueError(f"{fn}: `strides` must be a sequence of {ndim} ints >= 1; got {strides!r}")
+    return values
 
 
 def _check_mask(mask, shape, fn):
