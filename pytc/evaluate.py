@@ -38,9 +38,9 @@ def instance_scores(seg, probability):
 def score(seg, gt, task="neuron", probability=None):
     """The figures of `task` as a dict (see the module docstring)."""
     from pytc.metrics import average_precision, evaluate, semantic_scores
+    from pytc.validation import check_choice
 
-    if task not in TASKS:
-        raise ValueError(f"evaluate: `task` must be one of {TASKS}; got {task!r}")
+    check_choice(task, "evaluate", "task", TASKS)
     if task == "neuron":
         return evaluate(seg, gt)
     if task == "instance":

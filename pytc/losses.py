@@ -5,36 +5,50 @@ Every loss is called as ``loss(output, target, weight=None)``. BCE, focal and cr
 output after its activation (probabilities for Dice and Jaccard). Weighted losses average
 ``weight * loss`` over all elements. `MultitaskCriterion` applies each loss's activation before it, as
 PyTorch Connectomics' ``OUTPUT_ACT`` does.
+
+Losses register by the name configs use in `LOSSES` (``@LOSSES.register("name")``); `build_loss` looks it up,
+and an unknown name is an error that lists the known ones.
 """
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
+
+from .registry import Registry
+from .validation import check_choice, check_number, fail
+
+LOSSES = Registry("loss")
 
 
-def _weighted_mean(loss, weight):
+def _weighted_mean(loss: Tensor, weight: Tensor | None) -> Tensor:
     return loss.mean() if weight is None else (loss * weight).mean()
 
 
+@LOSSES.register("bce")
 class WeightedBCEWithLogits(nn.Module):
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         return F.binary_cross_entropy_with_logits(output, target, weight=weight, reduction="mean")
 
 
+@LOSSES.register("mse")
 class WeightedMSE(nn.Module):
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         return _weighted_mean((output - target) ** 2, weight)
 
 
+@LOSSES.register("mae")
 class WeightedMAE(nn.Module):
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         return _weighted_mean((output - target).abs(), weight)
 
 
 class _Overlap(nn.Module):
     """Soft overlap losses on probabilities, per channel over batch and space, averaged over channels."""
 
-    def __init__(self, smooth=1.0):
+    def __init__(self, smooth: float = 1.0):
         super().__init__()
         self.smooth = smooth
 
@@ -44,48 +58,51 @@ class _Overlap(nn.Module):
         return (w * p * target).sum(dims), (w * p).sum(dims), (w * target).sum(dims)
 
 
+@LOSSES.register("dice")
 class DiceLoss(_Overlap):
     """1 - (2 |P.T| + s) / (|P| + |T| + s)."""
 
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         inter, p, t = self.sums(output, target, weight)
         return (1 - (2 * inter + self.smooth) / (p + t + self.smooth)).mean()
 
 
+@LOSSES.register("jaccard")
 class JaccardLoss(_Overlap):
     """1 - (|P.T| + s) / (|P| + |T| - |P.T| + s)."""
 
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         inter, p, t = self.sums(output, target, weight)
         return (1 - (inter + self.smooth) / (p + t - inter + self.smooth)).mean()
 
 
+@LOSSES.register("focal")
 class FocalLoss(nn.Module):
     """Binary focal loss (Lin et al. 2017): -alpha_t (1 - p_t)^gamma log(p_t), from logits."""
 
-    def __init__(self, gamma=2.0, alpha=0.25):
+    def __init__(self, gamma: float = 2.0, alpha: float = 0.25):
         super().__init__()
-        if gamma < 0 or not 0 <= alpha <= 1:
-            raise ValueError(f"FocalLoss: `gamma` must be >= 0 and `alpha` in [0, 1]; got {gamma}, {alpha}")
-        self.gamma, self.alpha = gamma, alpha
+        self.gamma = check_number(gamma, "FocalLoss", "gamma", low=0)
+        self.alpha = check_number(alpha, "FocalLoss", "alpha", low=0, high=1)
 
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         ce = F.binary_cross_entropy_with_logits(output, target, reduction="none")
         p_t = torch.exp(-ce)
         alpha_t = self.alpha * target + (1 - self.alpha) * (1 - target)
         return _weighted_mean(alpha_t * (1 - p_t) ** self.gamma * ce, weight)
 
 
+@LOSSES.register("ce")
 class WeightedCrossEntropy(nn.Module):
     """Cross-entropy over the class channels of `output` (N, K, ...) against integer classes `target`
     (N, ...) or (N, 1, ...), with optional class weights and per-voxel weights."""
 
-    def __init__(self, class_weights=None, ignore_index=-100):
+    def __init__(self, class_weights: Sequence[float] | Tensor | None = None, ignore_index: int = -100):
         super().__init__()
         self.register_buffer("class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32))
         self.ignore_index = ignore_index
 
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         if target.dim() == output.dim():
             target = target[:, 0]
         loss = F.cross_entropy(output, target.long(), weight=self.class_weights, ignore_index=self.ignore_index,
@@ -97,16 +114,8 @@ class WeightedCrossEntropy(nn.Module):
 
 # losses that take logits: their activation is part of the loss (the criterion applies none before them)
 LOGIT_LOSSES = ("bce", "focal", "ce")
-LOSSES = {
-    "bce": WeightedBCEWithLogits,
-    "mse": WeightedMSE,
-    "mae": WeightedMAE,
-    "dice": DiceLoss,
-    "jaccard": JaccardLoss,
-    "focal": FocalLoss,
-    "ce": WeightedCrossEntropy,
-}
-ACTIVATIONS = {
+# name -> function: the activations a task or a loss entry names
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "softmax": lambda x: torch.softmax(x, 1),
     "tanh": torch.tanh,
@@ -114,23 +123,27 @@ ACTIVATIONS = {
 }
 
 
-def _check_activation(activation, task):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"MultitaskCriterion: task {task} `activation` must be one of {sorted(ACTIVATIONS)}; "
-                         f"got {activation!r}")  # fmt: skip
-    return activation
+def _check_activation(activation: str, arg: str) -> str:
+    return check_choice(activation, "MultitaskCriterion", arg, ACTIVATIONS)
 
 
-def build_loss(spec):
-    """A loss from a name ('bce') or a dict {'name': 'focal', 'gamma': 2}."""
+def build_loss(spec: str | Mapping[str, Any]) -> nn.Module:
+    """A loss of `LOSSES` from a name ('bce') or a dict {'name': 'focal', 'gamma': 2} (the other keys are the
+    loss's keyword arguments).
+
+    >>> build_loss({"name": "focal", "gamma": 1.0}).gamma
+    1.0
+    """
+    if not isinstance(spec, (str, Mapping)):
+        raise fail("build_loss", "spec", "a loss name or a dict with a 'name' key", repr(spec), TypeError)
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", None)
-    if name not in LOSSES:
-        raise ValueError(f"build_loss: unknown loss {name!r}; available: {sorted(LOSSES)}")
+    loss = LOSSES.get(name)
     try:
-        return LOSSES[name](**spec)
+        return loss(**spec)
     except TypeError as e:
-        raise ValueError(f"build_loss: {name}: {e}") from None
+        raise ValueError(f"build_loss: the options of loss `{name}` must be keyword arguments of "
+                         f"{loss.__name__}; got {spec} ({e})") from None
 
 
 class MultitaskCriterion(nn.Module):
@@ -150,41 +163,47 @@ class MultitaskCriterion(nn.Module):
     weight[:, t0:t1])``: each weight is applied once. `forward` also returns the parts by name.
     """
 
-    def __init__(self, tasks):
+    def __init__(self, tasks: Sequence[Mapping[str, Any]]):
         super().__init__()
         self.tasks = []
         self.losses = nn.ModuleList()
         for i, task in enumerate(tasks):
             out = tuple(task["output"])
             target = tuple(task.get("target", out))
-            if len(out) != 2 or len(target) != 2 or out[0] >= out[1] or target[0] >= target[1]:
-                raise ValueError(f"MultitaskCriterion: task {i} needs (start, stop) channel ranges; got output {out}, "
-                                 f"target {target}")  # fmt: skip
-            activation = _check_activation(task.get("activation", "none"), i)
+            for key, channels in (("output", out), ("target", target)):
+                if len(channels) != 2 or channels[0] >= channels[1]:
+                    raise fail("MultitaskCriterion", f"tasks[{i}].{key}", "a (start, stop) channel range, start < stop",
+                               channels)  # fmt: skip
+            activation = _check_activation(task.get("activation", "none"), f"tasks[{i}].activation")
             entries = []
-            for spec, weight, *act in task["losses"]:
+            for j, (spec, weight, *act) in enumerate(task["losses"]):
                 self.losses.append(build_loss(spec))
                 name = spec if isinstance(spec, str) else spec["name"]
                 act = act[0] if act and act[0] is not None else "none" if name in LOGIT_LOSSES else activation
-                entries.append((len(self.losses) - 1, float(weight), name, _check_activation(act, i)))
+                act = _check_activation(act, f"tasks[{i}].losses[{j}].activation")
+                entries.append((len(self.losses) - 1, float(weight), name, act))
             self.tasks.append({"output": out, "target": target, "losses": entries, "activation": activation,
                                "name": task.get("name", f"task{i}")})  # fmt: skip
 
     @classmethod
-    def from_target_channels(cls, channels, losses, activations=None):
+    def from_target_channels(cls, channels: Sequence[tuple[str, int, int]],
+                             losses: Mapping[str, Sequence[tuple[Any, ...]]],
+                             activations: Mapping[str, str] | None = None) -> "MultitaskCriterion":
         """Tasks whose output and target channels coincide, from `build_targets`' channel records
         [(name, start, stop), ...] and a dict name -> list of (loss, weight)."""
         activations = activations or {}
         return cls([{"name": name, "output": (a, b), "losses": losses[name], "activation": activations.get(name, "none")}
                     for name, a, b in channels])  # fmt: skip
 
-    def forward(self, output, target, weight=None):
+    def forward(self, output: Tensor, target: Tensor,
+                weight: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         total, parts = 0.0, {}
         for task in self.tasks:
             (o0, o1), (t0, t1) = task["output"], task["target"]
             if o1 > output.shape[1] or t1 > target.shape[1]:
-                raise ValueError(f"MultitaskCriterion: task {task['name']} reads output channels {o0}:{o1} and "
-                                 f"target channels {t0}:{t1}; got {output.shape[1]} and {target.shape[1]}")  # fmt: skip
+                raise ValueError(f"MultitaskCriterion: `output` and `target` must have the channels that task "
+                                 f"{task['name']} reads (output channels {o0}:{o1} and target channels {t0}:{t1}); "
+                                 f"got {output.shape[1]} and {target.shape[1]}")  # fmt: skip
             w = None if weight is None else weight[:, t0:t1]
             for index, scale, name, activation in task["losses"]:
                 value = self.losses[index](ACTIVATIONS[activation](output[:, o0:o1]), target[:, t0:t1], w)
@@ -193,11 +212,11 @@ class MultitaskCriterion(nn.Module):
         return total, parts
 
     @property
-    def activations(self):
+    def activations(self) -> list[tuple[int, int, str]]:
         """[(output start, stop, activation)] of every task, for inference."""
         return [(*task["output"], task["activation"]) for task in self.tasks]
 
-    def activate(self, output):
+    def activate(self, output: Tensor) -> Tensor:
         """The output with each task's activation applied to its channels (for inference)."""
         out = output.clone()
         for task in self.tasks:
@@ -206,7 +225,7 @@ class MultitaskCriterion(nn.Module):
         return out
 
 
-def criterion_from_layout(layout):
+def criterion_from_layout(layout: Sequence[Any]) -> MultitaskCriterion:
     """The `MultitaskCriterion` of a task layout (`pytc.data.tasks.task_layout`)."""
     return MultitaskCriterion([{"name": t.name, "output": t.output, "target": t.channels, "losses": list(t.losses),
                                 "activation": t.activation} for t in layout])  # fmt: skip

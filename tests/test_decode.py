@@ -67,7 +67,7 @@ def test_relabel_and_remove_small(rng):
     np.testing.assert_array_equal(remove_small_segments(seg, 3), [[0, 0, 0, 0], [7, 7, 7, 0]])
     np.testing.assert_array_equal(remove_small_segments(seg, 0), seg)
     np.testing.assert_array_equal(seg, before)
-    with pytest.raises(ValueError, match="`min_size` must be >= 0; got -1"):
+    with pytest.raises(ValueError, match=r"`min_size` must be in \[0, inf\]; got -1"):
         remove_small_segments(seg, -1)
     with pytest.raises(TypeError, match="`seg` must be an integer"):
         relabel_sequential(seg.astype(float))

@@ -6,7 +6,7 @@ import torch
 
 from pytc.losses import (  # noqa: E402
     DiceLoss, FocalLoss, JaccardLoss, MultitaskCriterion, WeightedBCEWithLogits, WeightedCrossEntropy, WeightedMAE,
-    WeightedMSE, build_loss,
+    WeightedMSE, LOSSES, build_loss,
 )  # fmt: skip
 
 OUT = torch.tensor([[[0.0, 2.0], [-1.0, 1.0]]])  # (N=1, C=2, 2 voxels): logits / values
@@ -46,7 +46,7 @@ def test_focal_by_hand():
         alpha_t = 0.25 if ti else 0.75
         total += -alpha_t * (1 - p_t) ** 2 * math.log(p_t)
     assert FocalLoss()(OUT, TARGET).item() == pytest.approx(total / 4)
-    with pytest.raises(ValueError, match="`gamma` must be >= 0"):
+    with pytest.raises(ValueError, match=r"FocalLoss: `gamma` must be in \[0, inf\]; got -1"):
         FocalLoss(gamma=-1)
 
 
@@ -96,17 +96,30 @@ def test_each_loss_gets_its_own_activation():
     assert parts["b/dice"].item() == pytest.approx(DiceLoss()(softmax, target[:, 1:]).item())
     assert parts["b/focal"].item() == pytest.approx(FocalLoss()(output[:, 1:], target[:, 1:]).item())
     assert criterion.activations == [(0, 1, "tanh"), (1, 2, "none")]
-    with pytest.raises(ValueError, match=r"task 0 `activation` must be one of .*; got 'relu'"):
+    with pytest.raises(ValueError, match=r"`tasks\[0\]\.losses\[0\]\.activation` must be one of .*; got 'relu'"):
         MultitaskCriterion([{"output": (0, 1), "losses": [("mse", 1.0, "relu")]}])
 
 
 def test_bad_specs():
-    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; available: \['bce'"):
+    with pytest.raises(ValueError, match=r"`hinge` is not a known loss; the known ones are \['bce', 'ce', 'dice'"):
         build_loss("hinge")
-    with pytest.raises(ValueError, match=r"task 0 needs \(start, stop\) channel ranges"):
+    with pytest.raises(ValueError, match=r"`tasks\[0\]\.output` must be a \(start, stop\) channel range, start < stop; got \(3, 1\)"):
         MultitaskCriterion([{"output": (3, 1), "losses": [("bce", 1)]}])
-    with pytest.raises(ValueError, match=r"`activation` must be one of"):
+    with pytest.raises(ValueError, match=r"`tasks\[0\]\.activation` must be one of \('sigmoid', .*\); got 'relu6'"):
         MultitaskCriterion([{"output": (0, 1), "losses": [("bce", 1)], "activation": "relu6"}])
     criterion = MultitaskCriterion([{"output": (0, 5), "losses": [("mse", 1)]}])
-    with pytest.raises(ValueError, match=r"reads output channels 0:5 and target channels 0:5; got 3 and 3"):
+    with pytest.raises(ValueError, match=r"reads \(output channels 0:5 and target channels 0:5\); got 3 and 3"):
         criterion(torch.zeros(1, 3, 2), torch.zeros(1, 3, 2))
+    with pytest.raises(TypeError, match=r"build_loss: `spec` must be a loss name or a dict with a 'name' key; got 3"):
+        build_loss(3)
+    with pytest.raises(ValueError, match=r"build_loss: the options of loss `dice` must be keyword arguments of DiceLoss"):
+        build_loss({"name": "dice", "gamma": 2})
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_registered_loss_builds_by_name(name):
+    output, target = torch.randn(2, 3, 4, 5), (torch.rand(2, 3, 4, 5) > 0.5).float()
+    if name == "ce":
+        target = target[:, :1]
+    loss = build_loss(name)
+    assert isinstance(loss, LOSSES.get(name)) and torch.isfinite(loss(output, target, torch.rand(2, 1, 4, 5)))

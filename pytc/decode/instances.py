@@ -10,7 +10,13 @@ Every decoder takes probabilities: values outside [0, 1] (raw logits) are reject
 apply the activation.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..kernels import agglomerate
 from ..validation import as_probabilities
@@ -22,7 +28,7 @@ def _quantize(probabilities):
     return (probabilities * 255 + 0.5).astype(np.uint8)
 
 
-def seeded_watershed(landscape, markers, mask=None):
+def seeded_watershed(landscape: ArrayLike, markers: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
     """Watershed flooding from markers: each unlabelled voxel takes the label of the marker that floods it.
 
     Parameters
@@ -40,8 +46,8 @@ def seeded_watershed(landscape, markers, mask=None):
 
     Notes
     -----
-    Meyer's flooding with a queue per level (see `pytc.decode._seeded`); `pytc.decode._reference.
-    seeded_watershed_ref` is the plain version, with identical results.
+    Meyer's flooding with a first-in first-out queue per level (numba), O(N); the tests check that it gives
+    the results of a plain heap-based flooding, identically.
     """
     fn = "seeded_watershed"
     land = np.asarray(landscape)
@@ -63,9 +69,10 @@ def seeded_watershed(landscape, markers, mask=None):
     return out.astype(np.uint64)
 
 
-def binary_contour_to_instances(foreground, contour, distance=None, *, seed_threshold=0.9, contour_threshold=0.8,
-                                foreground_threshold=0.85, distance_threshold=0.5, min_seed_size=32,
-                                min_size=128):  # fmt: skip
+def binary_contour_to_instances(foreground: ArrayLike, contour: ArrayLike, distance: ArrayLike | None = None, *,
+                                seed_threshold: float = 0.9, contour_threshold: float = 0.8,
+                                foreground_threshold: float = 0.85, distance_threshold: float = 0.5,
+                                min_seed_size: int = 32, min_size: int = 128) -> np.ndarray:  # fmt: skip
     """Instances from foreground and contour probabilities (and a distance map), by seeded watershed.
 
     PyTorch Connectomics' ``bc_watershed`` / ``bcd_watershed``: seeds are the connected components (26-connected,
@@ -100,7 +107,7 @@ def binary_contour_to_instances(foreground, contour, distance=None, *, seed_thre
     return relabel_sequential(remove_small_segments(instances, min_size))
 
 
-def polarity_to_instances(polarity, threshold=0.5, min_size=0):
+def polarity_to_instances(polarity: ArrayLike, threshold: float = 0.5, min_size: int = 0) -> np.ndarray:
     """Synaptic partners from polarity probabilities (channels: pre-synaptic, post-synaptic, synapse).
 
     Each synapse is a 26-connected component of ``synapse > threshold`` with at least `min_size` voxels; its
@@ -120,7 +127,9 @@ def polarity_to_instances(polarity, threshold=0.5, min_size=0):
     return np.where(synapses > 0, 2 * synapses - pre.astype(np.uint64), np.uint64(0)).astype(np.uint64)
 
 
-def affinities_to_segmentation(affinities, thresholds, *, scoring="quantile-50-histogram", fragments=None, **options):
+def affinities_to_segmentation(affinities: ArrayLike, thresholds: Sequence[float], *,
+                               scoring: str = "quantile-50-histogram", fragments: ArrayLike | None = None,
+                               **options: Any) -> list[np.ndarray]:
     """Segmentations from (3+, Z, Y, X) affinity probabilities: watershed fragments (unless given), then
     agglomeration at each threshold (`pytc.kernels.agglomerate`); a list, one per threshold."""
     fn = "affinities_to_segmentation"

@@ -1,7 +1,7 @@
 """Fast numpy kernels for connectomics (compiled C++; never imports torch).
 
 If the compiled extension is missing or broken, importing this package raises
-`pytc._extension.ExtensionError` (an ImportError and a RuntimeError) that says what to do.
+an `ExtensionError` (an ImportError and a RuntimeError) that says what to do.
 """
 
 from ._affinity import seg_to_affinity

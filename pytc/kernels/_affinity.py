@@ -1,6 +1,9 @@
 """Segmentation to affinity graph (public wrapper of the compiled kernel)."""
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .._extension import load
 from ._memory import empty
@@ -12,7 +15,9 @@ _ext = load()
 _OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.uint8))
 
 
-def seg_to_affinity(seg, offsets=None, *, dtype=np.float32, return_mask=False, threads=None, out=None):
+def seg_to_affinity(seg: ArrayLike, offsets: ArrayLike | None = None, *, dtype: DTypeLike = np.float32,
+                    return_mask: bool = False, threads: int | None = None,
+                    out: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Affinity graph of a segmentation.
 
     ``aff[c, v] = 1`` where ``seg[v] != 0`` and ``seg[v] == seg[v + offsets[c]]``, else 0.

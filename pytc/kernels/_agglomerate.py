@@ -1,8 +1,12 @@
 """Hierarchical agglomeration of fragments on an affinity graph, with waterz's semantics."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._extension import load
 from ._agglomerate_scoring import _CODES, VALID_SCORINGS, parse_scoring  # noqa: F401 (re-exported)
@@ -52,8 +56,9 @@ def _prepare(affinities, thresholds, fragments, scoring, low, high, init_with_ma
     return affinities, thresholds, fragments, kind, q, init, threads
 
 
-def iter_agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0.0001, high=0.9999,
-                     init_with_max=True, threads=None):
+def iter_agglomerate(affinities: ArrayLike, thresholds: Sequence[float], *, fragments: ArrayLike | None = None,
+                     scoring: str = "mean", low: float = 0.0001, high: float = 0.9999, init_with_max: bool = True,
+                     threads: int | None = None) -> Iterator[np.ndarray]:
     """Like `agglomerate`, but yields the segmentations one at a time.
 
     Only one segmentation (plus the region graph) is held at any time, so many thresholds on a
@@ -88,8 +93,9 @@ def _generate(affinities, thresholds, fragments, kind, q, init, threads):
         yield out
 
 
-def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0.0001, high=0.9999,
-                init_with_max=True, threads=None):
+def agglomerate(affinities: ArrayLike, thresholds: Sequence[float], *, fragments: ArrayLike | None = None,
+                scoring: str = "mean", low: float = 0.0001, high: float = 0.9999, init_with_max: bool = True,
+                threads: int | None = None) -> list[np.ndarray]:
     """Segmentations by hierarchical agglomeration of fragments, one per threshold (waterz semantics).
 
     Builds the region graph of the fragments (one edge per pair of touching nonzero fragments,
@@ -109,7 +115,7 @@ def agglomerate(affinities, thresholds, *, fragments=None, scoring="mean", low=0
         Ascending (non-decreasing) finite score thresholds. Edges with score < threshold merge.
     fragments : ndarray of int, shape (Z, Y, X), optional
         Initial over-segmentation, 0 = background (never merged). Default: the watershed
-        ``pytc.kernels._watershed.watershed(affinities, low=low, high=high)``, as waterz does.
+        ``pytc.kernels.watershed(affinities, low=low, high=high)``, as waterz does.
         Never modified; copied only if not C-contiguous.
     scoring : str
         Statistic of the boundary affinities, with the waterz scoring function it reproduces:

@@ -1,8 +1,12 @@
 """Contingency table of two label volumes (public wrapper of the compiled kernel)."""
 
+from __future__ import annotations
+
 import operator
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._extension import load
 from ..validation import as_label_array, as_threads
@@ -10,7 +14,9 @@ from ..validation import as_label_array, as_threads
 _ext = load()
 
 
-def contingency_table(seg, gt, *, ignore_seg=(), ignore_gt=(), threads=None):
+def contingency_table(seg: ArrayLike, gt: ArrayLike, *, ignore_seg: int | Sequence[int] = (),
+                      ignore_gt: int | Sequence[int] = (),
+                      threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Voxel counts of every pair of labels ``(seg[v], gt[v])``, in one hashing pass.
 
     Parameters

@@ -1,19 +1,25 @@
 """Mutex watershed on an affinity graph (public wrapper of the compiled kernel)."""
 
+from __future__ import annotations
+
 import operator
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._extension import load
 from ._memory import empty
 from ._offsets import as_offsets
-from ..validation import as_affinities, as_threads
+from ..validation import as_affinities, as_threads, check_ndim
 
 _ext = load()
 
 
-def mutex_watershed(affinities, offsets, *, attractive=None, strides=None, randomize_strides=False, mask=None,
-                    seed=None, threads=None):  # fmt: skip
+def mutex_watershed(affinities: ArrayLike, offsets: ArrayLike, *, attractive: int | None = None,
+                    strides: Sequence[int] | None = None, randomize_strides: bool = False,
+                    mask: ArrayLike | None = None, seed: int | np.random.Generator | None = None,
+                    threads: int | None = None) -> np.ndarray:  # fmt: skip
     """Mutex watershed segmentation of an affinity graph (Wolf et al. 2018).
 
     Channel c links voxel v with ``v + offsets[c]`` (edges leaving the volume are skipped). The
@@ -70,10 +76,7 @@ def mutex_watershed(affinities, offsets, *, attractive=None, strides=None, rando
     """
     fn = "mutex_watershed"
     array = np.asarray(affinities)
-    if array.ndim not in (3, 4):
-        raise ValueError(
-            f"{fn}: `affinities` must be 3D (C, Y, X) or 4D (C, Z, Y, X); got ndim={array.ndim}, shape {array.shape}"
-        )
+    check_ndim(array, fn, "affinities", (3, 4), "3D (C, Y, X) or 4D (C, Z, Y, X)")
     ndim = array.ndim - 1
     if ndim == 2:
         array = array[:, np.newaxis]

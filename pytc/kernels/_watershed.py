@@ -1,13 +1,16 @@
 """Affinity watershed with size-dependent single linkage (public wrapper of the compiled kernel)."""
 
+from __future__ import annotations
+
 import math
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._extension import load
 from ._memory import empty
-from ..validation import as_affinities, as_threads
+from ..validation import as_affinities, as_threads, check_number
 
 _ext = load()
 
@@ -16,17 +19,17 @@ DEFAULT_DUST = 16
 
 
 def watershed(
-    affinities,
+    affinities: ArrayLike,
     *,
-    low=0.0001,
-    high=0.9999,
-    size_threshold=DEFAULT_SIZE_THRESHOLD,
-    dust=DEFAULT_DUST,
-    mask=None,
-    weight_threshold=None,
-    threads=None,
-    return_stats=False,
-):
+    low: float = 0.0001,
+    high: float = 0.9999,
+    size_threshold: int = DEFAULT_SIZE_THRESHOLD,
+    dust: int = DEFAULT_DUST,
+    mask: ArrayLike | None = None,
+    weight_threshold: float | None = None,
+    threads: int | None = None,
+    return_stats: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[str, int]]:
     """Over-segmentation of an affinity graph (zwatershed, Zlateski & Seung 2015).
 
     Watershed basins of the steepest-ascent graph of the affinities, merged by size-dependent
@@ -84,7 +87,7 @@ def watershed(
     graph with the maximum affinity per basin pair, then the two single-linkage passes
     (`size_threshold` above `weight_threshold`, then `dust` above `low`) with ties in weight
     broken by ascending basin ids. Deterministic, equal to
-    `pytc.kernels._reference.watershed.watershed_ref`. Differs from waterz's watershed (which
+    `pytc.kernels.watershed_ref`. Differs from waterz's watershed (which
     stops after the basins): waterz labels voxels without an edge above `low` as 0, here they
     are singleton basins that the dust rule removes when ``dust > 1``.
 
@@ -146,8 +149,4 @@ def _threshold(value, arg, fn):
 
 
 def _count(value, arg, fn):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: `{arg}` must be a non-negative int (voxels); got {value!r}")
-    if value < 0:
-        raise ValueError(f"{fn}: `{arg}` must be a non-negative int (voxels); got {value!r}")
-    return int(value)
+    return int(check_number(value, fn, arg, low=0, integer=True))

@@ -1,7 +1,12 @@
 """Instance and semantic scores: average precision over IoU thresholds (as COCO and MitoEM report it), and
 per-class IoU and Dice. Overlaps come from the compiled contingency table."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..kernels._contingency import check_label_pair, contingency_table_unchecked, label_ids
 
@@ -38,7 +43,8 @@ def _interpolated_ap(matched, n_true):
     return float(np.mean(np.where(index < len(envelope), envelope[np.minimum(index, len(envelope) - 1)], 0.0)))
 
 
-def average_precision(seg, gt, thresholds=DEFAULT_IOU_THRESHOLDS, *, scores=None):
+def average_precision(seg: ArrayLike, gt: ArrayLike, thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS, *,
+                      scores: Mapping[int, float] | None = None) -> dict[str, float]:
     """Average precision of predicted instances at each IoU threshold (COCO's definition, as MitoEM reports it).
 
     Predictions are taken in order of decreasing score (ties: larger first); each is a true positive when it
@@ -102,7 +108,7 @@ def average_precision(seg, gt, thresholds=DEFAULT_IOU_THRESHOLDS, *, scores=None
     return result
 
 
-def semantic_scores(seg, gt, classes=None):
+def semantic_scores(seg: ArrayLike, gt: ArrayLike, classes: Sequence[int] | None = None) -> dict[str, float]:
     """IoU and Dice per class of a semantic (class id) segmentation, and their means.
 
     Parameters

@@ -5,13 +5,20 @@ kernel in one pass over the voxels; everything else is a few numpy reductions ov
 nonzero cells (P is the number of distinct label pairs, far below the number of voxels).
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..kernels._contingency import check_label_pair, contingency_table_unchecked, label_ids
 from ..validation import as_threads
 
 
-def adapted_rand(seg, gt, *, ignore_gt=(0,), ignore_seg=(), return_all=False, threads=None):
+def adapted_rand(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
+                 ignore_seg: int | Sequence[int] = (), return_all: bool = False,
+                 threads: int | None = None) -> float | tuple[float, float, float]:
     """Adapted Rand error of the SNEMI3D challenge (1 - F-score of Rand precision and recall).
 
     Parameters
@@ -68,7 +75,8 @@ def adapted_rand(seg, gt, *, ignore_gt=(0,), ignore_seg=(), return_all=False, th
     return (error, precision, recall) if return_all else error
 
 
-def voi(seg, gt, *, ignore_gt=(0,), ignore_seg=(), threads=None):
+def voi(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,), ignore_seg: int | Sequence[int] = (),
+        threads: int | None = None) -> tuple[float, float]:
     """Variation of information, split into its over- and under-segmentation parts, in bits.
 
     Parameters
@@ -101,7 +109,8 @@ def voi(seg, gt, *, ignore_gt=(0,), ignore_seg=(), threads=None):
     return _voi(*_table(seg, gt, ignore_gt, ignore_seg, threads, "voi"))
 
 
-def evaluate(seg, gt, *, ignore_gt=(0,), ignore_seg=(), threads=None):
+def evaluate(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
+             ignore_seg: int | Sequence[int] = (), threads: int | None = None) -> dict[str, float]:
     """All the metrics from one contingency table.
 
     Parameters

@@ -1,4 +1,5 @@
-"""Models for EM segmentation (torch): the model zoo and synchronized batch normalization."""
+"""Models for EM segmentation (torch): the model zoo (`MODELS`, a registry of builders by name; `build_model`),
+synchronized batch normalization and checkpoints."""
 
 from .sync_bn import SyncBatchNorm, convert_sync_batchnorm
 from .unet import num_parameters

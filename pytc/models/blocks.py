@@ -1,12 +1,28 @@
 """Building blocks of the model zoo: norm/activation factories and convolution blocks (2D and 3D)."""
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import nn
 
 from .sync_bn import SyncBatchNorm
 
-NORMS = ("bn", "sync_bn", "in", "gn", "none")
-ACTIVATIONS = {
+
+def _group_norm(channels: int, ndim: int) -> nn.Module:
+    groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
+    return nn.GroupNorm(groups, channels)
+
+
+# name -> layer(channels, ndim): the `norm` choices of `pytc.models.build_model`
+NORMS: dict[str, Callable[[int, int], nn.Module]] = {
+    "bn": lambda channels, ndim: (nn.BatchNorm2d if ndim == 2 else nn.BatchNorm3d)(channels),
+    "sync_bn": lambda channels, ndim: SyncBatchNorm(channels),
+    "in": lambda channels, ndim: (nn.InstanceNorm2d if ndim == 2 else nn.InstanceNorm3d)(channels, affine=True),
+    "gn": _group_norm,
+    "none": lambda channels, ndim: nn.Identity(),
+}
+# name -> layer(): the `activation` choices
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
     "elu": lambda: nn.ELU(inplace=True),
     "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
@@ -14,29 +30,16 @@ ACTIVATIONS = {
     "silu": lambda: nn.SiLU(inplace=True),
 }
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-BLOCKS = ("residual", "residual_se", "dilated", "plain")
+BLOCKS = ("residual", "residual_se", "dilated", "plain")  # see `Block`
 
 
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"build_model: `{name}` must be one of {tuple(choices)}; got {value!r}")
-    return value
+def norm_layer(norm: str, channels: int, ndim: int) -> nn.Module:
+    """The normalization layer `norm` (a key of `NORMS`) for `channels` channels of an `ndim`-D input."""
+    return NORMS[norm](channels, ndim)
 
 
-def norm_layer(norm, channels, ndim):
-    if norm == "bn":
-        return (nn.BatchNorm2d if ndim == 2 else nn.BatchNorm3d)(channels)
-    if norm == "sync_bn":
-        return SyncBatchNorm(channels)
-    if norm == "in":
-        return (nn.InstanceNorm2d if ndim == 2 else nn.InstanceNorm3d)(channels, affine=True)
-    if norm == "gn":
-        groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
-        return nn.GroupNorm(groups, channels)
-    return nn.Identity()
-
-
-def conv(ndim, cin, cout, kernel, padding_mode, stride=1, dilation=1, bias=False):
+def conv(ndim: int, cin: int, cout: int, kernel: int | Sequence[int], padding_mode: str,
+         stride: int | Sequence[int] = 1, dilation: int | Sequence[int] = 1, bias: bool = False) -> nn.Module:
     kernel = (kernel,) * ndim if isinstance(kernel, int) else tuple(kernel)
     dilation = (dilation,) * ndim if isinstance(dilation, int) else tuple(dilation)
     padding = tuple(d * (k // 2) for k, d in zip(kernel, dilation))

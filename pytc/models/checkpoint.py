@@ -8,18 +8,22 @@ with ``weights_only=True``): 'model' (state dict), 'ema' (state dict or None), '
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import nn
+
+from ..validation import check_choice
 
 _NAME = re.compile(r"^checkpoint_(\d+)\.pt$")
 BEST = "checkpoint_best.pt"
 
 
-def checkpoint_name(iteration):
+def checkpoint_name(iteration: int) -> str:
     return f"checkpoint_{iteration:07d}.pt"
 
 
-def save_checkpoint(state, path):
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
     """Writes `state` to `path` atomically: a temporary file in the same folder, flushed to disk (fsync),
     then renamed over `path`. A process killed at any point leaves either the old file or the new one."""
     path = Path(path)
@@ -40,7 +44,7 @@ def save_checkpoint(state, path):
         os.close(folder)
 
 
-def list_checkpoints(run_dir):
+def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     """[(iteration, path)] of the periodic checkpoints in a run folder, oldest first."""
     found = []
     for path in Path(run_dir).glob("checkpoint_*.pt"):
@@ -50,9 +54,10 @@ def list_checkpoints(run_dir):
     return sorted(found)
 
 
-def resolve_checkpoint(run_or_file, which="best"):
+def resolve_checkpoint(run_or_file: str | os.PathLike, which: str = "best") -> Path:
     """The checkpoint file for a file path, or for a run folder: its best checkpoint (`which='best'`,
     falling back to the last one) or its last (`which='last'`)."""
+    check_choice(which, "resolve_checkpoint", "which", ("best", "last"))
     path = Path(run_or_file)
     if path.is_file():
         return path
@@ -66,7 +71,7 @@ def resolve_checkpoint(run_or_file, which="best"):
     return found[-1][1]
 
 
-def load_checkpoint(run_or_file, which="best", map_location="cpu"):
+def load_checkpoint(run_or_file: str | os.PathLike, which: str = "best", map_location: Any = "cpu") -> dict[str, Any]:
     """The checkpoint dict of a file or run folder (see `resolve_checkpoint`)."""
     path = resolve_checkpoint(run_or_file, which)
     try:
@@ -75,7 +80,8 @@ def load_checkpoint(run_or_file, which="best", map_location="cpu"):
         raise RuntimeError(f"checkpoint: cannot read {path}: {e}") from e
 
 
-def load_model(run_or_file, which="best", weights="auto", device="cpu"):
+def load_model(run_or_file: str | os.PathLike, which: str = "best", weights: str = "auto",
+               device: str | torch.device = "cpu") -> tuple[nn.Module, Any]:
     """(model, config) rebuilt from a checkpoint, in eval mode.
 
     `weights`: 'model', 'ema' (the moving average of the weights), or 'auto' (ema when the run kept one).
@@ -84,6 +90,7 @@ def load_model(run_or_file, which="best", weights="auto", device="cpu"):
     from ..config.schema import Config
     from .zoo import model_from_config
 
+    check_choice(weights, "load_model", "weights", ("auto", "model", "ema"))
     state = load_checkpoint(run_or_file, which)
     cfg = from_dict(Config, state["config"])
     model = model_from_config(cfg)

@@ -6,11 +6,14 @@ formula, so unequal per-rank batch sizes and ranks with empty input are exact. T
 one all_reduce of the per-channel sums of dy and dy * (x - mean). Works with gloo on CPU and NCCL on GPU.
 """
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from .._torch_ext import load_ops
+from ..validation import check_choice, fail
 
 EPS_MODES = ("add", "max")
 
@@ -133,20 +136,18 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     per rank as long as the global batch has more than one value per channel.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, device=None, dtype=None, eps_mode="add", use_compiled=True):  # fmt: skip
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group: Any = None, device: Any = None, dtype: Any = None,
+                 eps_mode: str = "add", use_compiled: bool = True):  # fmt: skip
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
-        if eps_mode not in EPS_MODES:
-            raise ValueError(f"SyncBatchNorm: `eps_mode` must be one of {EPS_MODES}; got {eps_mode!r}")
         self.process_group = process_group
-        self.eps_mode = eps_mode
+        self.eps_mode = check_choice(eps_mode, "SyncBatchNorm", "eps_mode", EPS_MODES)
         self.use_compiled = use_compiled
 
     def _check_input_dim(self, input):
-        if input.dim() < 2:
-            raise ValueError(f"SyncBatchNorm: expected input of shape (N, C, *); got {tuple(input.shape)}")
-        if input.shape[1] != self.num_features:
-            raise ValueError(f"SyncBatchNorm: expected {self.num_features} channels; got input {tuple(input.shape)}")
+        if input.dim() < 2 or input.shape[1] != self.num_features:
+            raise fail("SyncBatchNorm", "input", f"(N, C, *) with C = {self.num_features} channels",
+                       f"shape {tuple(input.shape)}")
 
     def forward(self, input):
         self._check_input_dim(input)
@@ -171,7 +172,7 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         return super().extra_repr() + f", eps_mode={self.eps_mode!r}"
 
 
-def convert_sync_batchnorm(module, process_group=None, eps_mode="add"):
+def convert_sync_batchnorm(module: nn.Module, process_group: Any = None, eps_mode: str = "add") -> nn.Module:
     """Replaces every BatchNorm*d in `module` (recursively) by `SyncBatchNorm`, keeping parameters and
     running statistics; returns the converted module (a new one if `module` itself is a BatchNorm)."""
     out = module

@@ -5,6 +5,7 @@ import math
 import torch
 from torch import nn
 
+from ..validation import fail
 from .blocks import Block, ConvNormAct, conv, init_weights, match_size
 
 
@@ -49,7 +50,7 @@ class _Encoder(nn.Module):
             features.append(x)
         return features
 
-    def min_size(self):
+    def min_size(self) -> tuple[int, ...]:
         """Smallest input extent per spatial axis: every level keeps at least 2 voxels."""
         factors = [1] * self.ndim
         for iso in self.isotropy[1:]:
@@ -60,10 +61,10 @@ class _Encoder(nn.Module):
 class _EncoderDecoder(nn.Module):
     """Checks the input, runs the encoder, `decode`s its features and applies the output heads."""
 
-    def min_size(self):
+    def min_size(self) -> tuple[int, ...]:
         return self.encoder.min_size()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x)
         return self.heads(self.decode(self.encoder(x)))
 
@@ -119,15 +120,14 @@ class FPN3D(_EncoderDecoder):
         return y
 
 
-def check_input(model, x):
+def check_input(model: nn.Module, x: torch.Tensor) -> None:
+    fn = type(model).__name__
     if x.dim() != model.ndim + 2:
-        raise ValueError(f"{type(model).__name__}: input must be (N, C, {'Z, ' if model.ndim == 3 else ''}Y, X); "
-                         f"got shape {tuple(x.shape)}")  # fmt: skip
-    small = [n < m for n, m in zip(x.shape[2:], model.min_size())]
-    if any(small):
-        raise ValueError(f"{type(model).__name__}: spatial size {tuple(x.shape[2:])} is too small; this model "
-                         f"accepts any size of at least {model.min_size()}")  # fmt: skip
+        raise fail(fn, "input", f"(N, C, {'Z, ' if model.ndim == 3 else ''}Y, X)", f"shape {tuple(x.shape)}")
+    if any(n < m for n, m in zip(x.shape[2:], model.min_size())):
+        raise fail(fn, "input", f"at least {model.min_size()} in space (this model accepts any size from there)",
+                   f"spatial size {tuple(x.shape[2:])}")  # fmt: skip
 
 
-def num_parameters(model):
+def num_parameters(model: nn.Module) -> int:
     return sum(math.prod(p.shape) for p in model.parameters())

@@ -1,30 +1,88 @@
-"""The model registry: `build_model(name, in_channels=1, out_channels=..., **options)`."""
+"""The model zoo: models register by name in `MODELS`; `build_model(name, in_channels=1, out_channels=3, ...)`.
 
-from .blocks import ACTIVATIONS, BLOCKS, NORMS, PADDING_MODES, check_choice
+A model is a function ``(in_channels, out_channels, *, filters=None, isotropy=None, block=None, norm="bn",
+activation="elu", padding_mode="zeros") -> nn.Module`` registered with ``@MODELS.register("name")``; `build_model`
+looks the name up, so adding a model touches no branch, and an unknown name is an error listing the known ones.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from ..registry import Registry
+from ..validation import check_choice, check_number, fail
+from .blocks import ACTIVATIONS, BLOCKS, NORMS, PADDING_MODES
 from .unet import FPN3D, UNet
 
-# name -> (constructor, defaults)
-MODELS = {
-    # Lee et al. 2017 ("superhuman"), PyTorch Connectomics' SNEMI3D model: anisotropic residual U-Net
-    "unet_residual_3d": ("unet", dict(ndim=3, filters=(28, 36, 48, 64, 80), isotropy=(False, False, False, True, True),
-                                      block="residual", input_kernel=(1, 5, 5))),
-    "unet_3d": ("unet", dict(ndim=3, filters=(32, 64, 128, 256), isotropy=(True, True, True, True), block="residual",
-                             input_kernel=(3, 3, 3))),
-    "unet_2d": ("unet", dict(ndim=2, filters=(32, 64, 128, 256, 512), isotropy=(True,) * 5, block="residual",
-                             input_kernel=(3, 3))),
-    "fpn_3d": ("fpn", dict(ndim=3, filters=(28, 36, 48, 64, 80), isotropy=(False, False, False, True, True),
-                           block="residual", input_kernel=(1, 5, 5))),
-}  # fmt: skip
+MODELS = Registry("model")
+
+# Lee et al. 2017 ("superhuman"): five levels, the first three only in y-x (anisotropic EM)
+_SUPERHUMAN = dict(filters=(28, 36, 48, 64, 80), isotropy=(False, False, False, True, True), block="residual",
+                   input_kernel=(1, 5, 5))  # fmt: skip
 
 
-def build_model(name, in_channels=1, out_channels=3, *, filters=None, isotropy=None, block=None, norm="bn",
-                activation="elu", padding_mode="zeros"):  # fmt: skip
-    """Builds a model of the zoo.
+def _parts(in_channels: int, out_channels: int | Sequence[int], defaults: dict[str, Any], *,
+           filters: Sequence[int] | None = None, isotropy: Sequence[bool] | None = None, block: str | None = None,
+           norm: str = "bn", activation: str = "elu", padding_mode: str = "zeros") -> dict[str, Any]:
+    """The checked constructor arguments shared by the encoder-decoder models (`UNet`, `FPN3D`)."""
+    fn = "build_model"
+    check_number(in_channels, fn, "in_channels", low=1, integer=True)
+    filters = tuple(filters or defaults["filters"])
+    if not filters or min(filters) < 1:
+        raise fail(fn, "filters", "positive channel counts, one per level", filters)
+    isotropy = tuple(isotropy if isotropy is not None else defaults["isotropy"])
+    if len(isotropy) != len(filters):
+        raise fail(fn, "isotropy", f"one bool per level ({len(filters)} values)", f"{len(isotropy)}: {list(isotropy)}")
+    heads = [out_channels] if isinstance(out_channels, int) else list(out_channels)
+    if not heads or min(heads) < 1:
+        raise fail(fn, "out_channels", "a positive int or a list of them", out_channels)
+    cfg = {
+        "norm": check_choice(norm, fn, "norm", NORMS),
+        "activation": check_choice(activation, fn, "activation", ACTIVATIONS),
+        "padding_mode": check_choice(padding_mode, fn, "padding_mode", PADDING_MODES),
+    }
+    block = check_choice(block or defaults["block"], fn, "block", BLOCKS)
+    return dict(in_channels=in_channels, out_channels=heads, filters=filters, isotropy=isotropy, cfg=cfg, block=block,
+                input_kernel=defaults["input_kernel"])  # fmt: skip
+
+
+@MODELS.register("unet_residual_3d")
+def unet_residual_3d(in_channels: int = 1, out_channels: int | Sequence[int] = 3, **options: Any) -> UNet:
+    """Lee et al. 2017 ("superhuman"), PyTorch Connectomics' SNEMI3D model: anisotropic residual 3D U-Net."""
+    return UNet(3, **_parts(in_channels, out_channels, _SUPERHUMAN, **options))
+
+
+@MODELS.register("unet_3d")
+def unet_3d(in_channels: int = 1, out_channels: int | Sequence[int] = 3, **options: Any) -> UNet:
+    """Isotropic residual 3D U-Net, four levels of 32 to 256 channels."""
+    defaults = dict(filters=(32, 64, 128, 256), isotropy=(True,) * 4, block="residual", input_kernel=(3, 3, 3))
+    return UNet(3, **_parts(in_channels, out_channels, defaults, **options))
+
+
+@MODELS.register("unet_2d")
+def unet_2d(in_channels: int = 1, out_channels: int | Sequence[int] = 3, **options: Any) -> UNet:
+    """Residual 2D U-Net, five levels of 32 to 512 channels."""
+    defaults = dict(filters=(32, 64, 128, 256, 512), isotropy=(True,) * 5, block="residual", input_kernel=(3, 3))
+    return UNet(2, **_parts(in_channels, out_channels, defaults, **options))
+
+
+@MODELS.register("fpn_3d")
+def fpn_3d(in_channels: int = 1, out_channels: int | Sequence[int] = 3, **options: Any) -> FPN3D:
+    """Feature pyramid network on the encoder of `unet_residual_3d`."""
+    return FPN3D(**_parts(in_channels, out_channels, _SUPERHUMAN, **options))
+
+
+def build_model(name: str, in_channels: int = 1, out_channels: int | Sequence[int] = 3, *,
+                filters: Sequence[int] | None = None, isotropy: Sequence[bool] | None = None,
+                block: str | None = None, norm: str = "bn", activation: str = "elu",
+                padding_mode: str = "zeros") -> nn.Module:  # fmt: skip
+    """Builds the model registered as `name` in `MODELS`.
 
     Parameters
     ----------
     name : str
-        One of `MODELS`: 'unet_residual_3d', 'unet_3d', 'unet_2d', 'fpn_3d'.
+        A name of `MODELS`: 'unet_residual_3d', 'unet_3d', 'unet_2d', 'fpn_3d'.
     in_channels : int
     out_channels : int or list of int
         A list gives one output head per task; their outputs are concatenated along channels.
@@ -38,31 +96,19 @@ def build_model(name, in_channels=1, out_channels=3, *, filters=None, isotropy=N
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
 
     Any input of at least ``model.min_size()`` voxels per axis gives an output of the same spatial size.
+    An unknown `name` is a ValueError that lists the known ones.
+
+    Examples
+    --------
+    >>> model = build_model("unet_3d", out_channels=[3, 1], filters=[4, 8], isotropy=[True, True])
+    >>> model.ndim, model.min_size()
+    (3, (4, 4, 4))
     """
-    if name not in MODELS:
-        raise ValueError(f"build_model: unknown model {name!r}; available: {sorted(MODELS)}")
-    kind, defaults = MODELS[name]
-    filters = tuple(filters or defaults["filters"])
-    isotropy = tuple(isotropy if isotropy is not None else defaults["isotropy"])
-    if len(isotropy) != len(filters):
-        raise ValueError(f"build_model: `isotropy` needs one value per level ({len(filters)}); got {len(isotropy)}")
-    if not filters or min(filters) < 1:
-        raise ValueError(f"build_model: `filters` must be positive channel counts; got {filters}")
-    heads = [out_channels] if isinstance(out_channels, int) else list(out_channels)
-    if not heads or min(heads) < 1:
-        raise ValueError(f"build_model: `out_channels` must be a positive int or a list of them; got {out_channels}")
-    cfg = {
-        "norm": check_choice("norm", norm, NORMS),
-        "activation": check_choice("activation", activation, ACTIVATIONS),
-        "padding_mode": check_choice("padding_mode", padding_mode, PADDING_MODES),
-    }
-    block = check_choice("block", block or defaults["block"], BLOCKS)
-    if kind == "fpn":
-        return FPN3D(in_channels, heads, filters, isotropy, cfg, block, defaults["input_kernel"])
-    return UNet(defaults["ndim"], in_channels, heads, filters, isotropy, cfg, block, defaults["input_kernel"])
+    return MODELS.get(name)(in_channels, out_channels, filters=filters, isotropy=isotropy, block=block, norm=norm,
+                            activation=activation, padding_mode=padding_mode)  # fmt: skip
 
 
-def model_from_config(cfg):
+def model_from_config(cfg: Any) -> nn.Module:
     """The model of a config (`pytc.config.Config`): `cfg.model` with one output head per task."""
     from ..data.tasks import task_layout
 

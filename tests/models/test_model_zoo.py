@@ -26,7 +26,7 @@ def test_training_sizes_keep_their_shape(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_odd_sizes_and_gradients_reach_every_parameter(name):
-    ndim = MODELS[name][1]["ndim"]
+    ndim = build_model(name).ndim
     isotropy = [False, True, True] if ndim == 3 else [True, True, True]
     model = build_model(name, in_channels=2, out_channels=2, filters=[4, 6, 8], isotropy=isotropy, norm="gn")
     size = (9, 35, 37)[-ndim:]  # sizes that are not multiples of the downsampling
@@ -51,26 +51,41 @@ def test_options(option, values):
 
 def test_too_small_inputs_say_which_sizes_work():
     model = build_model("unet_residual_3d")
-    with pytest.raises(ValueError, match=r"spatial size \(4, 160, 160\) is too small.*at least \(8, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"UNet: `input` must be at least \(8, 32, 32\) in space.*; got spatial size \(4, 160, 160\)"):
         model(torch.randn(1, 1, 4, 160, 160))
-    with pytest.raises(ValueError, match=r"input must be \(N, C, Z, Y, X\); got shape \(1, 160, 160\)"):
+    with pytest.raises(ValueError, match=r"UNet: `input` must be \(N, C, Z, Y, X\); got shape \(1, 160, 160\)"):
         model(torch.randn(1, 160, 160))
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"name": "unet_4d"}, r"unknown model 'unet_4d'; available: \['fpn_3d'"),
+        ({"name": "unet_4d"}, r"`unet_4d` is not a known model; the known ones are \['fpn_3d', 'unet_2d', 'unet_3d', "
+                              r"'unet_residual_3d'\]"),
         ({"name": "unet_3d", "norm": "batch"}, r"`norm` must be one of \('bn', 'sync_bn', 'in', 'gn', 'none'\); got 'batch'"),
         ({"name": "unet_3d", "activation": "tanh"}, r"`activation` must be one of"),
         ({"name": "unet_3d", "block": "dense"}, r"`block` must be one of"),
-        ({"name": "unet_3d", "isotropy": [True]}, r"`isotropy` needs one value per level \(4\); got 1"),
+        ({"name": "unet_3d", "isotropy": [True]}, r"`isotropy` must be one bool per level \(4 values\); got 1: \[True\]"),
         ({"name": "unet_3d", "out_channels": 0}, r"`out_channels` must be a positive int"),
     ],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_model(**kwargs)
+
+
+def test_bad_in_channels():
+    with pytest.raises(TypeError, match=r"build_model: `in_channels` must be an integer; got 1.0"):
+        build_model("unet_3d", in_channels=1.0)
+    with pytest.raises(ValueError, match=r"build_model: `in_channels` must be in \[1, inf\]; got 0"):
+        build_model("unet_3d", in_channels=0)
+
+
+def test_every_registered_model_builds_with_its_own_function():
+    assert MODELS.names() == sorted(PARAMETERS)
+    for name in MODELS:
+        model = MODELS.get(name)(2, [1, 2], filters=[4, 8], isotropy=[True, True], norm="gn")
+        assert model.heads.heads[-1].out_channels == 2 and model.ndim == (2 if name.endswith("_2d") else 3)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -95,3 +110,13 @@ def test_cuda_training_step_with_sync_bn_matches_bn(name, monkeypatch):
     torch.testing.assert_close(y_sync, y_plain, atol=1e-3, rtol=1e-3)
     for a, b in zip(g_sync, g_plain):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-2)
+
+
+def test_checkpoint_choices_are_checked(tmp_path):
+    from pytc.models import load_model
+    from pytc.models.checkpoint import resolve_checkpoint
+
+    with pytest.raises(ValueError, match=r"resolve_checkpoint: `which` must be one of \('best', 'last'\); got 'first'"):
+        resolve_checkpoint(tmp_path, which="first")
+    with pytest.raises(ValueError, match=r"load_model: `weights` must be one of \('auto', 'model', 'ema'\); got 'avg'"):
+        load_model(tmp_path, weights="avg")

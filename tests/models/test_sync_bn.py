@@ -202,7 +202,7 @@ def test_module_behaviour():
     torch.testing.assert_close(converted[1](z), bn(z))  # eval uses running statistics
     with pytest.raises(ValueError, match=r"`eps_mode` must be one of \('add', 'max'\); got 'sqrt'"):
         SyncBatchNorm(4, eps_mode="sqrt")
-    with pytest.raises(ValueError, match=r"expected 4 channels; got input \(2, 3, 5\)"):
+    with pytest.raises(ValueError, match=r"`input` must be \(N, C, \*\) with C = 4 channels; got shape \(2, 3, 5\)"):
         converted[1].train()(torch.randn(2, 3, 5))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         SyncBatchNorm(4)(torch.randn(1, 4))

@@ -1,11 +1,15 @@
 """Reference for seg_to_affinity."""
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .._offsets import as_offsets, overlap_slices
 
 
-def seg_to_affinity_ref(seg, offsets=None, *, dtype=np.float32, return_mask=False):
+def seg_to_affinity_ref(seg: ArrayLike, offsets: ArrayLike | None = None, *, dtype: DTypeLike = np.float32,
+                        return_mask: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Affinity graph of a segmentation by numpy slicing; see `pytc.kernels.seg_to_affinity`.
 
     For each offset o, the voxels v whose neighbour v + o lies inside the volume form one

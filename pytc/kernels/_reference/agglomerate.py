@@ -1,6 +1,11 @@
 """Reference for agglomerate: a dict region graph and a repeated minimum search (small volumes only)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._agglomerate_scoring import parse_scoring
 
@@ -76,8 +81,9 @@ class TieError(ValueError):
     """Raised by `agglomerate_ref(..., strict=True)` when two edges share the lowest score."""
 
 
-def agglomerate_ref(affinities, thresholds, *, fragments, scoring="mean", init_with_max=True, strict=False):
-    """Segmentations by hierarchical agglomeration; see `pytc.kernels._agglomerate.agglomerate`.
+def agglomerate_ref(affinities: ArrayLike, thresholds: Sequence[float], *, fragments: ArrayLike, scoring: str = "mean",
+                    init_with_max: bool = True, strict: bool = False) -> list[np.ndarray]:
+    """Segmentations by hierarchical agglomeration; see `pytc.kernels.agglomerate`.
 
     The region graph is a dict {(region a, region b): statistic} of the boundary affinities
     between touching nonzero fragments. For each threshold (ascending), the edge of lowest score

@@ -1,12 +1,19 @@
 """Reference for mutex_watershed: plain Python, for small volumes."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._offsets import as_offsets
 
 
-def mutex_watershed_ref(affinities, offsets, *, attractive=None, strides=None, randomize_strides=False, mask=None,
-                        seed=None):  # fmt: skip
+def mutex_watershed_ref(affinities: ArrayLike, offsets: ArrayLike, *, attractive: int | None = None,
+                        strides: Sequence[int] | None = None, randomize_strides: bool = False,
+                        mask: ArrayLike | None = None,
+                        seed: int | np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
     """Mutex watershed (Wolf et al. 2018, Algorithm 1) with a sorted edge list and a dict of sets.
 
     Same arguments, edge order and labelling as `pytc.kernels.mutex_watershed`: edges sorted by

@@ -2,12 +2,15 @@
 
 Zlateski & Seung 2015, "Image segmentation by size-dependent single linkage clustering of a
 watershed basin graph" (arXiv:1505.00249), with the rules documented in
-`pytc.kernels._watershed.watershed`; written for clarity, not speed (seconds for 10^4 voxels).
+`pytc.kernels.watershed`; written for clarity, not speed (seconds for 10^4 voxels).
 """
+
+from __future__ import annotations
 
 from collections import deque
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...validation import as_affinities
 
@@ -48,9 +51,9 @@ def _edge(aff, v, d, mask):
     return float(aff[(channel,) + at]), u
 
 
-def watershed_ref(affinities, *, low=0.0001, high=0.9999, size_threshold=64, dust=16, mask=None,
-                  weight_threshold=None):
-    """Same contract as `pytc.kernels._watershed.watershed` (without threads)."""
+def watershed_ref(affinities: ArrayLike, *, low: float = 0.0001, high: float = 0.9999, size_threshold: int = 64,
+                  dust: int = 16, mask: ArrayLike | None = None, weight_threshold: float | None = None) -> np.ndarray:
+    """Same contract as `pytc.kernels.watershed` (without threads)."""
     aff = as_affinities(affinities, "watershed_ref")
     weight_threshold = low if weight_threshold is None else weight_threshold
     shape = aff.shape[1:]
