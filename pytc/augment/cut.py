@@ -8,8 +8,9 @@ on it take tens of microseconds, less than the copy of the whole image (see benc
 import numpy as np
 from scipy import ndimage
 
+from ..validation import check_number, fail
 from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range
+from .base import AUGMENTATIONS, IMAGE, Augmentation
 
 NOISE_MODES = ("uniform", "gaussian")
 
@@ -61,6 +62,7 @@ def _paste(image, box, block):
     return out
 
 
+@AUGMENTATIONS.register()
 class CutBlur(Augmentation):
     """A random cuboid of the image is downsampled by a factor drawn in [down_ratio_min, down_ratio_max]
     (in y and x; in z too with `downsample_z`) and upsampled back (Chen et al. 2020's CutBlur, in 3D, as in
@@ -91,11 +93,11 @@ class CutBlur(Augmentation):
     def __init__(self, p=0.5, length_ratio=0.25, down_ratio_min=2.0, down_ratio_max=8.0, downsample_z=False):
         super().__init__(p)
         name = type(self).__name__
-        self.length_ratio = check_range(name, "length_ratio", length_ratio, 0, 1)
-        self.down_ratio_min = check_range(name, "down_ratio_min", down_ratio_min, 1)
-        self.down_ratio_max = check_range(name, "down_ratio_max", down_ratio_max, self.down_ratio_min)
+        self.length_ratio = check_number(length_ratio, name, "length_ratio", 0, 1)
+        self.down_ratio_min = check_number(down_ratio_min, name, "down_ratio_min", 1)
+        self.down_ratio_max = check_number(down_ratio_max, name, "down_ratio_max", self.down_ratio_min)
         if not isinstance(downsample_z, (bool, np.bool_)):
-            raise ValueError(f"{name}: `downsample_z` must be a bool; got {downsample_z!r}")
+            raise fail(name, "downsample_z", "a bool", repr(downsample_z), TypeError)
         self.downsample_z = bool(downsample_z)
 
     def apply(self, sample, rng):
@@ -112,6 +114,7 @@ class CutBlur(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class CutNoise(Augmentation):
     """Noise added to a random cuboid of the image, clipped to the valid range ([0, 1] for float32 images,
     [0, 255] for uint8): uniform in [-scale, scale] ('uniform', PyTorch Connectomics') or normal with std
@@ -140,11 +143,11 @@ class CutNoise(Augmentation):
     def __init__(self, p=0.5, length_ratio=0.25, mode="uniform", scale=0.2):
         super().__init__(p)
         name = type(self).__name__
-        self.length_ratio = check_range(name, "length_ratio", length_ratio, 0, 1)
+        self.length_ratio = check_number(length_ratio, name, "length_ratio", 0, 1)
         if mode not in NOISE_MODES:
             raise ValueError(f"{name}: `mode` must be one of {NOISE_MODES}; got {mode!r}")
         self.mode = mode
-        self.scale = check_range(name, "scale", scale, 0)
+        self.scale = check_number(scale, name, "scale", 0)
 
     def apply(self, sample, rng):
         image = sample[IMAGE]

@@ -4,11 +4,13 @@ import math
 
 import numpy as np
 
+from ..validation import check_number
 from ._defects import box_blur_axis, missing_part
 from ._warp import cast_like, rotation_matrix, warp_slices
-from .base import IMAGE, Augmentation, check_range, label_keys, per_channel
+from .base import AUGMENTATIONS, IMAGE, Augmentation, label_keys, per_channel
 
 
+@AUGMENTATIONS.register()
 class MisAlignment(Augmentation):
     """Shifts in y and x by up to `displacement` voxels: either one section ('slip') or every section from a
     random z on ('translation'). Applies to the image and every label-like array alike. The input needs
@@ -24,8 +26,8 @@ class MisAlignment(Augmentation):
     def __init__(self, p=0.5, displacement=16, rotate_ratio=0.0):
         super().__init__(p)
         name = type(self).__name__
-        self.displacement = check_range(name, "displacement", displacement, 1, integer=True)
-        self.rotate_ratio = check_range(name, "rotate_ratio", rotate_ratio, 0, 1)
+        self.displacement = check_number(displacement, name, "displacement", 1, integer=True)
+        self.rotate_ratio = check_number(rotate_ratio, name, "rotate_ratio", 0, 1)
 
     def input_shape(self, output_shape):
         z, y, x = output_shape
@@ -82,6 +84,7 @@ class MisAlignment(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class MissingSection(Augmentation):
     """Removes `num_sections` random sections (never the first or last) from every array, as PyTorch
     Connectomics does; the input needs `num_sections` extra sections in z, and the output has
@@ -89,7 +92,7 @@ class MissingSection(Augmentation):
 
     def __init__(self, p=0.5, num_sections=2):
         super().__init__(p)
-        self.num_sections = check_range(type(self).__name__, "num_sections", num_sections, 1, integer=True)
+        self.num_sections = check_number(num_sections, type(self).__name__, "num_sections", 1, integer=True)
 
     def input_shape(self, output_shape):
         z, y, x = output_shape
@@ -105,14 +108,15 @@ class MissingSection(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class MotionBlur(Augmentation):
     """Blurs `sections` random sections with a horizontal or vertical box kernel of `kernel_size` (image only)."""
 
     def __init__(self, p=0.5, sections=2, kernel_size=11):
         super().__init__(p)
         name = type(self).__name__
-        self.sections = check_range(name, "sections", sections, 1, integer=True)
-        self.kernel_size = check_range(name, "kernel_size", kernel_size, 1, integer=True)
+        self.sections = check_number(sections, name, "sections", 1, integer=True)
+        self.kernel_size = check_number(kernel_size, name, "kernel_size", 1, integer=True)
 
     def apply(self, sample, rng):
         image = sample[IMAGE]
@@ -131,6 +135,7 @@ class MotionBlur(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class MissingParts(Augmentation):
     """Sections with a missing band, like folds and cracks in EM sections (image only; PyTorch Connectomics).
 
@@ -144,9 +149,9 @@ class MissingParts(Augmentation):
     def __init__(self, p=0.5, iterations=40, deformation_strength=0, deform_ratio=0.25):
         super().__init__(p)
         name = type(self).__name__
-        self.iterations = check_range(name, "iterations", iterations, 0, integer=True)
-        self.deformation_strength = check_range(name, "deformation_strength", deformation_strength, 0)
-        self.deform_ratio = check_range(name, "deform_ratio", deform_ratio, 0, 1)
+        self.iterations = check_number(iterations, name, "iterations", 0, integer=True)
+        self.deformation_strength = check_number(deformation_strength, name, "deformation_strength", 0)
+        self.deform_ratio = check_number(deform_ratio, name, "deform_ratio", 0, 1)
 
     @staticmethod
     def draw_line(shape, rng):

@@ -4,11 +4,13 @@ import math
 
 import numpy as np
 
+from ..validation import check_number
 from ._elastic import coarse_field, elastic_2d, elastic_3d, std_ratio_1d
 from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range, label_keys, per_channel
+from .base import AUGMENTATIONS, IMAGE, Augmentation, label_keys, per_channel
 
 
+@AUGMENTATIONS.register()
 class Elastic(Augmentation):
     """Random elastic deformation: a displacement field of white noise smoothed by a gaussian of std
     `sigma` voxels and scaled by `alpha` (as PyTorch Connectomics' Elastic).
@@ -48,8 +50,8 @@ class Elastic(Augmentation):
 
     def __init__(self, p=0.75, alpha=16.0, sigma=4.0, mode="2d", order=1):
         super().__init__(p)
-        self.alpha = float(check_range("Elastic", "alpha", alpha, low=0))
-        self.sigma = float(check_range("Elastic", "sigma", sigma, low=0))
+        self.alpha = float(check_number(alpha, "Elastic", "alpha", low=0))
+        self.sigma = float(check_number(sigma, "Elastic", "sigma", low=0))
         if mode not in ("2d", "3d"):
             raise ValueError(f"Elastic: `mode` must be '2d' or '3d'; got {mode!r}")
         self.mode = mode

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._warp import rotation_matrix, warp_slices
-from .base import IMAGE, Augmentation, label_keys, per_channel
+from .base import AUGMENTATIONS, IMAGE, Augmentation, label_keys, per_channel
 
 
 def _apply_all(sample, fn, image_fn=None):
@@ -14,6 +14,7 @@ def _apply_all(sample, fn, image_fn=None):
     return sample
 
 
+@AUGMENTATIONS.register()
 class Flip(Augmentation):
     """Random flips along z, y and x and a random y-x transpose (each with probability 1/2).
 
@@ -46,6 +47,7 @@ class Flip(Augmentation):
         return _apply_all(sample, fn)
 
 
+@AUGMENTATIONS.register()
 class Rotate(Augmentation):
     """Rotation in the y-x plane: by a random multiple of 90 degrees (``rot90=True``, exact), or by a
     random angle in [0, 360) (``rot90=False``; images bilinear, labels nearest neighbour)."""

@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from ..validation import check_number
 from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range
+from .base import AUGMENTATIONS, IMAGE, Augmentation
 
 GRAYSCALE_MODES = ("2d", "3d", "mix")
 
@@ -14,6 +15,7 @@ def _adjust(image, contrast, brightness, gamma):
     return np.clip(image, 0, 1) ** gamma
 
 
+@AUGMENTATIONS.register()
 class Grayscale(Augmentation):
     """Random contrast, brightness and gamma, for the whole volume ('3d'), per z-section ('2d'), or one of
     the two chosen at random ('mix'). Contrast factor in [-c, c], brightness in [-b, b], gamma 2**[-1, 1].
@@ -23,8 +25,8 @@ class Grayscale(Augmentation):
     def __init__(self, p=0.75, contrast_factor=0.3, brightness_factor=0.3, mode="mix"):
         super().__init__(p)
         name = type(self).__name__
-        self.contrast_factor = check_range(name, "contrast_factor", contrast_factor, 0, 1)
-        self.brightness_factor = check_range(name, "brightness_factor", brightness_factor, 0, 1)
+        self.contrast_factor = check_number(contrast_factor, name, "contrast_factor", 0, 1)
+        self.brightness_factor = check_number(brightness_factor, name, "brightness_factor", 0, 1)
         if mode not in GRAYSCALE_MODES:
             raise ValueError(f"{name}: `mode` must be one of {GRAYSCALE_MODES}; got {mode!r}")
         self.mode = mode

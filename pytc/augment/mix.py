@@ -3,12 +3,14 @@
 import numpy as np
 from scipy import ndimage
 
+from ..validation import check_number
 from ._mix import rotated_overlaps, rotation_sources
-from .base import Augmentation, check_range
+from .base import AUGMENTATIONS, Augmentation
 
 ANGLES = np.deg2rad(np.arange(0, 360, 30))  # PyTorch Connectomics' candidate rotations
 
 
+@AUGMENTATIONS.register()
 class CopyPaste(Augmentation):
     """Pastes a flipped and/or rotated copy of the labelled objects where it overlaps them least (PyTorch
     Connectomics' CopyPasteAugmentor, for sparse objects such as mitochondria or synapses).
@@ -50,8 +52,8 @@ class CopyPaste(Augmentation):
     def __init__(self, p=0.8, aug_thres=0.7, border=3):
         super().__init__(p)
         name = type(self).__name__
-        self.aug_thres = check_range(name, "aug_thres", aug_thres, 0, 1)
-        self.border = check_range(name, "border", border, 0, integer=True)
+        self.aug_thres = check_number(aug_thres, name, "aug_thres", 0, 1)
+        self.border = check_number(border, name, "border", 0, integer=True)
         self._sources = {}  # (Y, X) -> (12, Y*X) rotation tables, built on first use
 
     def _tables(self, shape):
@@ -131,9 +133,9 @@ class Mixup:
 
     def __init__(self, min_ratio=0.7, max_ratio=0.9, num_aug=2):
         name = type(self).__name__
-        self.min_ratio = check_range(name, "min_ratio", min_ratio, 0, 1)
-        self.max_ratio = check_range(name, "max_ratio", max_ratio, self.min_ratio, 1)
-        self.num_aug = check_range(name, "num_aug", num_aug, 0, integer=True)
+        self.min_ratio = check_number(min_ratio, name, "min_ratio", 0, 1)
+        self.max_ratio = check_number(max_ratio, name, "max_ratio", self.min_ratio, 1)
+        self.num_aug = check_number(num_aug, name, "num_aug", 0, integer=True)
 
     def draw(self, batch, rng):
         """The mixes for a batch of `batch` volumes: a list of (index, other index, ratio)."""
