@@ -4,7 +4,7 @@ import numpy as np
 
 from ..validation import check_number
 from ._warp import cast_like
-from .base import AUGMENTATIONS, IMAGE, Augmentation
+from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample
 
 GRAYSCALE_MODES = ("2d", "3d", "mix")
 
@@ -22,7 +22,8 @@ class Grayscale(Augmentation):
     Images are taken as [0, 1] floats (uint8 scaled by 1/255) and returned in their dtype.
     """
 
-    def __init__(self, p=0.75, contrast_factor=0.3, brightness_factor=0.3, mode="mix"):
+    def __init__(self, p: float = 0.75, contrast_factor: float = 0.3, brightness_factor: float = 0.3,
+                 mode: str = "mix"):
         super().__init__(p)
         name = type(self).__name__
         self.contrast_factor = check_number(contrast_factor, name, "contrast_factor", 0, 1)
@@ -37,7 +38,7 @@ class Grayscale(Augmentation):
         gamma = 2.0 ** rng.uniform(-1, 1, n)
         return contrast, brightness, gamma
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         image = sample[IMAGE]
         mode = self.mode if self.mode != "mix" else ("2d", "3d")[int(rng.integers(2))]
         scale = np.float32(255 if image.dtype == np.uint8 else 1)

@@ -4,6 +4,8 @@ Every target function takes numpy labels, shape (Z, Y, X) or (Y, X), never modif
 of shape (C, Z, Y, X) (or (C, Y, X) for 2D labels).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import ndimage
 
@@ -14,9 +16,11 @@ from ._common import _as3d, _labels, _mode, _out, _resolution
 # the targets a spec names (`build_targets`, config tasks): name -> function(label, **options)
 TARGETS = Registry("target")
 
+Resolution = float | Sequence[float]  # (z, y, x), or one value for all axes
+
 
 @TARGETS.register("binary")
-def binary_target(label, foreground=None):
+def binary_target(label: np.ndarray, foreground: Sequence[int] | None = None) -> np.ndarray:
     """Binary foreground mask, one channel.
 
     Parameters
@@ -37,7 +41,8 @@ def binary_target(label, foreground=None):
 
 
 @TARGETS.register("affinity")
-def affinity_target(label, offsets=None, threads=1):
+def affinity_target(label: np.ndarray, offsets: Sequence[Sequence[int]] | None = None, threads: int | None = 1
+                    ) -> np.ndarray:
     """Affinities (C, Z, Y, X): 1 where both ends are in the same nonzero object.
 
     Thin wrapper over :func:`pytc.kernels.seg_to_affinity`; default offsets are the nearest
@@ -53,7 +58,8 @@ def affinity_target(label, offsets=None, threads=1):
 
 
 @TARGETS.register("boundary")
-def boundary_target(label, thickness=1, background=True, mode="2d", convolve=False):
+def boundary_target(label: np.ndarray, thickness: int = 1, background: bool = True, mode: str = "2d",
+                    convolve: bool = False) -> np.ndarray:
     """Instance boundary mask (PyTC ``seg_to_instance_bd``), one channel.
 
     A voxel is boundary when the window of half-size `thickness` around it (``(2t+1)^2`` in each
@@ -141,8 +147,8 @@ def _instance_energy(lab3, mode, resolution, split_components):
 
 
 @TARGETS.register("instance_edt")
-def instance_edt_target(label, mode="2d", resolution=(1.0, 1.0, 1.0), split_components=True,
-                        background=0.0):
+def instance_edt_target(label: np.ndarray, mode: str = "2d", resolution: Resolution = (1.0, 1.0, 1.0),
+                        split_components: bool = True, background: float = 0.0) -> np.ndarray:
     """Distance transform normalised per instance (PyTC ``edt_instance`` without quantisation).
 
     Each instance voxel gets its Euclidean distance to the nearest voxel outside the instance
@@ -161,15 +167,15 @@ def instance_edt_target(label, mode="2d", resolution=(1.0, 1.0, 1.0), split_comp
     return _out(e, was_2d)
 
 
-def energy_quantize(energy, levels=10):
+def energy_quantize(energy: np.ndarray, levels: int = 10) -> np.ndarray:
     """PyTC's quantisation: -1 (background) -> 0, [i/levels, (i+1)/levels) -> i + 1, 1 -> levels."""
     bins = np.concatenate([[-1.0], np.arange(levels) / float(levels), [1.1]])
     return (np.digitize(energy, bins) - 1).astype(np.float32)
 
 
 @TARGETS.register("quantized_edt")
-def quantized_edt_target(label, mode="2d", resolution=(1.0, 1.0, 1.0), split_components=True,
-                         levels=10):
+def quantized_edt_target(label: np.ndarray, mode: str = "2d", resolution: Resolution = (1.0, 1.0, 1.0),
+                         split_components: bool = True, levels: int = 10) -> np.ndarray:
     """Quantised instance distance (PyTC ``edt_instance(quantize=True)``): one channel of class
     indices in 0..levels (11 classes by default), 0 = background, to train with cross-entropy.
 
@@ -185,7 +191,8 @@ def quantized_edt_target(label, mode="2d", resolution=(1.0, 1.0, 1.0), split_com
 
 
 @TARGETS.register("semantic_edt")
-def semantic_edt_target(label, mode="2d", alpha_fore=4.0, alpha_back=50.0, resolution=(6.0, 1.0, 1.0)):
+def semantic_edt_target(label: np.ndarray, mode: str = "2d", alpha_fore: float = 4.0, alpha_back: float = 50.0,
+                        resolution: Resolution = (6.0, 1.0, 1.0)) -> np.ndarray:
     """tanh of the signed distance (PyTC ``edt_semantic``), one channel in (-1, 1).
 
     ``tanh(d_fore / alpha_fore - d_back / alpha_back)``, d_fore the distance of a foreground
@@ -216,7 +223,7 @@ def semantic_edt_target(label, mode="2d", alpha_fore=4.0, alpha_back=50.0, resol
 
 
 @TARGETS.register("polarity")
-def polarity_target(label):
+def polarity_target(label: np.ndarray) -> np.ndarray:
     """Synaptic polarity, 3 channels (PyTC ``seg_to_polarity``): odd ids > 0 = pre-synaptic,
     even ids > 0 = post-synaptic, any id > 0 = synapse."""
     label = _labels(label, "polarity_target")
@@ -226,7 +233,7 @@ def polarity_target(label):
 
 
 @TARGETS.register("semantic")
-def semantic_target(label, num_classes=None, one_hot=False):
+def semantic_target(label: np.ndarray, num_classes: int | None = None, one_hot: bool = False) -> np.ndarray:
     """Multi-class semantic target.
 
     Default: one channel holding the class index of each voxel (for cross-entropy, like PyTC's
@@ -250,7 +257,7 @@ def semantic_target(label, num_classes=None, one_hot=False):
 
 
 @TARGETS.register("small_object")
-def small_object_target(label, threshold=25, z_ratio=2):
+def small_object_target(label: np.ndarray, threshold: int = 25, z_ratio: float = 2) -> np.ndarray:
     """Mask of small objects (PyTC ``seg_to_small_seg``), one channel, 3D labels.
 
     In every Z slice, 8-connected components of each id with fewer than `threshold` pixels are

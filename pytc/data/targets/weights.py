@@ -6,7 +6,7 @@ from scipy import ndimage
 from ._common import _as3d, _labels
 
 
-def weight_binary_ratio(target, mask=None, alpha=1.0):
+def weight_binary_ratio(target: np.ndarray, mask: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
     """Class-balancing weight for a binary target (PyTC ``weight_binary_ratio``).
 
     With f the foreground fraction (within `mask`), clipped to [0.05, 0.99]: the rarer class
@@ -58,7 +58,7 @@ def _unet_slice(seg, w0, sigma):
     return w
 
 
-def weight_unet(label, w0=10.0, sigma=5.0):
+def weight_unet(label: np.ndarray, w0: float = 10.0, sigma: float = 5.0) -> np.ndarray:
     """U-Net border weight (Ronneberger et al. 2015; PyTC ``weight_unet3d``), per Z slice.
 
     ``w = w_c + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))``, d1, d2 the distances to the inner
