@@ -53,7 +53,7 @@ def _record(benchmark, n):
 @pytest.mark.parametrize("case", list(CASES))
 def test_target(benchmark, labels, case):
     benchmark.group = "targets-18x160x160"
-    fn = TARGETS[case.split("-")[0]]
+    fn = TARGETS.get(case.split("-")[0])
     opts = CASES[case]
     out = fn(labels, **opts)
     assert out.dtype == np.float32 and out.shape[1:] == labels.shape
@@ -64,7 +64,7 @@ def test_target(benchmark, labels, case):
 @pytest.mark.parametrize("case", ["ratio", "unet"])
 def test_weight(benchmark, labels, case):
     benchmark.group = "weights-18x160x160"
-    target = TARGETS["boundary"](labels)
+    target = TARGETS.get("boundary")(labels)
     fn = (lambda: weight_binary_ratio(target)) if case == "ratio" else (lambda: weight_unet(labels))
     assert fn().shape[-3:] == labels.shape
     benchmark.pedantic(fn, rounds=3 if case == "ratio" else 1, warmup_rounds=1 if case == "ratio" else 0)

@@ -7,31 +7,31 @@ by nearest neighbour (ids after are a subset of ids before, plus `fill` where da
 intensity transforms change the image only. Non-array values pass through untouched.
 """
 
-import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-IMAGE = "image"
+from ..geometry import center_crop
+from ..registry import Registry
+from ..sample import IMAGE
+from ..validation import as_shape, check_number, fail
+
+Sample = dict[str, Any]
+
+# every per-sample augmentation, by class name (configs and `build_augmentation` name them)
+AUGMENTATIONS = Registry("augmentation")
 
 
-def check_probability(name, p):
-    if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{name}: `p` must be a probability in [0, 1]; got {p!r}")
+def check_probability(p: Any, fn: str) -> float:
+    """`p` as a float in [0, 1]: TypeError for a non-number, ValueError outside [0, 1]."""
+    check_number(p, fn, "p")
+    if not 0 <= p <= 1:
+        raise fail(fn, "p", "a probability in [0, 1]", repr(p))
     return float(p)
 
 
-def check_range(name, arg, value, low=None, high=None, integer=False):
-    """Validates a scalar parameter: a real (or int) within [low, high]; returns it."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name}: `{arg}` must be {'an integer' if integer else 'a number'}; got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-        raise ValueError(f"{name}: `{arg}` must be in {bounds}; got {value!r}")
-    return value
-
-
-def spatial_shape(sample):
+def spatial_shape(sample: Sample) -> tuple[int, ...]:
     """The (Z, Y, X) shape of a sample, after checking that every array agrees with the image."""
     if IMAGE not in sample:
         raise KeyError(f"augmentation: the sample must have an 'image' array; got keys {sorted(sample)}")
@@ -49,25 +49,15 @@ def spatial_shape(sample):
     return shape
 
 
-def label_keys(sample):
+def label_keys(sample: Sample) -> list[str]:
     return [key for key, value in sample.items() if key != IMAGE and isinstance(value, np.ndarray)]
 
 
-def per_channel(image, fn):
+def per_channel(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Applies fn to each (Z, Y, X) channel of a (C, Z, Y, X) image, or to a (Z, Y, X) image."""
     if image.ndim == 3:
         return fn(image)
     return np.stack([fn(channel) for channel in image])
-
-
-def center_crop(array, shape):
-    """The centered (…, *shape) crop of the last len(shape) axes of `array` (a view)."""
-    spatial = array.shape[-len(shape):]
-    if any(s < t for s, t in zip(spatial, shape)):
-        raise ValueError(f"center_crop: array of spatial shape {spatial} is smaller than {tuple(shape)}")
-    starts = [(s - t) // 2 for s, t in zip(spatial, shape)]
-    crop = tuple(slice(a, a + t) for a, t in zip(starts, shape))
-    return array[(Ellipsis,) + crop]
 
 
 class Augmentation:
@@ -79,13 +69,13 @@ class Augmentation:
     replaces them with new ones.
     """
 
-    def __init__(self, p=0.5):
-        self.p = check_probability(type(self).__name__, p)
+    def __init__(self, p: float = 0.5):
+        self.p = check_probability(p, type(self).__name__)
 
-    def input_shape(self, output_shape):
+    def input_shape(self, output_shape: Sequence[int]) -> tuple[int, ...]:
         return tuple(output_shape)
 
-    def __call__(self, sample, rng):
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
         spatial_shape(sample)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"{type(self).__name__}: `rng` must be a numpy.random.Generator; got {type(rng).__name__}")
@@ -94,7 +84,7 @@ class Augmentation:
             return sample
         return self.apply(sample, rng)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         raise NotImplementedError
 
     def __repr__(self):
@@ -105,12 +95,17 @@ class Augmentation:
 class Compose:
     """Applies augmentations in order, each with its own probability, then center-crops to `output_shape`.
 
+    The pipeline owns the crop: given a sample of at least `input_shape()` it crops the centred `input_shape()`
+    region, augments it and returns the centred `output_shape` crop, C-contiguous. Without `output_shape` it
+    augments the sample as it is and crops nothing. A `pytc.data.VolumeDataset` owns the shape: it reads
+    ``input_shape(sample_shape)`` voxels and runs ``with_output_shape(sample_shape)``, so a `Compose` given to
+    it needs no `output_shape` (one that has one must agree with the dataset's `sample_shape`).
+
     Parameters
     ----------
     transforms : list of Augmentation
     output_shape : tuple of 3 ints, optional
-        Spatial shape of the samples returned. The data loader reads crops of
-        ``input_shape()`` (output shape plus every augmentation's margin).
+        Spatial shape of the samples returned.
 
     Examples
     --------
@@ -125,18 +120,30 @@ class Compose:
     ((8, 32, 32), dtype('uint32'))
     """
 
-    def __init__(self, transforms, output_shape=None):
+    def __init__(self, transforms: Sequence[Augmentation], output_shape: Sequence[int] | None = None):
         for t in transforms:
             if not isinstance(t, Augmentation) and not hasattr(t, "input_shape"):
                 raise TypeError(f"Compose: `transforms` must hold Augmentation objects; got {type(t).__name__}")
         self.transforms = list(transforms)
         if output_shape is not None:
-            if len(output_shape) != 3 or any(int(s) < 1 for s in output_shape):
-                raise ValueError(f"Compose: `output_shape` must be 3 positive ints (Z, Y, X); got {output_shape}")
-            output_shape = tuple(int(s) for s in output_shape)
+            try:
+                output_shape = as_shape(output_shape, "Compose", "output_shape")
+            except (TypeError, ValueError):
+                raise fail("Compose", "output_shape", "3 positive ints (Z, Y, X)", repr(output_shape)) from None
         self.output_shape = output_shape
 
-    def input_shape(self, output_shape=None):
+    def with_output_shape(self, output_shape: Sequence[int]) -> "Compose":
+        """This pipeline returning `output_shape` crops: itself when that is its `output_shape`, else a copy
+        (same transforms); ValueError when it already has another `output_shape`."""
+        output_shape = as_shape(output_shape, "Compose.with_output_shape", "output_shape")
+        if self.output_shape == output_shape:
+            return self
+        if self.output_shape is not None:
+            raise fail("Compose.with_output_shape", "output_shape", f"this pipeline's output_shape {self.output_shape}",
+                       output_shape)  # fmt: skip
+        return Compose(self.transforms, output_shape)
+
+    def input_shape(self, output_shape: Sequence[int] | None = None) -> tuple[int, ...]:
         """The spatial shape of crops to read so that every augmentation has its margin."""
         shape = output_shape or self.output_shape
         if shape is None:
@@ -145,21 +152,26 @@ class Compose:
             shape = t.input_shape(tuple(shape))
         return tuple(int(s) for s in shape)
 
-    def __call__(self, sample, rng):
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
         shape = spatial_shape(sample)
         if self.output_shape is not None:
             needed = self.input_shape()
             if any(s < n for s, n in zip(shape, needed)):
                 raise ValueError(f"Compose: the sample has spatial shape {shape}, smaller than the {needed} "
                                  f"needed for output_shape {self.output_shape}")
-            sample = {k: center_crop(v, needed) if isinstance(v, np.ndarray) else v for k, v in sample.items()}
+            sample = _crop(sample, needed)
         for t in self.transforms:
             sample = t(sample, rng)
         if self.output_shape is not None:
-            sample = {k: np.ascontiguousarray(center_crop(v, self.output_shape)) if isinstance(v, np.ndarray)
-                      else v for k, v in sample.items()}  # fmt: skip
+            sample = {k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v
+                      for k, v in _crop(sample, self.output_shape).items()}  # fmt: skip
         return sample
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ",\n  ".join(repr(t) for t in self.transforms)
         return f"Compose([\n  {inner}\n], output_shape={self.output_shape})"
+
+
+def _crop(sample: Sample, shape: tuple[int, ...]) -> Sample:
+    """Every array of `sample` center-cropped to `shape` (views; other values as they are)."""
+    return {k: center_crop(v, shape) if isinstance(v, np.ndarray) else v for k, v in sample.items()}

@@ -5,16 +5,20 @@ No numba here: at the training size (output 18x160x160) the cuboid is 4x40x40 vo
 on it take tens of microseconds, less than the copy of the whole image (see benchmarks/test_bench_mixing.py).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import ndimage
 
+from ..validation import check_number, fail
 from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range
+from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample
 
 NOISE_MODES = ("uniform", "gaussian")
 
 
-def random_cuboid(shape, length_ratio, rng, axes=(0, 1, 2)):
+def random_cuboid(shape: Sequence[int], length_ratio: float, rng: np.random.Generator,
+                  axes: Sequence[int] = (0, 1, 2)) -> tuple[slice, ...]:
     """Slices of a random cuboid whose side along each axis in `axes` is int(length_ratio * length)
     (the whole length along the other axes)."""
     box = []
@@ -28,7 +32,7 @@ def random_cuboid(shape, length_ratio, rng, axes=(0, 1, 2)):
     return tuple(box)
 
 
-def blur_cuboid(block, factor):
+def blur_cuboid(block: np.ndarray, factor: Sequence[float]) -> np.ndarray:
     """`block` (float32, (Z, Y, X)) downsampled by `factor` per axis and upsampled back to its shape, as
     PyTorch Connectomics' CutBlur does with scikit-image's ``resize``: the low-resolution shape is
     ``int(n / f)`` (at least 1); down: gaussian anti-aliasing with sigma ``max(0, (n / m - 1) / 2)`` then
@@ -61,6 +65,7 @@ def _paste(image, box, block):
     return out
 
 
+@AUGMENTATIONS.register()
 class CutBlur(Augmentation):
     """A random cuboid of the image is downsampled by a factor drawn in [down_ratio_min, down_ratio_max]
     (in y and x; in z too with `downsample_z`) and upsampled back (Chen et al. 2020's CutBlur, in 3D, as in
@@ -88,17 +93,18 @@ class CutBlur(Augmentation):
     ((8, 64, 64), True)
     """
 
-    def __init__(self, p=0.5, length_ratio=0.25, down_ratio_min=2.0, down_ratio_max=8.0, downsample_z=False):
+    def __init__(self, p: float = 0.5, length_ratio: float = 0.25, down_ratio_min: float = 2.0,
+                 down_ratio_max: float = 8.0, downsample_z: bool = False):
         super().__init__(p)
         name = type(self).__name__
-        self.length_ratio = check_range(name, "length_ratio", length_ratio, 0, 1)
-        self.down_ratio_min = check_range(name, "down_ratio_min", down_ratio_min, 1)
-        self.down_ratio_max = check_range(name, "down_ratio_max", down_ratio_max, self.down_ratio_min)
+        self.length_ratio = check_number(length_ratio, name, "length_ratio", 0, 1)
+        self.down_ratio_min = check_number(down_ratio_min, name, "down_ratio_min", 1)
+        self.down_ratio_max = check_number(down_ratio_max, name, "down_ratio_max", self.down_ratio_min)
         if not isinstance(downsample_z, (bool, np.bool_)):
-            raise ValueError(f"{name}: `downsample_z` must be a bool; got {downsample_z!r}")
+            raise fail(name, "downsample_z", "a bool", repr(downsample_z), TypeError)
         self.downsample_z = bool(downsample_z)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         image = sample[IMAGE]
         box = random_cuboid(image.shape[-3:], self.length_ratio, rng)
         ratio = rng.uniform(self.down_ratio_min, self.down_ratio_max)
@@ -112,6 +118,7 @@ class CutBlur(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class CutNoise(Augmentation):
     """Noise added to a random cuboid of the image, clipped to the valid range ([0, 1] for float32 images,
     [0, 255] for uint8): uniform in [-scale, scale] ('uniform', PyTorch Connectomics') or normal with std
@@ -137,16 +144,16 @@ class CutNoise(Augmentation):
     (True, True)
     """
 
-    def __init__(self, p=0.5, length_ratio=0.25, mode="uniform", scale=0.2):
+    def __init__(self, p: float = 0.5, length_ratio: float = 0.25, mode: str = "uniform", scale: float = 0.2):
         super().__init__(p)
         name = type(self).__name__
-        self.length_ratio = check_range(name, "length_ratio", length_ratio, 0, 1)
+        self.length_ratio = check_number(length_ratio, name, "length_ratio", 0, 1)
         if mode not in NOISE_MODES:
             raise ValueError(f"{name}: `mode` must be one of {NOISE_MODES}; got {mode!r}")
         self.mode = mode
-        self.scale = check_range(name, "scale", scale, 0)
+        self.scale = check_number(scale, name, "scale", 0)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         image = sample[IMAGE]
         shape = image.shape[-3:]
         box = random_cuboid(shape, self.length_ratio, rng, axes=(0, 1, 2) if shape[0] > 1 else (1, 2))

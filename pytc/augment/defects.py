@@ -1,14 +1,17 @@
 """EM-defect augmentations (PyTorch Connectomics' defaults): misalignment, missing sections, motion blur."""
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
+from ..validation import check_number
 from ._defects import box_blur_axis, missing_part
 from ._warp import cast_like, rotation_matrix, warp_slices
-from .base import IMAGE, Augmentation, check_range, label_keys, per_channel
+from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample, label_keys, per_channel
 
 
+@AUGMENTATIONS.register()
 class MisAlignment(Augmentation):
     """Shifts in y and x by up to `displacement` voxels: either one section ('slip') or every section from a
     random z on ('translation'). Applies to the image and every label-like array alike. The input needs
@@ -21,13 +24,13 @@ class MisAlignment(Augmentation):
     images bilinear, labels nearest neighbour.
     """
 
-    def __init__(self, p=0.5, displacement=16, rotate_ratio=0.0):
+    def __init__(self, p: float = 0.5, displacement: int = 16, rotate_ratio: float = 0.0):
         super().__init__(p)
         name = type(self).__name__
-        self.displacement = check_range(name, "displacement", displacement, 1, integer=True)
-        self.rotate_ratio = check_range(name, "rotate_ratio", rotate_ratio, 0, 1)
+        self.displacement = check_number(displacement, name, "displacement", 1, integer=True)
+        self.rotate_ratio = check_number(rotate_ratio, name, "rotate_ratio", 0, 1)
 
-    def input_shape(self, output_shape):
+    def input_shape(self, output_shape: Sequence[int]) -> tuple[int, ...]:
         z, y, x = output_shape
         return (z, y + self.displacement, x + self.displacement)
 
@@ -51,7 +54,7 @@ class MisAlignment(Augmentation):
         sample[IMAGE] = per_channel(sample[IMAGE], lambda a: warp_slices(a, matrices, order=1))
         return sample
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         shape = sample[IMAGE].shape[-3:]
         d = self.displacement
         if shape[0] < 3 or shape[1] <= d or shape[2] <= d:
@@ -82,20 +85,21 @@ class MisAlignment(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class MissingSection(Augmentation):
     """Removes `num_sections` random sections (never the first or last) from every array, as PyTorch
     Connectomics does; the input needs `num_sections` extra sections in z, and the output has
     `num_sections` fewer."""
 
-    def __init__(self, p=0.5, num_sections=2):
+    def __init__(self, p: float = 0.5, num_sections: int = 2):
         super().__init__(p)
-        self.num_sections = check_range(type(self).__name__, "num_sections", num_sections, 1, integer=True)
+        self.num_sections = check_number(num_sections, type(self).__name__, "num_sections", 1, integer=True)
 
-    def input_shape(self, output_shape):
+    def input_shape(self, output_shape: Sequence[int]) -> tuple[int, ...]:
         z, y, x = output_shape
         return (z + self.num_sections, y, x)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         nz = sample[IMAGE].shape[-3]
         if nz - 2 < self.num_sections:
             return sample
@@ -105,16 +109,17 @@ class MissingSection(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class MotionBlur(Augmentation):
     """Blurs `sections` random sections with a horizontal or vertical box kernel of `kernel_size` (image only)."""
 
-    def __init__(self, p=0.5, sections=2, kernel_size=11):
+    def __init__(self, p: float = 0.5, sections: int = 2, kernel_size: int = 11):
         super().__init__(p)
         name = type(self).__name__
-        self.sections = check_range(name, "sections", sections, 1, integer=True)
-        self.kernel_size = check_range(name, "kernel_size", kernel_size, 1, integer=True)
+        self.sections = check_number(sections, name, "sections", 1, integer=True)
+        self.kernel_size = check_number(kernel_size, name, "kernel_size", 1, integer=True)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         image = sample[IMAGE]
         nz = image.shape[-3]
         zs = rng.choice(nz, min(self.sections, nz), replace=False)
@@ -131,6 +136,7 @@ class MotionBlur(Augmentation):
         return sample
 
 
+@AUGMENTATIONS.register()
 class MissingParts(Augmentation):
     """Sections with a missing band, like folds and cracks in EM sections (image only; PyTorch Connectomics).
 
@@ -141,22 +147,23 @@ class MissingParts(Augmentation):
     (a band of L1 radius `iterations`) is filled with the section's mean.
     """
 
-    def __init__(self, p=0.5, iterations=40, deformation_strength=0, deform_ratio=0.25):
+    def __init__(self, p: float = 0.5, iterations: int = 40, deformation_strength: float = 0,
+                 deform_ratio: float = 0.25):
         super().__init__(p)
         name = type(self).__name__
-        self.iterations = check_range(name, "iterations", iterations, 0, integer=True)
-        self.deformation_strength = check_range(name, "deformation_strength", deformation_strength, 0)
-        self.deform_ratio = check_range(name, "deform_ratio", deform_ratio, 0, 1)
+        self.iterations = check_number(iterations, name, "iterations", 0, integer=True)
+        self.deformation_strength = check_number(deformation_strength, name, "deformation_strength", 0)
+        self.deform_ratio = check_number(deform_ratio, name, "deform_ratio", 0, 1)
 
     @staticmethod
-    def draw_line(shape, rng):
+    def draw_line(shape: Sequence[int], rng: np.random.Generator) -> tuple[int, int, int, int]:
         """Endpoints (r0, c0, r1, c1) of a random line spanning the section."""
         h, w = shape
         if rng.random() < 0.5:
             return 0, int(rng.integers(1, max(2, w - 2))), h - 1, int(rng.integers(1, max(2, w - 2)))
         return int(rng.integers(1, max(2, h - 2))), 0, int(rng.integers(1, max(2, h - 2))), w - 1
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         image = sample[IMAGE]
         work = image.astype(np.float32)
         sections = work[np.newaxis] if work.ndim == 3 else work

@@ -1,14 +1,17 @@
 """Elastic deformation (PyTorch Connectomics' Elastic), with the field fused into the resampling."""
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
+from ..validation import check_number
 from ._elastic import coarse_field, elastic_2d, elastic_3d, std_ratio_1d
 from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range, label_keys, per_channel
+from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample, label_keys, per_channel
 
 
+@AUGMENTATIONS.register()
 class Elastic(Augmentation):
     """Random elastic deformation: a displacement field of white noise smoothed by a gaussian of std
     `sigma` voxels and scaled by `alpha` (as PyTorch Connectomics' Elastic).
@@ -46,10 +49,10 @@ class Elastic(Augmentation):
     (8, 32, 32)
     """
 
-    def __init__(self, p=0.75, alpha=16.0, sigma=4.0, mode="2d", order=1):
+    def __init__(self, p: float = 0.75, alpha: float = 16.0, sigma: float = 4.0, mode: str = "2d", order: int = 1):
         super().__init__(p)
-        self.alpha = float(check_range("Elastic", "alpha", alpha, low=0))
-        self.sigma = float(check_range("Elastic", "sigma", sigma, low=0))
+        self.alpha = float(check_number(alpha, "Elastic", "alpha", low=0))
+        self.sigma = float(check_number(sigma, "Elastic", "sigma", low=0))
         if mode not in ("2d", "3d"):
             raise ValueError(f"Elastic: `mode` must be '2d' or '3d'; got {mode!r}")
         self.mode = mode
@@ -57,22 +60,22 @@ class Elastic(Augmentation):
             raise ValueError(f"Elastic: `order` must be 1 (order 3 is not implemented); got {order!r}")
         self.order = int(order)
 
-    def max_displacement(self):
+    def max_displacement(self) -> float:
         """The largest displacement the field can have (voxels): the coarse noise is in [-1, 1], the
         gaussian and the B-spline weights are positive and sum to 1, so |d| <= the coefficients' scale."""
         ndim = 3 if self.mode == "3d" else 2
         return min(self.alpha, self.alpha * std_ratio_1d(self.sigma, max(self.sigma, 1.0)) ** ndim)
 
-    def margin(self):
+    def margin(self) -> int:
         """Voxels added on each side (y and x; z too in mode '3d'): max displacement + 1 for interpolation."""
         return math.ceil(self.max_displacement()) + 1
 
-    def input_shape(self, output_shape):
+    def input_shape(self, output_shape: Sequence[int]) -> tuple[int, ...]:
         z, y, x = output_shape
         m = 2 * self.margin()
         return (z + m if self.mode == "3d" else z, y + m, x + m)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         shape = sample[IMAGE].shape[-3:]
         ndim = 3 if self.mode == "3d" else 2
         coef, spacing = coarse_field(shape, ndim, self.sigma, self.alpha, rng)

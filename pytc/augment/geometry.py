@@ -1,9 +1,11 @@
 """Flips, transposes and rotations."""
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ._warp import rotation_matrix, warp_slices
-from .base import IMAGE, Augmentation, label_keys, per_channel
+from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample, label_keys, per_channel
 
 
 def _apply_all(sample, fn, image_fn=None):
@@ -14,6 +16,7 @@ def _apply_all(sample, fn, image_fn=None):
     return sample
 
 
+@AUGMENTATIONS.register()
 class Flip(Augmentation):
     """Random flips along z, y and x and a random y-x transpose (each with probability 1/2).
 
@@ -21,16 +24,16 @@ class Flip(Augmentation):
     sample whose transposed axes have equal length: `input_shape` asks for that.
     """
 
-    def __init__(self, p=1.0, xz_transpose=False):
+    def __init__(self, p: float = 1.0, xz_transpose: bool = False):
         super().__init__(p)
         self.xz_transpose = bool(xz_transpose)
 
-    def input_shape(self, output_shape):
+    def input_shape(self, output_shape: Sequence[int]) -> tuple[int, ...]:
         z, y, x = output_shape
         side = max(y, x, z) if self.xz_transpose else max(y, x)
         return (side if self.xz_transpose else z, side, side)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         flips = rng.random(3) < 0.5
         transpose_yx = rng.random() < 0.5
         transpose_zx = self.xz_transpose and rng.random() < 0.5
@@ -46,20 +49,21 @@ class Flip(Augmentation):
         return _apply_all(sample, fn)
 
 
+@AUGMENTATIONS.register()
 class Rotate(Augmentation):
     """Rotation in the y-x plane: by a random multiple of 90 degrees (``rot90=True``, exact), or by a
     random angle in [0, 360) (``rot90=False``; images bilinear, labels nearest neighbour)."""
 
-    def __init__(self, p=0.5, rot90=True):
+    def __init__(self, p: float = 0.5, rot90: bool = True):
         super().__init__(p)
         self.rot90 = bool(rot90)
 
-    def input_shape(self, output_shape):
+    def input_shape(self, output_shape: Sequence[int]) -> tuple[int, ...]:
         z, y, x = output_shape
         side = max(y, x) if self.rot90 else int(np.ceil(np.hypot(y, x))) + 2
         return (z, side, side)
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         if self.rot90:
             k = int(rng.integers(4))
             return _apply_all(sample, lambda a: np.ascontiguousarray(np.rot90(a, k, axes=(1, 2))))

@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from ..validation import check_number
 from ._warp import cast_like
-from .base import IMAGE, Augmentation, check_range
+from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample
 
 GRAYSCALE_MODES = ("2d", "3d", "mix")
 
@@ -14,17 +15,19 @@ def _adjust(image, contrast, brightness, gamma):
     return np.clip(image, 0, 1) ** gamma
 
 
+@AUGMENTATIONS.register()
 class Grayscale(Augmentation):
     """Random contrast, brightness and gamma, for the whole volume ('3d'), per z-section ('2d'), or one of
     the two chosen at random ('mix'). Contrast factor in [-c, c], brightness in [-b, b], gamma 2**[-1, 1].
     Images are taken as [0, 1] floats (uint8 scaled by 1/255) and returned in their dtype.
     """
 
-    def __init__(self, p=0.75, contrast_factor=0.3, brightness_factor=0.3, mode="mix"):
+    def __init__(self, p: float = 0.75, contrast_factor: float = 0.3, brightness_factor: float = 0.3,
+                 mode: str = "mix"):
         super().__init__(p)
         name = type(self).__name__
-        self.contrast_factor = check_range(name, "contrast_factor", contrast_factor, 0, 1)
-        self.brightness_factor = check_range(name, "brightness_factor", brightness_factor, 0, 1)
+        self.contrast_factor = check_number(contrast_factor, name, "contrast_factor", 0, 1)
+        self.brightness_factor = check_number(brightness_factor, name, "brightness_factor", 0, 1)
         if mode not in GRAYSCALE_MODES:
             raise ValueError(f"{name}: `mode` must be one of {GRAYSCALE_MODES}; got {mode!r}")
         self.mode = mode
@@ -35,7 +38,7 @@ class Grayscale(Augmentation):
         gamma = 2.0 ** rng.uniform(-1, 1, n)
         return contrast, brightness, gamma
 
-    def apply(self, sample, rng):
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
         image = sample[IMAGE]
         mode = self.mode if self.mode != "mix" else ("2d", "3d")[int(rng.integers(2))]
         scale = np.float32(255 if image.dtype == np.uint8 else 1)

@@ -1,14 +1,19 @@
 """Augmentations that combine data: CopyPaste within a sample, Mixup across a batch."""
 
+from typing import Any
+
 import numpy as np
 from scipy import ndimage
 
+from ..sample import LABEL
+from ..validation import check_number
 from ._mix import rotated_overlaps, rotation_sources
-from .base import Augmentation, check_range
+from .base import AUGMENTATIONS, Augmentation, Sample
 
 ANGLES = np.deg2rad(np.arange(0, 360, 30))  # PyTorch Connectomics' candidate rotations
 
 
+@AUGMENTATIONS.register()
 class CopyPaste(Augmentation):
     """Pastes a flipped and/or rotated copy of the labelled objects where it overlaps them least (PyTorch
     Connectomics' CopyPasteAugmentor, for sparse objects such as mitochondria or synapses).
@@ -47,11 +52,11 @@ class CopyPaste(Augmentation):
     (True, [0, 7])
     """
 
-    def __init__(self, p=0.8, aug_thres=0.7, border=3):
+    def __init__(self, p: float = 0.8, aug_thres: float = 0.7, border: int = 3):
         super().__init__(p)
         name = type(self).__name__
-        self.aug_thres = check_range(name, "aug_thres", aug_thres, 0, 1)
-        self.border = check_range(name, "border", border, 0, integer=True)
+        self.aug_thres = check_number(aug_thres, name, "aug_thres", 0, 1)
+        self.border = check_number(border, name, "border", 0, integer=True)
         self._sources = {}  # (Y, X) -> (12, Y*X) rotation tables, built on first use
 
     def _tables(self, shape):
@@ -59,10 +64,10 @@ class CopyPaste(Augmentation):
             self._sources[shape] = np.stack([rotation_sources(a, shape) for a in ANGLES])
         return self._sources[shape]
 
-    def apply(self, sample, rng):
-        if "label" not in sample:
+    def apply(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        if LABEL not in sample:
             raise KeyError("CopyPaste: the sample needs a 'label' array")
-        label = sample["label"]
+        label = sample[LABEL]
         n_z, h, w = label.shape
         foreground = np.ascontiguousarray(label > 0).reshape(n_z, h * w)
         count = np.count_nonzero(foreground)
@@ -129,13 +134,13 @@ class Mixup:
     2
     """
 
-    def __init__(self, min_ratio=0.7, max_ratio=0.9, num_aug=2):
+    def __init__(self, min_ratio: float = 0.7, max_ratio: float = 0.9, num_aug: int = 2):
         name = type(self).__name__
-        self.min_ratio = check_range(name, "min_ratio", min_ratio, 0, 1)
-        self.max_ratio = check_range(name, "max_ratio", max_ratio, self.min_ratio, 1)
-        self.num_aug = check_range(name, "num_aug", num_aug, 0, integer=True)
+        self.min_ratio = check_number(min_ratio, name, "min_ratio", 0, 1)
+        self.max_ratio = check_number(max_ratio, name, "max_ratio", self.min_ratio, 1)
+        self.num_aug = check_number(num_aug, name, "num_aug", 0, integer=True)
 
-    def draw(self, batch, rng):
+    def draw(self, batch: int, rng: np.random.Generator) -> list[tuple[int, int, float]]:
         """The mixes for a batch of `batch` volumes: a list of (index, other index, ratio)."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"{type(self).__name__}: `rng` must be a numpy.random.Generator; got {type(rng).__name__}")
@@ -148,7 +153,7 @@ class Mixup:
             mixes.append((int(major), minor, float(rng.uniform(self.min_ratio, self.max_ratio))))
         return mixes
 
-    def mix_batch(self, images, rng):
+    def mix_batch(self, images: Any, rng: np.random.Generator) -> Any:
         """A new batch with the mixes drawn from `rng` applied.
 
         `images` is a (B, ...) numpy array or torch tensor (PyTorch Connectomics: (B, C, Z, Y, X)); the result
@@ -185,6 +190,7 @@ class Mixup:
         return f"Mixup(min_ratio={self.min_ratio!r}, max_ratio={self.max_ratio!r}, num_aug={self.num_aug!r})"
 
 
-def mixup(images, rng, min_ratio=0.7, max_ratio=0.9, num_aug=2):
+def mixup(images: Any, rng: np.random.Generator, min_ratio: float = 0.7, max_ratio: float = 0.9,
+          num_aug: int = 2) -> Any:
     """``Mixup(min_ratio, max_ratio, num_aug).mix_batch(images, rng)``: see `Mixup`."""
     return Mixup(min_ratio, max_ratio, num_aug).mix_batch(images, rng)

@@ -1,38 +1,40 @@
 """Ready-made augmentation pipelines, and pipelines described by names and parameters (as in configs)."""
 
-from . import base
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..validation import check_choice
+from .base import AUGMENTATIONS, Augmentation, Compose
 
 # PyTorch Connectomics' EM list, in its order: geometric transforms first, then intensity and artefacts
 EM_PRESET = ("Flip", "Rotate", "Rescale", "Elastic", "MisAlignment", "MissingSection", "Grayscale",
              "MissingParts", "MotionBlur", "CutBlur", "CutNoise")  # fmt: skip
 
 
-def augmentation_classes():
-    """Name -> class of every per-sample augmentation in `pytc.augment` (Mixup, a batch transform, excluded)."""
-    import pytc.augment as augment
-
-    return {name: getattr(augment, name) for name in augment.__all__
-            if isinstance(getattr(augment, name), type) and issubclass(getattr(augment, name), base.Augmentation)
-            and name not in ("Augmentation", "Mixup")}  # fmt: skip
+def augmentation_classes() -> dict[str, type]:
+    """Name -> class of every registered per-sample augmentation (`AUGMENTATIONS`; Mixup, a batch transform, is
+    not one)."""
+    return {name: AUGMENTATIONS.get(name) for name in AUGMENTATIONS}
 
 
-def build_augmentation(name, **params):
-    """One augmentation by class name, e.g. ``build_augmentation("Elastic", alpha=8.0, p=0.5)``."""
-    classes = augmentation_classes()
-    if name not in classes:
-        raise ValueError(f"build_augmentation: unknown augmentation {name!r}; known: {', '.join(sorted(classes))}")
+def build_augmentation(name: str, **params: Any) -> Augmentation:
+    """One augmentation by class name, e.g. ``build_augmentation("Elastic", alpha=8.0, p=0.5)``; an unknown
+    name is a ValueError that lists the known ones."""
+    cls = AUGMENTATIONS.get(name)
     try:
-        return classes[name](**params)
+        return cls(**params)
     except TypeError as e:
         raise ValueError(f"build_augmentation: {name}: {e}") from None
 
 
-def build_augmentations(output_shape, preset="em", isotropic=False, skip=(), params=None, extra=()):
+def build_augmentations(output_shape: Sequence[int] | None, preset: str = "em", isotropic: bool = False,
+                        skip: Sequence[str] = (), params: Mapping[str, Mapping[str, Any]] | None = None,
+                        extra: Sequence[Mapping[str, Any]] = ()) -> Compose:
     """A `Compose` from a preset minus `skip`, with per-augmentation `params`, then the `extra` entries.
 
     Parameters
     ----------
-    output_shape : 3 ints
+    output_shape : 3 ints, or None to leave it to the `VolumeDataset` that uses the pipeline
     preset : 'em' or 'none'
         'em': `EM_PRESET`, PyTorch Connectomics' EM list with its default probabilities.
     isotropic : bool
@@ -41,8 +43,7 @@ def build_augmentations(output_shape, preset="em", isotropic=False, skip=(), par
     params : dict name -> dict of keyword arguments for preset augmentations, e.g. ``{"Elastic": {"alpha": 8}}``
     extra : list of dicts ``{"name": ..., **keyword arguments}`` appended after the preset
     """
-    if preset not in ("em", "none"):
-        raise ValueError(f"build_augmentations: `preset` must be 'em' or 'none'; got {preset!r}")
+    check_choice(preset, "build_augmentations", "preset", ("em", "none"))
     names = EM_PRESET if preset == "em" else ()
     params = dict(params or {})
     for name in list(skip) + list(params):
@@ -57,10 +58,10 @@ def build_augmentations(output_shape, preset="em", isotropic=False, skip=(), par
         if "name" not in entry:
             raise ValueError(f"build_augmentations: each `extra` entry needs a 'name'; got {entry}")
         transforms.append(build_augmentation(entry.pop("name"), **entry))
-    return base.Compose(transforms, output_shape=output_shape)
+    return Compose(transforms, output_shape=output_shape)
 
 
-def em_augmentations(output_shape, isotropic=False):
+def em_augmentations(output_shape: Sequence[int] | None, isotropic: bool = False) -> Compose:
     """PyTorch Connectomics' EM training augmentations, each with its default probability, as one `Compose`.
 
     Geometric transforms first (flips and transposes, 90-degree rotations, rescaling, elastic warps, section

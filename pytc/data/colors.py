@@ -16,7 +16,7 @@ def _hash(ids):
     return x ^ (x >> np.uint64(31))
 
 
-def label_colors(labels):
+def label_colors(labels: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 RGB: each nonzero id its own colour (the same for that id everywhere), 0 black.
 
     Colours are bright enough to tell from the black background (each channel in [48, 255]).
@@ -34,7 +34,7 @@ def label_colors(labels):
     return rgb
 
 
-def affinity_rgb(affinities):
+def affinity_rgb(affinities: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 RGB of the first three channels of (C, ...) affinities in [0, 1]: z red, y green,
     x blue, so a boundary shows dark and a boundary along one axis shows in the other two colours."""
     a = np.asarray(affinities, dtype=np.float32)
@@ -42,7 +42,7 @@ def affinity_rgb(affinities):
     return (np.clip(np.moveaxis(a, 0, -1), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def gray_rgb(image, low=None, high=None):
+def gray_rgb(image: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
     """(..., 3) uint8 grey RGB of an image, mapping [low, high] (default: its min and max) to [0, 255]."""
     image = np.asarray(image, dtype=np.float32)
     low = float(image.min()) if low is None else low

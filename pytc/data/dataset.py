@@ -1,53 +1,29 @@
-"""Training and inference datasets over several EM volumes, read lazily by region."""
+"""`VolumeDataset`: training crops and test-mode windows over several EM volumes, read lazily by region.
+
+Sampling (reading regions, choosing crops, rejection) is in `pytc.data.sampling`, the DataLoader in
+`pytc.data.loader`, the window grid in `pytc.geometry`.
+"""
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
+from ..geometry import grid
+from ..sample import IMAGE, LABEL, MASK, POSITION, TARGET, WEIGHT
+from ..validation import as_shape, check_choice, check_number, fail
 from .io import open_volume, split_dataset
 from .normalize import Normalization
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def _as_shape(name, shape, ndim=3):
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        shape = ()
-    if len(shape) != ndim or min(shape) < 1:
-        raise ValueError(f"VolumeDataset: `{name}` must be {ndim} positive ints; got {shape}")
-    return shape
-
-
-def read_region(volume, start, shape, pad_mode="reflect"):
-    """The region [start, start + shape) of a lazily read volume; parts outside are padded by
-    reflection (or `pad_mode` for np.pad)."""
-    lo = [max(0, s) for s in start]
-    hi = [min(n, s + k) for n, s, k in zip(volume.shape, start, shape)]
-    if any(l >= h for l, h in zip(lo, hi)):
-        raise ValueError(f"read_region: region at {start} of shape {shape} misses the volume {volume.shape}")
-    data = np.asarray(volume[tuple(slice(l, h) for l, h in zip(lo, hi))])
-    pad = [(l - s, s + k - h) for s, k, l, h in zip(start, shape, lo, hi)]
-    if any(a or b for a, b in pad):
-        data = np.pad(data, pad, mode=pad_mode)
-    return data
-
-
-def widen_borders(label, radius):
-    """Sets to 0 the voxels within `radius` (in y-x, per section) of another id: wider instance borders."""
-    if radius <= 0:
-        return label
-    size = (1, 2 * radius + 1, 2 * radius + 1)
-    border = ndimage.maximum_filter(label, size) != ndimage.minimum_filter(label, size)
-    out = label.copy()
-    out[border] = 0
-    return out
-
+from .sampling import (
+    accept_crop,
+    random_start,
+    read_region,
+    volume_probabilities,
+    widen_borders,
+)
+from .targets import TargetSpecs, build_targets, spec_channels
 
 TRAIN_LENGTH = 2**20  # default epoch length of a training VolumeDataset (see its `length`)
 
@@ -69,9 +45,14 @@ class VolumeDataset:
         Item i is drawn from its own random stream (seeded by `seed` and i), so samples do not depend on
         which process or DataLoader worker draws them; any index >= 0 is valid, and `len` is one epoch.
         test: a sliding-window grid with `stride` (default: half the sample), the last window of each axis
-        pushed back inside the volume; items carry 'position' = (volume index, z, y, x).
-    augment : callable ``augment(sample, rng) -> sample``, optional
-        E.g. `pytc.augment.Compose`; its ``input_shape(output_shape)``, if present, sets the crop read.
+        pushed back inside the volume (`pytc.geometry.grid`, as inference's `sliding_windows`); items carry
+        'position' = (volume index, z, y, x).
+    augment : `pytc.augment.Compose` or callable ``augment(sample, rng) -> sample``, optional
+        The dataset owns the shape, the pipeline the crop: the dataset reads ``augment.input_shape(sample_shape)``
+        voxels (`read_shape`: the sample plus every augmentation's margin) and calls
+        ``augment.with_output_shape(sample_shape)``, which crops once, after augmenting, to `sample_shape` (a
+        `Compose` built with another `output_shape` is a ValueError). A plain callable gets `sample_shape` crops
+        and must return arrays of that shape. Used in train mode only.
     targets : list of target specs, optional
         As for `pytc.data.targets.build_targets`, e.g. ``["affinity"]`` or
         ``[{"name": "affinity", "offsets": [...]}, "boundary"]``.
@@ -92,49 +73,54 @@ class VolumeDataset:
         How intensities become the float32 input, fitted once per volume; default 'max' (uint8 / 255).
     seed : int >= 0, seed of the sampling streams.
 
-    Items are dicts: 'image' (1, Z, Y, X) float32 (in [0, 1] with the default normalisation); with targets
-    'target' (C, Z, Y, X) float32 and
-    'weight' (C, Z, Y, X) float32; with labels but no targets 'label'; in test mode 'position'. 2D samples drop
-    the z axis. Without augmentation a training crop is an exact crop of the input volume.
+    Items are dicts (keys in `pytc.sample`): 'image' (1, Z, Y, X) float32 (in [0, 1] with the default
+    normalisation); with targets 'target' (C, Z, Y, X) float32 and 'weight' (C, Z, Y, X) float32, whose channel
+    ranges are `target_channels`; with labels but no targets 'label'; in test mode 'position'. 2D samples drop
+    the z axis, and their targets are those of 2D labels (e.g. 2 affinity channels by default). Without
+    augmentation a training crop is an exact crop of the input volume.
+
+    Attributes
+    ----------
+    target_channels : list of (name, start, stop), or None without targets
+        The channel range of each target spec in the items' 'target' and 'weight', as `build_targets` returns
+        them; the criterion's task layout must agree (`pytc.train` checks it).
+    read_shape : the spatial shape read for one training sample.
     """
 
-    def __init__(self, images, labels=None, *, sample_shape, mode="train", augment=None, targets=None,
-                 valid_masks=None, stride=None, length=None, min_foreground=0, reject_p=0.95, min_instances=0,
-                 min_valid=0.0, erode_border=0, pad=(0, 0, 0), normalize="max", seed=0, max_tries=100):  # fmt: skip
+    def __init__(self, images: Any, labels: Any = None, *, sample_shape: Sequence[int], mode: str = "train",
+                 augment: Callable[[dict, np.random.Generator], dict] | None = None,
+                 targets: TargetSpecs | None = None, valid_masks: Any = None, stride: Sequence[int] | None = None,
+                 length: int | None = None, min_foreground: int = 0, reject_p: float = 0.95, min_instances: int = 0,
+                 min_valid: float = 0.0, erode_border: int = 0, pad: Sequence[int] = (0, 0, 0),
+                 normalize: str | dict | Normalization = "max", seed: int = 0, max_tries: int = 100):  # fmt: skip
+        fn = "VolumeDataset"
         self.images = _as_list(images)
         self.labels = _as_list(labels) if labels is not None else None
         self.valid_masks = _as_list(valid_masks) if valid_masks is not None else None
         for name, values in (("labels", self.labels), ("valid_masks", self.valid_masks)):
             if values is not None and len(values) != len(self.images):
-                raise ValueError(f"VolumeDataset: `{name}` must have one entry per image ({len(self.images)}); "
-                                 f"got {len(values)}")
-        if mode not in ("train", "test"):
-            raise ValueError(f"VolumeDataset: `mode` must be 'train' or 'test'; got {mode!r}")
-        self.mode = mode
-        self.two_d = len(tuple(sample_shape)) == 2
-        self.sample_shape = (1,) + _as_shape("sample_shape", sample_shape, 2) if self.two_d else \
-            _as_shape("sample_shape", sample_shape)  # fmt: skip
-        self.augment = augment
+                raise fail(fn, name, f"one entry per image ({len(self.images)})", len(values))
+        self.mode = check_choice(mode, fn, "mode", ("train", "test"))
+        shape = as_shape(sample_shape, fn, "sample_shape", ndim=(2, 3))
+        self.two_d = len(shape) == 2
+        self.sample_shape = (1,) + shape if self.two_d else shape
+        self.augment = _pipeline(augment, self.sample_shape)
         if targets is not None and self.labels is None:
             raise ValueError("VolumeDataset: `targets` need `labels`")
         self.targets = targets
-        self.pad = tuple(int(p) for p in pad)
-        if len(self.pad) != 3 or min(self.pad) < 0:
-            raise ValueError(f"VolumeDataset: `pad` must be 3 non-negative ints; got {pad}")
-        if not 0 <= reject_p <= 1 or not 0 <= min_valid <= 1:
-            raise ValueError(f"VolumeDataset: `reject_p` and `min_valid` must be in [0, 1]; got {reject_p}, {min_valid}")
-        self.min_foreground, self.reject_p = int(min_foreground), float(reject_p)
-        self.min_instances, self.min_valid = int(min_instances), float(min_valid)
+        self.target_channels = None if targets is None else spec_channels(targets, 2 if self.two_d else 3)
+        self.pad = as_shape(pad, fn, "pad", minimum=0)
+        self.reject_p = float(check_number(reject_p, fn, "reject_p", 0, 1))
+        self.min_valid = float(check_number(min_valid, fn, "min_valid", 0, 1))
+        self.min_foreground, self.min_instances = int(min_foreground), int(min_instances)
         self.erode_border, self.max_tries = int(erode_border), int(max_tries)
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"VolumeDataset: `seed` must be an int >= 0; got {seed!r}")
-        self.seed = int(seed)
+        self.seed = int(check_number(seed, fn, "seed", 0, integer=True))
         self._opened = None  # (pid, volumes): opened lazily, once per process
 
         shapes = [tuple(self._volumes()[0][i].shape) for i in range(len(self.images))]
         for i, shape in enumerate(shapes):
             if len(shape) != 3:
-                raise ValueError(f"VolumeDataset: image {i} must be 3D (Z, Y, X); got shape {shape}")
+                raise fail(fn, f"images[{i}]", "3D (Z, Y, X)", f"shape {shape}")
             for name, group in (("labels", 1), ("valid_masks", 2)):
                 other = self._volumes()[group]
                 if other is not None and tuple(other[i].shape) != shape:
@@ -147,40 +133,33 @@ class VolumeDataset:
         self.shapes = [tuple(n + 2 * p for n, p in zip(s, self.pad)) for s in shapes]  # padded
         self.normalize = Normalization.from_spec(normalize)
         self.intensity = [self.normalize.fit(volume) for volume in self._volumes()[0]]  # per volume
-        read = self.read_shape
         if mode == "train":
+            read = self.read_shape
             for i, s in enumerate(self.shapes):
                 if any(n < r for n, r in zip(s, read)):
                     raise ValueError(f"VolumeDataset: volume {i} (padded shape {s}) is smaller than the crop {read} "
                                      f"needed for sample_shape {self.sample_shape}; add `pad` or use smaller samples")
-            sizes = np.array([np.prod([n - r + 1 for n, r in zip(s, read)]) for s in self.shapes], float)
-            self.volume_p = sizes / sizes.sum()
+            self.volume_p = volume_probabilities(self.shapes, read)
             self.length = int(length) if length else TRAIN_LENGTH
         else:
-            self.stride = self.sample_shape if stride is None else _as_shape("stride", stride)
             if stride is None:
                 self.stride = tuple(max(1, s // 2) for s in self.sample_shape)
-            self.positions = [(i,) + p for i, s in enumerate(self.shapes) for p in self._grid(s)]
+            else:
+                self.stride = as_shape(stride, fn, "stride")
+            for shape in self.shapes:
+                if any(n < k for n, k in zip(shape, self.sample_shape)):
+                    raise ValueError(f"VolumeDataset: a volume of shape {shape} is smaller than sample_shape "
+                                     f"{self.sample_shape}; add `pad`")
+            self.positions = [(i,) + p for i, s in enumerate(self.shapes)
+                              for p in grid(s, self.sample_shape, self.stride)]  # fmt: skip
             self.length = len(self.positions)
 
     @property
-    def read_shape(self):
+    def read_shape(self) -> tuple[int, ...]:
         """Spatial shape read for one training sample: `sample_shape` plus the augmentation's margins."""
         if self.mode == "train" and self.augment is not None and hasattr(self.augment, "input_shape"):
             return tuple(self.augment.input_shape(self.sample_shape))
         return self.sample_shape
-
-    def _grid(self, shape):
-        axes = []
-        for n, k, s in zip(shape, self.sample_shape, self.stride):
-            if n < k:
-                raise ValueError(f"VolumeDataset: a volume of shape {shape} is smaller than sample_shape "
-                                 f"{self.sample_shape}; add `pad`")
-            starts = list(range(0, n - k + 1, s))
-            if starts[-1] != n - k:
-                starts.append(n - k)  # the last window pushed back inside the volume
-            axes.append(starts)
-        return [(z, y, x) for z in axes[0] for y in axes[1] for x in axes[2]]
 
     def _volumes(self):
         if self._opened is None or self._opened[0] != os.getpid():
@@ -197,137 +176,79 @@ class VolumeDataset:
         state["_opened"] = None
         return state
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.length
 
     def _read(self, index, start, shape):
         start = tuple(s - p for s, p in zip(start, self.pad))  # coordinates in the unpadded volume
         images, labels, masks = self._volumes()
-        sample = {"image": read_region(images[index], start, shape)}
+        sample = {IMAGE: read_region(images[index], start, shape)}
         if labels is not None:
-            sample["label"] = read_region(labels[index], start, shape)
+            sample[LABEL] = read_region(labels[index], start, shape)
         if masks is not None:
-            sample["mask"] = read_region(masks[index], start, shape).astype(bool)
+            sample[MASK] = read_region(masks[index], start, shape).astype(bool)
         return sample
-
-    def _accept(self, sample, rng):
-        label, mask = sample.get("label"), sample.get("mask")
-        if mask is not None and mask.mean() < self.min_valid:
-            return False
-        if label is not None and self.min_instances > 0:
-            if len(np.unique(label[label != 0])) < self.min_instances:
-                return False
-        if label is not None and self.min_foreground > 0 and np.count_nonzero(label) < self.min_foreground:
-            return rng.random() >= self.reject_p
-        return True
 
     def _draw(self, rng):
         read = self.read_shape
         for _ in range(self.max_tries):
             index = int(rng.choice(len(self.shapes), p=self.volume_p))
-            start = tuple(int(rng.integers(0, n - r + 1)) for n, r in zip(self.shapes[index], read))
-            sample = self._read(index, start, read)
-            if self._accept(sample, rng):
+            sample = self._read(index, random_start(rng, self.shapes[index], read), read)
+            if accept_crop(sample, rng, self.min_foreground, self.reject_p, self.min_instances, self.min_valid):
                 return index, sample
         warnings.warn(f"VolumeDataset: no crop met the rejection criteria in {self.max_tries} tries; using the last")
         return index, sample
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         if self.mode == "test":
             if not 0 <= i < self.length:
                 raise IndexError(f"VolumeDataset: index {i} out of range for length {self.length}")
             index, *start = self.positions[i]
             sample = self._read(index, tuple(start), self.sample_shape)
             item = self._finish(sample, index)
-            item["position"] = np.array(self.positions[i], dtype=np.int64)
+            item[POSITION] = np.array(self.positions[i], dtype=np.int64)
             return item
         if i < 0:
             raise IndexError(f"VolumeDataset: index {i} must be >= 0")
         rng = np.random.default_rng([self.seed, int(i)])  # the item's own stream
         index, sample = self._draw(rng)
         if self.augment is not None:
-            sample = self.augment(sample, rng)
-        from ..augment.base import center_crop
-
-        sample = {k: center_crop(v, self.sample_shape) for k, v in sample.items()}
+            sample = self.augment(sample, rng)  # a Compose crops to sample_shape; a plain callable keeps it
+            for key, value in sample.items():
+                if isinstance(value, np.ndarray) and value.shape[-3:] != self.sample_shape:
+                    raise ValueError(f"VolumeDataset: `augment` must return arrays of sample_shape "
+                                     f"{self.sample_shape}; got {key!r} of shape {value.shape}")
         return self._finish(sample, index)
 
     def _finish(self, sample, index):
-        image = self.normalize.apply(sample["image"], self.intensity[index])
-        item = {"image": image[np.newaxis]}
-        label, mask = sample.get("label"), sample.get("mask")
+        image = self.normalize.apply(sample[IMAGE], self.intensity[index])
+        item = {IMAGE: image[np.newaxis]}
+        label, mask = sample.get(LABEL), sample.get(MASK)
+        if self.two_d:  # (1, Y, X) crops: drop z before building 2D targets
+            item[IMAGE] = item[IMAGE][:, 0]
+            label = None if label is None else label[0]
+            mask = None if mask is None else mask[0]
         if label is not None:
-            label = widen_borders(label, self.erode_border)
+            label = widen_borders(label[None] if self.two_d else label, self.erode_border)
+            label = label[0] if self.two_d else label
             if self.targets is not None and self.mode == "train":
-                from .targets import build_targets
-
-                target, weight, _ = build_targets(label, self.targets, valid_mask=mask)
-                item["target"], item["weight"] = target, weight
+                item[TARGET], item[WEIGHT], _ = build_targets(label, self.targets, valid_mask=mask)
             else:
-                item["label"] = label
-        if mask is not None and "weight" not in item:
-            item["mask"] = mask
-        if self.two_d:
-            item = {k: v[:, 0] if v.ndim == 4 else v[0] for k, v in item.items()}
+                item[LABEL] = label
+        if mask is not None and WEIGHT not in item:
+            item[MASK] = mask
         return {k: np.ascontiguousarray(v) for k, v in item.items()}
 
 
-def build_dataloader(dataset, batch_size=1, num_workers=0, *, shuffle=False, seed=0, pin_memory=True,
-                     persistent_workers=True, start_method="forkserver", **kwargs):  # fmt: skip
-    """A torch DataLoader over `dataset`, with workers started safely and a seeded shuffle order.
-
-    Training items of a `VolumeDataset` come from their index's own random stream, so samples are
-    reproducible run to run and the same whatever the number of workers. Memory is pinned when a GPU is
-    present. Workers start with `start_method` 'forkserver' by default: forking a process whose OpenMP or
-    numba threads have run is unsafe (GNU OpenMP's fork handler terminates the child).
-    """
-    import torch
-
-    if num_workers and start_method != "fork":
-        _require_main_guard(num_workers)
-    extra = {"multiprocessing_context": start_method, "persistent_workers": persistent_workers} if num_workers else {}
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory and torch.cuda.is_available(),
-        **extra, **kwargs)  # fmt: skip
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _require_main_guard(num_workers):
-    """Raise when called from the top level of a script without ``if __name__ == "__main__":``.
-
-    Workers started by 'forkserver' or 'spawn' import the main script again; unguarded, its top level would start
-    workers of its own, and the DataLoader would die with "worker exited unexpectedly".
-    """
-    import sys
-
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    frame = sys._getframe(2)  # the caller of build_dataloader, then outwards to the script's top level
-    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals["__name__"] == "__main__"):
-        frame = frame.f_back
-    if frame is None or path is None or not path.endswith(".py"):  # not run from a script's top level (-c, a REPL)
-        return
-    try:
-        source = open(path, encoding="utf-8").read()
-    except OSError:
-        return
-    if not is_main_guarded(source, frame.f_lineno):
-        raise RuntimeError(
-            f"build_dataloader: `num_workers`={num_workers} starts worker processes that re-run the script {path}, "
-            f"and line {frame.f_lineno} runs at its top level: put the script's code under "
-            f"`if __name__ == \"__main__\":` (or pass num_workers=0)")
-
-
-def is_main_guarded(source, line):
-    """Whether `line` of the script `source` is inside an ``if __name__ == "__main__":`` block (True when the
-    source does not parse: nothing to say then)."""
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return True
-    for node in tree.body:
-        if node.lineno <= line <= node.end_lineno:
-            test = ast.unparse(node.test) if isinstance(node, ast.If) else ""
-            return "__name__" in test and "__main__" in test
-    return False
+def _pipeline(augment, sample_shape):
+    """The augmentation a VolumeDataset runs: a `Compose` set to return `sample_shape` crops, or a plain callable."""
+    if augment is None or not hasattr(augment, "input_shape"):
+        return augment
+    if not hasattr(augment, "with_output_shape"):
+        raise fail("VolumeDataset", "augment", "a pipeline (`pytc.augment.Compose`: wrap a single augmentation "
+                   "in Compose([...])) or a plain callable", type(augment).__name__, TypeError)  # fmt: skip
+    return augment.with_output_shape(sample_shape)

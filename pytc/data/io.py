@@ -25,7 +25,9 @@ import json
 import os
 import re
 import struct
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +72,7 @@ def _reading(fn, path, dataset=None):
                               f"says ({type(e).__name__}: {e})") from e  # fmt: skip
 
 
-def natural_key(path):
+def natural_key(path: str | os.PathLike) -> list:
     """Sort key that orders numbers by value: 'slice2.png' before 'slice10.png'."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
@@ -250,7 +252,7 @@ def _not_found(path):
     return FileNotFoundError(f"open_volume: `path` does not exist: {path}{hint}")
 
 
-def split_dataset(spec):
+def split_dataset(spec: str | os.PathLike) -> tuple[str, str | None]:
     """``"PATH[:DATASET]"`` -> (path, dataset or None), as command lines and configs write volumes.
 
     The dataset part follows the last ':' after an HDF5 or zarr file name, e.g. ``"train.h5:raw"``,
@@ -302,7 +304,7 @@ def _open_zarr(path, dataset):
         return node[dataset]
 
 
-def open_volume(path, dataset=None):
+def open_volume(path: str | os.PathLike, dataset: str | None = None) -> Any:
     """A lazily read array-like for `path` (see the module docstring for formats).
 
     A TIFF file reads as a whole, as stored (a 2D page stays (Y, X), as `write_volume` wrote it). A PNG or
@@ -352,7 +354,7 @@ def open_volume(path, dataset=None):
     raise ValueError(f"open_volume: unknown format {suffix!r} for {path}; supported: {FORMATS}")
 
 
-def read_volume(path, dataset=None):
+def read_volume(path: str | os.PathLike, dataset: str | None = None) -> np.ndarray:
     """Reads a whole volume into memory as a numpy array (see `open_volume` for formats, shapes and errors).
 
     Examples
@@ -372,7 +374,8 @@ def read_volume(path, dataset=None):
             volume.file.close()
 
 
-def create_zarr_array(path, name, shape, dtype, chunks=None, overwrite=False):
+def create_zarr_array(path: str | os.PathLike, name: str | None, shape: Sequence[int], dtype: Any,
+                      chunks: Sequence[int] | None = None, overwrite: bool = False) -> Any:
     """The array `name` of the zarr group at `path` (created if missing), made with `shape`, `dtype`, `chunks`
     and fill value 0; zarr 2 and 3 alike."""
     import zarr
@@ -387,7 +390,8 @@ def create_zarr_array(path, name, shape, dtype, chunks=None, overwrite=False):
                                 overwrite=overwrite)  # fmt: skip
 
 
-def write_volume(path, array, dataset=None, compression="gzip", mode="w"):
+def write_volume(path: str | os.PathLike, array: Any, dataset: str | None = None, compression: str | None = "gzip",
+                 mode: str = "w") -> None:
     """Writes `array`, in the format chosen by the path: HDF5 (under `dataset`, default 'main', compressed),
     zarr (the root array, or the array `dataset` of a group), TIFF, .npy, or a folder of PNG slices when `path`
     is a folder name ending in '/' or without suffix.

@@ -4,6 +4,8 @@ One affine map ``(x - offset) / divisor`` per volume, fitted once from the volum
 so training and inference of the same volume see the same values.
 """
 
+from typing import Any
+
 import numpy as np
 
 MODES = ("max", "meanstd", "percentile", "none")
@@ -37,7 +39,8 @@ class Normalization:
     array([0., 1.], dtype=float32)
     """
 
-    def __init__(self, mode="max", mean=None, std=None, low=1.0, high=99.0):
+    def __init__(self, mode: str = "max", mean: float | None = None, std: float | None = None, low: float = 1.0,
+                 high: float = 99.0):
         if mode not in MODES:
             raise ValueError(f"Normalization: `mode` must be one of {MODES}; got {mode!r}")
         if std is not None and not std > 0:
@@ -47,13 +50,13 @@ class Normalization:
         self.mode, self.mean, self.std, self.low, self.high = mode, mean, std, float(low), float(high)
 
     @classmethod
-    def from_spec(cls, spec):
+    def from_spec(cls, spec: "str | dict | Normalization") -> "Normalization":
         """From a mode name, a dict of the constructor's arguments, or a Normalization."""
         if isinstance(spec, cls):
             return spec
         return cls(spec) if isinstance(spec, str) else cls(**dict(spec))
 
-    def fit(self, volume):
+    def fit(self, volume: Any) -> tuple[float, float]:
         """(offset, divisor) for this volume: its float32 input is ``(x - offset) / divisor``."""
         dtype = np.dtype(volume.dtype)
         if self.mode == "none" or (self.mode == "max" and dtype.kind in "fb"):
@@ -69,7 +72,7 @@ class Normalization:
         return float(lo), float(hi - lo) if hi > lo else 1.0
 
     @staticmethod
-    def apply(data, offset_divisor):
+    def apply(data: Any, offset_divisor: tuple[float, float]) -> np.ndarray:
         """`data` as float32 after the fitted map (a new array)."""
         offset, divisor = offset_divisor
         out = np.array(data, dtype=np.float32)

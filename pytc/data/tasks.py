@@ -4,7 +4,9 @@ Built from the ``tasks`` of a config (`pytc.config.schema.TaskConfig`), it is wh
 model (output channels), the criterion (losses) and inference (activations) agree on.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .targets import DEFAULT_ACTIVATIONS, TARGETS, target_channels
 
@@ -19,7 +21,7 @@ class Task:
     losses: tuple  # ((loss spec, weight, activation or None for the loss's default), ...)
 
 
-def task_layout(tasks, ndim=3):
+def task_layout(tasks: Sequence[Any], ndim: int = 3) -> list[Task]:
     """[Task] from config task entries (objects with the `TaskConfig` fields), in channel order.
 
     Examples

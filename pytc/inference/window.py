@@ -4,19 +4,18 @@ import itertools
 
 import numpy as np
 
+from ..geometry import grid_starts
+
 BLENDINGS = ("gaussian", "bump", "constant")
 
 
 def window_starts(size, window, overlap):
     """Start positions along one axis: stride ``window * (1 - overlap)`` (at least 1), the last window
-    pushed back inside so it ends at `size`. A window larger than the axis starts at 0 only."""
+    pushed back inside so it ends at `size` (`pytc.geometry.grid_starts`, the grid of test-mode
+    `VolumeDataset` windows too). A window larger than the axis starts at 0 only."""
     if window >= size:
         return [0]
-    stride = max(1, int(window * (1 - overlap)))
-    starts = list(range(0, size - window + 1, stride))
-    if starts[-1] != size - window:
-        starts.append(size - window)
-    return starts
+    return grid_starts(size, window, max(1, int(window * (1 - overlap))))
 
 
 def sliding_windows(shape, window, overlap):

@@ -25,6 +25,7 @@ from ..inference.predict import AUTOCAST
 from ..losses import criterion_from_layout
 from ..models import convert_sync_batchnorm, model_from_config
 from ..models.checkpoint import BEST, checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
+from ..sample import IMAGE, TARGET, WEIGHT
 from .logger import RunLogger, training_grid, validation_grid
 from .schedule import ModelEMA, learning_rate
 from .validation import LOWER_IS_BETTER, metric_name, summary_score, validate
@@ -46,10 +47,10 @@ class IndexBatches(torch.utils.data.Sampler):
 
 
 def _as_batch(batch, device, channels_last):
-    x = batch["image"].to(device, non_blocking=True)
+    x = batch[IMAGE].to(device, non_blocking=True)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d if x.dim() == 5 else torch.channels_last)
-    return x, batch["target"].to(device, non_blocking=True), batch["weight"].to(device, non_blocking=True)
+    return x, batch[TARGET].to(device, non_blocking=True), batch[WEIGHT].to(device, non_blocking=True)
 
 
 def rng_state():
@@ -73,12 +74,23 @@ def train_dataset(cfg, layout):
     d, a = cfg.data, cfg.data.augment
     augment = None
     if len(d.sample_shape) == 3 and (a.preset != "none" or a.extra):
-        augment = build_augmentations(list(d.sample_shape), a.preset, a.isotropic, a.skip, a.params, a.extra)
+        # no output_shape: the dataset owns the sample shape and sets it on the pipeline
+        augment = build_augmentations(None, a.preset, a.isotropic, a.skip, a.params, a.extra)
     return VolumeDataset(d.train.image, d.train.label, valid_masks=d.train.mask or None, sample_shape=d.sample_shape,
                          augment=augment, targets=[task.target for task in layout], min_foreground=d.min_foreground,
                          reject_p=d.reject_p, min_instances=d.min_instances, min_valid=d.min_valid,
                          erode_border=d.erode_border, pad=d.pad, normalize=vars(d.normalize),
                          seed=cfg.system.seed)  # fmt: skip
+
+
+def check_target_channels(dataset, layout):
+    """Raise ValueError when the target channels of the dataset's items (`VolumeDataset.target_channels`, as
+    `build_targets` lays them out) are not those of the task layout, which the criterion reads."""
+    got = getattr(dataset, "target_channels", None)
+    expected = [(task.target["name"], *task.channels) for task in layout]
+    if got is not None and [tuple(c) for c in got] != expected:
+        raise ValueError(f"Trainer: the dataset's target channels {got} are not the task layout's {expected}, "
+                         f"which the criterion reads")  # fmt: skip
 
 
 class Trainer:
@@ -120,6 +132,7 @@ class Trainer:
         if not resume:  # a stream per process from here on (a resumed run restores its streams)
             torch.manual_seed(cfg.system.seed * 1000 + rank + 1)
         self.dataset = self.build_dataset()
+        check_target_channels(self.dataset, self.layout)
         self.loader = iter(self.build_loader())
         self.val_volumes = self.load_val_volumes() if rank == 0 and cfg.val.every else []
         self.metric = metric_name(cfg, self.layout) if cfg.val.every else None

@@ -112,20 +112,20 @@ def test_rescale_zooms_about_the_centre():
 
 
 @pytest.mark.parametrize(
-    "make, match",
+    "make, error, match",
     [
-        (lambda: CutBlur(down_ratio_min=0.5), r"`down_ratio_min` must be in \[1, inf\]"),
-        (lambda: CutBlur(down_ratio_min=4, down_ratio_max=2), r"`down_ratio_max` must be in \[4, inf\]"),
-        (lambda: CutNoise(mode="salt"), r"`mode` must be one of \('uniform', 'gaussian'\)"),
-        (lambda: CutNoise(length_ratio=2), r"`length_ratio` must be in \[0, 1\]"),
-        (lambda: Rescale(low=0.3), r"`low` must be in \[0.5, 1.0\]"),
-        (lambda: Rescale(high=0.7), r"`high` must be in \[0.8, inf\]"),
-        (lambda: Rescale(fix_aspect="yes"), r"Rescale: `fix_aspect` must be a bool; got 'yes'"),
-        (lambda: CutBlur(downsample_z=1), r"CutBlur: `downsample_z` must be a bool; got 1"),
-        (lambda: CutBlur(length_ratio=-0.1), r"CutBlur: `length_ratio` must be in \[0, 1\]; got -0.1"),
-        (lambda: CutNoise(scale=-1), r"CutNoise: `scale` must be in \[0, inf\]; got -1"),
+        (lambda: CutBlur(down_ratio_min=0.5), ValueError, r"`down_ratio_min` must be in \[1, inf\]"),
+        (lambda: CutBlur(down_ratio_min=4, down_ratio_max=2), ValueError, r"`down_ratio_max` must be in \[4, inf\]"),
+        (lambda: CutNoise(mode="salt"), ValueError, r"`mode` must be one of \('uniform', 'gaussian'\)"),
+        (lambda: CutNoise(length_ratio=2), ValueError, r"`length_ratio` must be in \[0, 1\]"),
+        (lambda: Rescale(low=0.3), ValueError, r"`low` must be in \[0.5, 1.0\]"),
+        (lambda: Rescale(high=0.7), ValueError, r"`high` must be in \[0.8, inf\]"),
+        (lambda: Rescale(fix_aspect="yes"), TypeError, r"Rescale: `fix_aspect` must be a bool; got 'yes'"),
+        (lambda: CutBlur(downsample_z=1), TypeError, r"CutBlur: `downsample_z` must be a bool; got 1"),
+        (lambda: CutBlur(length_ratio=-0.1), ValueError, r"CutBlur: `length_ratio` must be in \[0, 1\]; got -0.1"),
+        (lambda: CutNoise(scale=-1), ValueError, r"CutNoise: `scale` must be in \[0, inf\]; got -1"),
     ],
 )
-def test_bad_parameters(make, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_parameters(make, error, match):
+    with pytest.raises(error, match=match):
         make()

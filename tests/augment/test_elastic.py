@@ -103,12 +103,13 @@ def test_uint8_image(rng):
     assert out["image"].dtype == np.uint8
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"alpha": -1}, "alpha"), ({"alpha": "a"}, "alpha"), ({"sigma": -0.5}, "sigma"), ({"mode": "4d"}, "mode"),
-    ({"order": 2}, "order"), ({"order": True}, "order"), ({"p": 2}, "`p`"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"alpha": -1}, ValueError, "alpha"), ({"alpha": "a"}, TypeError, "alpha"), ({"sigma": -0.5}, ValueError, "sigma"),
+    ({"mode": "4d"}, ValueError, "mode"), ({"order": 2}, ValueError, "order"), ({"order": True}, ValueError, "order"),
+    ({"p": 2}, ValueError, "`p`"),
 ])  # fmt: skip
-def test_bad_params(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_params(kwargs, error, match):
+    with pytest.raises(error, match=match):
         Elastic(**kwargs)
 
 

@@ -97,19 +97,19 @@ def test_copy_paste_leaves_dense_empty_or_unlabelled_samples_alone():
 
 
 @pytest.mark.parametrize(
-    "make, match",
+    "make, error, match",
     [
-        (lambda: CopyPaste(aug_thres=2), r"CopyPaste: `aug_thres` must be in \[0, 1\]; got 2"),
-        (lambda: CopyPaste(border=1.5), r"CopyPaste: `border` must be an integer; got 1.5"),
-        (lambda: CopyPaste(border=-1), r"CopyPaste: `border` must be in \[0, inf\]; got -1"),
-        (lambda: Mixup(min_ratio=-0.1), r"Mixup: `min_ratio` must be in \[0, 1\]; got -0.1"),
-        (lambda: Mixup(min_ratio=0.9, max_ratio=0.5), r"Mixup: `max_ratio` must be in \[0.9, 1\]; got 0.5"),
-        (lambda: Mixup(num_aug=1.5), r"Mixup: `num_aug` must be an integer; got 1.5"),
-        (lambda: Mixup(num_aug=-1), r"Mixup: `num_aug` must be in \[0, inf\]; got -1"),
+        (lambda: CopyPaste(aug_thres=2), ValueError, r"CopyPaste: `aug_thres` must be in \[0, 1\]; got 2"),
+        (lambda: CopyPaste(border=1.5), TypeError, r"CopyPaste: `border` must be an integer; got 1.5"),
+        (lambda: CopyPaste(border=-1), ValueError, r"CopyPaste: `border` must be in \[0, inf\]; got -1"),
+        (lambda: Mixup(min_ratio=-0.1), ValueError, r"Mixup: `min_ratio` must be in \[0, 1\]; got -0.1"),
+        (lambda: Mixup(min_ratio=0.9, max_ratio=0.5), ValueError, r"Mixup: `max_ratio` must be in \[0.9, 1\]; got 0.5"),
+        (lambda: Mixup(num_aug=1.5), TypeError, r"Mixup: `num_aug` must be an integer; got 1.5"),
+        (lambda: Mixup(num_aug=-1), ValueError, r"Mixup: `num_aug` must be in \[0, inf\]; got -1"),
     ],
 )
-def test_bad_parameters(make, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_parameters(make, error, match):
+    with pytest.raises(error, match=match):
         make()
 
 

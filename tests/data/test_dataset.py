@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from pytc.augment import Compose, Flip, Grayscale
-from pytc.data.dataset import TRAIN_LENGTH, VolumeDataset, build_dataloader, widen_borders
+from pytc.data.dataset import TRAIN_LENGTH, VolumeDataset
+from pytc.data.loader import build_dataloader
+from pytc.data.sampling import widen_borders
 from pytc.testing import require_data
 
 SHAPE = (10, 30, 40)
@@ -188,13 +190,13 @@ def test_path_and_dataset_strings(tmp_path):
     "kwargs, match",
     [
         ({"sample_shape": (4, 4)}, None),
-        ({"sample_shape": (0, 4, 4)}, r"`sample_shape` must be 3 positive ints"),
-        ({"sample_shape": (4, 4, 4), "mode": "val"}, r"`mode` must be 'train' or 'test'; got 'val'"),
+        ({"sample_shape": (0, 4, 4)}, r"`sample_shape` must be 2 or 3 ints >= 1; got \(0, 4, 4\)"),
+        ({"sample_shape": (4, 4, 4), "mode": "val"}, r"`mode` must be one of \('train', 'test'\); got 'val'"),
         ({"sample_shape": (40, 4, 4)}, r"smaller than the crop \(40, 4, 4\)"),
         ({"sample_shape": (4, 4, 4), "labels": [np.zeros((1, 2, 3))]}, r"labels\[0\] has shape \(1, 2, 3\)"),
         ({"sample_shape": (4, 4, 4), "targets": ["affinity"]}, r"`targets` need `labels`"),
         ({"sample_shape": (4, 4, 4), "valid_masks": []}, r"one entry per image \(1\); got 0"),
-        ({"sample_shape": (4, 4, 4), "pad": (0, -1, 0)}, r"`pad` must be 3 non-negative ints"),
+        ({"sample_shape": (4, 4, 4), "pad": (0, -1, 0)}, r"`pad` must be 3 ints >= 0; got \(0, -1, 0\)"),
         ({"sample_shape": (4, 4, 4), "pad": (10, 0, 0)}, r"`pad` \(10, 0, 0\) must be smaller than every volume"),
     ],
 )
@@ -255,10 +257,63 @@ def test_dataloader_workers_from_a_script_need_the_main_guard(tmp_path, ending, 
 
 
 def test_the_main_guard_is_recognised_in_its_forms():
-    from pytc.data.dataset import is_main_guarded
+    from pytc.data.loader import is_main_guarded
 
     body = "import os\n\n{}\n    run()\nrun()\n"
     for guard in ('if __name__ == "__main__":', "if '__main__' == __name__:", "if __name__ == '__main__' and True:"):
         assert is_main_guarded(body.format(guard), 4) and not is_main_guarded(body.format(guard), 5)
     assert not is_main_guarded(body.format("if True:"), 4)
     assert not is_main_guarded("x = 1\n", 1) and is_main_guarded("def (:\n", 1)
+
+
+def test_target_channels_are_those_of_the_items():
+    gt = np.zeros(SHAPE, np.uint32)
+    gt[:, :, :20], gt[:, :, 20:] = 1, 2
+    specs = [{"name": "affinity", "offsets": [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, -3, 0)]}, "boundary",
+             {"name": "binary", "weight": "ratio"}, "polarity"]  # fmt: skip
+    ds = VolumeDataset(coordinates_volume(), gt, sample_shape=(2, 8, 8), targets=specs)
+    assert ds.target_channels == [("affinity", 0, 4), ("boundary", 4, 5), ("binary", 5, 6), ("polarity", 6, 9)]
+    from pytc.data import build_targets
+
+    item = ds[0]
+    assert item["target"].shape[0] == ds.target_channels[-1][2]
+    z, y, x = locate(item["image"][0])
+    assert build_targets(gt[z:z + 2, y:y + 8, x:x + 8], specs)[2] == ds.target_channels
+    assert VolumeDataset(coordinates_volume(), gt, sample_shape=(2, 8, 8)).target_channels is None
+    with pytest.raises(ValueError, match=r"`nope` is not a known target"):  # specs are checked up front
+        VolumeDataset(coordinates_volume(), gt, sample_shape=(2, 8, 8), targets=["nope"])
+
+
+def test_2d_samples_get_2d_targets():
+    gt = np.zeros(SHAPE, np.uint32)
+    gt[:, :, :20], gt[:, :, 20:] = 1, 2
+    ds = VolumeDataset(coordinates_volume(), gt, sample_shape=(8, 8), targets=["affinity", "binary"])
+    assert ds.target_channels == [("affinity", 0, 2), ("binary", 2, 3)]  # (0, -1), (0, 0, -1): no z channel
+    item = ds[0]
+    assert item["image"].shape == (1, 8, 8) and item["target"].shape == item["weight"].shape == (3, 8, 8)
+    z, y, x = locate(item["image"][0])
+    from pytc.kernels import seg_to_affinity
+
+    np.testing.assert_array_equal(item["target"][:2], seg_to_affinity(gt[z, y:y + 8, x:x + 8]))
+    from pytc.config.schema import TaskConfig
+    from pytc.data.tasks import task_layout
+
+    assert [(t.target["name"], *t.channels) for t in task_layout([TaskConfig("affinity"), TaskConfig("binary")], 2)] \
+        == ds.target_channels  # fmt: skip
+
+
+def test_the_dataset_owns_the_shape_and_the_pipeline_crops():
+    image = (coordinates_volume() % 251).astype(np.uint8)
+    aug = Compose([Flip(), Grayscale()])  # no output_shape: the dataset gives its sample_shape
+    ds = VolumeDataset(image, image.astype(np.uint32), sample_shape=(4, 8, 12), augment=aug)
+    assert ds.read_shape == (4, 12, 12) and ds.augment.output_shape == (4, 8, 12) and aug.output_shape is None
+    assert ds[0]["image"].shape == (1, 4, 8, 12)
+    with pytest.raises(ValueError, match=r"`output_shape` must be this pipeline's output_shape \(4, 8, 8\)"):
+        VolumeDataset(image, sample_shape=(4, 8, 12), augment=Compose([Flip()], output_shape=(4, 8, 8)))
+    with pytest.raises(TypeError, match=r"`augment` must be a pipeline \(`pytc.augment.Compose`"):
+        VolumeDataset(image, sample_shape=(4, 8, 12), augment=Flip())
+    same = VolumeDataset(image, sample_shape=(4, 8, 12), augment=lambda sample, rng: dict(sample))  # a plain callable
+    assert same.read_shape == (4, 8, 12) and same[0]["image"].shape == (1, 4, 8, 12)
+    bad = VolumeDataset(image, sample_shape=(4, 8, 12), augment=lambda sample, rng: {"image": sample["image"][:, :4]})
+    with pytest.raises(ValueError, match=r"`augment` must return arrays of sample_shape \(4, 8, 12\); got 'image'"):
+        bad[0]

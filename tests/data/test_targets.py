@@ -8,9 +8,21 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from pytc.data.targets import (
-    TARGETS, affinity_target, binary_target, boundary_target, build_targets, energy_quantize,
-    instance_edt_target, polarity_target, quantized_edt_target, semantic_edt_target,
-    semantic_target, small_object_target, weight_binary_ratio, weight_unet)
+    TARGETS,
+    affinity_target,
+    binary_target,
+    boundary_target,
+    build_targets,
+    energy_quantize,
+    instance_edt_target,
+    polarity_target,
+    quantized_edt_target,
+    semantic_edt_target,
+    semantic_target,
+    small_object_target,
+    weight_binary_ratio,
+    weight_unet,
+)
 from pytc.testing import require_module
 
 
@@ -200,7 +212,8 @@ def test_quantize_scheme():
 
 def test_2d_labels_and_edge_cases():
     lab = rand_labels((1, 12, 13))[0]
-    for name, f in TARGETS.items():
+    for name in TARGETS:
+        f = TARGETS.get(name)
         if name == "small_object":
             continue
         t = f(lab)
@@ -284,23 +297,39 @@ def test_build_targets_channels_and_mask():
 
 def test_bad_specs():
     lab = rand_labels()
-    with pytest.raises(ValueError, match="unknown target 'nope'.*affinity"):
+    with pytest.raises(ValueError, match=r"`nope` is not a known target.*'affinity'"):
         build_targets(lab, ["nope"])
     with pytest.raises(ValueError, match=r"unknown options \['thick'\]"):
         build_targets(lab, [{"name": "boundary", "thick": 2}])
-    with pytest.raises(ValueError, match="weight must be one of"):
+    with pytest.raises(ValueError, match="`weight` must be one of"):
         build_targets(lab, [{"name": "binary", "weight": "focal"}])
     with pytest.raises(ValueError, match=r"\['w0'\] do not apply"):
         build_targets(lab, [{"name": "binary", "weight": "ratio", "w0": 3}])
-    with pytest.raises(ValueError, match="valid_mask shape"):
+    with pytest.raises(ValueError, match=r"`valid_mask` must be of the label's shape .*; got shape \(2, 2\)"):
         build_targets(lab, ["binary"], valid_mask=np.ones((2, 2)))
-    with pytest.raises(ValueError, match="mode must be"):
+    with pytest.raises(ValueError, match="`mode` must be one of"):
         build_targets(lab, [{"name": "boundary", "mode": "4d"}])
     with pytest.raises(ValueError, match="thickness"):
         boundary_target(lab, thickness=-1)
-    with pytest.raises(ValueError, match="label must be integer"):
+    with pytest.raises(TypeError, match="`label` must be an integer label array"):
         binary_target(lab.astype(np.float32))
-    with pytest.raises(ValueError, match="label must be 3D"):
+    with pytest.raises(ValueError, match=r"`label` must be 3D \(Z, Y, X\); got ndim=2"):
         small_object_target(lab[0])
-    with pytest.raises(ValueError, match="specs is empty"):
+    with pytest.raises(ValueError, match="`specs` must be at least one target spec; got an empty list"):
         build_targets(lab, [])
+
+
+def test_spec_channels_match_build_targets():
+    from pytc.data.targets import spec_channels, target_channels
+
+    lab = rand_labels()
+    specs = ["affinity", {"name": "semantic", "num_classes": 4, "one_hot": True}, "semantic",
+             {"name": "quantized_edt", "levels": 5}, "polarity", "small_object"]  # fmt: skip
+    lab = lab % 4
+    assert spec_channels(specs) == build_targets(lab, specs)[2]
+    assert spec_channels(["affinity"], ndim=2) == build_targets(lab[0], ["affinity"])[2] == [("affinity", 0, 2)]
+    assert target_channels("semantic", {"num_classes": 4}) == (1, 4)
+    with pytest.raises(ValueError, match="`nope` is not a known target"):
+        spec_channels(["nope"])
+    with pytest.raises(TypeError, match=r"`specs` must be target names or dicts with a 'name'; got \{'mode': '2d'\}"):
+        spec_channels([{"mode": "2d"}])

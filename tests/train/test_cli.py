@@ -41,7 +41,7 @@ def test_print_config_shows_the_resolved_config(capsys):
      "error: data: VolumeDataset: volume 0 (padded shape (50, 100, 200)) is smaller than the crop (64, 64, 64)"),
     (["--config", "demo", "data.train.image=['${pytc_sample}/gala_fibsem_mini.h5:train/nope']"],
      "error: data: open_volume: dataset 'train/nope' not in"),
-    (["--config", "demo", "data.augment.extra=[{name: Flipp}]"], "error: data: build_augmentation: unknown augmentation 'Flipp'"),
+    (["--config", "demo", "data.augment.extra=[{name: Flipp}]"], "error: data: augmentation: `Flipp` is not a known augmentation; the known ones are ['CopyPaste'"),
     (["--config", "demo", "data.train.image=['${NOPE_VAR}/a.h5']"], "error: config: `data.train.image.0` uses ${NOPE_VAR}"),
     (["--config", "demo", "data.train.image=[${NOPE_VAR}/a.h5]"], "error: config: the value of `data.train.image` is not valid YAML"),
     (["--resume"], "error: --config is required"),
