@@ -13,8 +13,8 @@ import pytc
 PACKAGE = Path(pytc.__file__).parent
 
 LAYERS = [
-    {"_ext", "_C", "_extension", "_torch_ext", "_timing", "validation", "registry", "kernels"},
-    {"data", "augment", "decode", "metrics", "config", "synthetic", "sample"},
+    {"_ext", "_C", "_extension", "_torch_ext", "_timing", "validation", "registry", "geometry", "sample", "kernels"},
+    {"data", "augment", "decode", "metrics", "config", "synthetic"},
     {"models", "losses"},
     {"train", "inference", "distributed", "blockwise"},
     {"active"},
