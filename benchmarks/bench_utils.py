@@ -74,3 +74,74 @@ def peak_memory_mib(setup, statement, arrays, folder):
     result = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, setup + "\n" + statement, *paths],
                             capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
+
+
+def mirror_tiled(volume, size):
+    """`volume` tiled to a (size,)*3 cube by mirroring (each tile is its neighbour's mirror image, so
+    segments run on across the seams), each tile's nonzero ids moved to their own range (a segment
+    cut by a seam becomes two, as in two crops), renumbered 1..n (0 stays 0)."""
+    import fastremap
+    import numpy as np
+
+    volume = np.asarray(volume)
+    reps = [-(-size // n) for n in volume.shape]
+    index = np.arange(size)
+    tile, within = [index // n for n in volume.shape], [index % n for n in volume.shape]
+    mirrored = [np.where(t % 2 == 0, r, n - 1 - r) for t, r, n in zip(tile, within, volume.shape)]
+    tiled = volume.astype(np.uint32)[np.ix_(*mirrored)]
+    tile = (tile[0][:, None, None] * reps[1] + tile[1][None, :, None]) * reps[2] + tile[2][None, None, :]
+    step = np.uint32(int(volume.max()) + 1)
+    tiled += (tiled > 0) * (tile.astype(np.uint32) * step)
+    return fastremap.renumber(tiled, preserve_zero=True, in_place=True)[0]
+
+
+def merged_bodies(gt, n_bodies, seed=0):
+    """`gt` with touching segments merged at random (across a one-voxel 0 membrane or face to face)
+    until `n_bodies` nonzero segments remain: larger bodies, like ground truth of a larger field."""
+    import fastremap
+    import numpy as np
+
+    pairs = []
+    for axis in range(gt.ndim):
+        for gap in (1, 2):
+            a = np.moveaxis(gt, axis, 0)[:-gap].ravel()
+            b = np.moveaxis(gt, axis, 0)[gap:].ravel()
+            touching = (a != 0) & (b != 0) & (a != b)
+            pairs.append(np.unique(a[touching].astype(np.uint64) << np.uint64(32) | b[touching]))
+    pairs = np.unique(np.concatenate(pairs))
+    pairs = np.stack([pairs >> np.uint64(32), pairs & np.uint64(2**32 - 1)], axis=1)
+    parent = {int(i): int(i) for i in fastremap.unique(gt) if i != 0}
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    n = len(parent)
+    for i, j in pairs[np.random.default_rng(seed).permutation(len(pairs))].tolist():
+        if n <= n_bodies:
+            break
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+            n -= 1
+    mapping = {i: root(i) for i in parent}
+    return fastremap.renumber(fastremap.remap(gt, mapping, preserve_missing_labels=True), preserve_zero=True)[0]
+
+
+def fibsem_metrics_case(size=256, n_bodies=500):
+    """A segmentation-evaluation case like a real size^3 FIB-SEM crop: (seg, gt).
+
+    Built from gala_fibsem_mini's train volumes (real Drosophila FIB-SEM, (50, 100, 200)), mirror-tiled
+    to size^3: seg (uint64) is the real watershed over-segmentation, about 3,800 fragments at 256^3,
+    no 0; gt (uint32) is the real neuron ground truth (0 = boundary, about 7% of voxels) with touching
+    bodies merged down to `n_bodies` (about 1,900 before the merges at 256^3), as the bodies of a
+    larger field of view span more of the crop.
+    """
+    from pytc.testing import read_gala
+
+    seg = mirror_tiled(read_gala("train-ws"), size)
+    gt = mirror_tiled(read_gala("train-gt"), size)
+    gt = merged_bodies(gt, min(n_bodies, int(gt.max()) // 2))
+    return seg.astype("uint64"), gt.astype("uint32")

@@ -4,6 +4,13 @@ Run: pytest benchmarks/ (add --benchmark-json=out.json to keep the figures).
 Groups compare, on the same labels: pytc on 1 thread and on all threads, each returning a new
 array and writing into a reused buffer (`-out`: no faulting and zeroing of fresh pages by the
 OS), and the numpy reference.
+
+The FIB-SEM group is the case of issue 13: real-geometry ground truth (bench_utils.fibsem_metrics_case's gt,
+256^3) as uint64, 3 nearest-neighbour offsets, a fresh output per call (its page faults count, as in every
+user's call). extra_info: `times_numpy` (the numpy reference's best time in the same run over the row's),
+`times_floor` (the row's time over the bandwidth floor: one read of the labels and one write of the output
+at the copy bandwidth); test_seg_to_affinity_fibsem_peak_memory records the peak memory of one call
+against the bytes of its input and output.
 """
 
 import numpy as np
@@ -13,7 +20,7 @@ from pytc.kernels import max_threads, seg_to_affinity, seg_to_affinity_ref
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import full_or_smoke, timed_seconds
+from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, peak_memory_mib, timed_seconds
 
 LARGEST = full_or_smoke(256, 64)
 
@@ -83,3 +90,40 @@ def test_memory_copy(benchmark, labels, copy_bandwidth):
     dst = np.empty_like(seg)
     benchmark.pedantic(np.copyto, args=(dst, seg), rounds=7, warmup_rounds=1)
     benchmark.extra_info.update(copy_bandwidth_gb_s=round(copy_bandwidth / 1e9, 2))
+
+
+FIBSEM_SIZE = full_or_smoke(256, 64)
+FIBSEM_IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "pytc-1thread-out", "numpy-reference"]
+
+
+@pytest.fixture(scope="module")
+def fibsem_labels():
+    """(uint64 labels, the numpy reference's best time in seconds on them with NEAREST)."""
+    seg = fibsem_metrics_case(FIBSEM_SIZE)[1].astype(np.uint64)
+    return seg, best_seconds(lambda: seg_to_affinity_ref(seg, NEAREST), repeat=5)
+
+
+@pytest.mark.parametrize("impl", FIBSEM_IMPLEMENTATIONS)
+def test_seg_to_affinity_fibsem(benchmark, fibsem_labels, copy_bandwidth, impl):
+    seg, numpy_seconds = fibsem_labels
+    benchmark.group = f"seg_to_affinity {FIBSEM_SIZE}^3 FIB-SEM-like gt uint64 3 offsets"
+    run(benchmark, impl, seg, NEAREST, copy_bandwidth)
+    seconds = timed_seconds(benchmark)
+    if seconds is not None:
+        benchmark.extra_info["times_numpy"] = round(numpy_seconds / seconds, 2)
+
+
+@pytest.mark.parametrize("impl", ["pytc-1thread", "numpy-reference"])
+def test_seg_to_affinity_fibsem_peak_memory(fibsem_labels, record_property, tmp_path_factory, impl):
+    """Peak RSS above the loaded labels (MiB) of one call with a fresh output, in a fresh process,
+    against the output's size and the floor (input + output). Reported, never asserted."""
+    seg = fibsem_labels[0]
+    call = {"pytc-1thread": "seg_to_affinity(inputs[0], NEAREST, threads=1)",
+            "numpy-reference": "seg_to_affinity_ref(inputs[0], NEAREST)"}[impl]  # fmt: skip
+    mib = peak_memory_mib(f"from pytc.kernels import seg_to_affinity, seg_to_affinity_ref; NEAREST = {NEAREST!r}", call,
+                          [seg], tmp_path_factory.getbasetemp() / "affinity_fibsem_inputs")  # fmt: skip
+    output_mib = len(NEAREST) * seg.size * 4 / 2**20
+    record_property("peak_mib_above_input", round(mib, 1))
+    record_property("times_output", round(mib / output_mib, 2))
+    record_property("times_input_plus_output", round((mib + seg.nbytes / 2**20) / (output_mib + seg.nbytes / 2**20), 2))
+    print(f"seg_to_affinity FIB-SEM {impl}: peak {mib:.0f} MiB above the input; output {output_mib:.0f} MiB")

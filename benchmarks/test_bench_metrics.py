@@ -6,6 +6,12 @@ compiled contingency table) and the bare contingency table, on 1 thread and on a
 scikit-image's adapted_rand_error + variation_of_information (what a user would call for the
 same numbers; each builds its own table); and the numpy/scipy reference. The scores are checked
 against scikit-image before timing and stored in extra_info.
+
+The FIB-SEM group is the case of issue 13: a 256^3 real-geometry volume (bench_utils.fibsem_metrics_case:
+about 3,800 watershed fragments against 500 ground-truth bodies) scored by `adapted_rand` + `voi`
+(two calls, two tables, as scikit-image's two functions) and by `evaluate` (one table), on 1 thread
+and all threads; extra_info holds `times_skimage`, scikit-image's best time (in the same run) over
+the best time of the row.
 """
 
 import numpy as np
@@ -15,11 +21,11 @@ from skimage.metrics import adapted_rand_error, variation_of_information
 from pytc.kernels import max_threads
 from pytc.kernels._contingency import contingency_table
 from pytc.kernels._reference.metrics import adapted_rand_ref, voi_ref
-from pytc.metrics import evaluate
+from pytc.metrics import adapted_rand, evaluate, voi
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import full_or_smoke
+from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, timed_seconds
 
 SIZE = full_or_smoke(256, 64)  # edge of the synthetic volume
 
@@ -112,3 +118,49 @@ def test_metrics_synthetic(benchmark, synthetic_pair, impl):
 def test_metrics_real(benchmark, impl):
     benchmark.group = "metrics gala_fibsem_mini train-ws vs train-gt (50, 100, 200) int32"
     run(benchmark, impl, read_gala("train-ws"), read_gala("train-gt"))
+
+
+FIBSEM_SIZE = full_or_smoke(256, 64)
+FIBSEM_IMPLEMENTATIONS = [
+    "pytc-adapted_rand+voi-1thread",
+    f"pytc-adapted_rand+voi-{ALL}threads",
+    "pytc-evaluate-1thread",
+    f"pytc-evaluate-{ALL}threads",
+    "skimage",
+]
+
+
+@pytest.fixture(scope="module")
+def fibsem_case():
+    """(seg, gt, scikit-image's scores, scikit-image's best time of adapted_rand_error +
+    variation_of_information in seconds)."""
+    seg, gt = fibsem_metrics_case(FIBSEM_SIZE)
+    expected = skimage_scores(seg, gt)
+    return seg, gt, expected, best_seconds(lambda: skimage_scores(seg, gt), repeat=3)
+
+
+@pytest.mark.parametrize("impl", FIBSEM_IMPLEMENTATIONS)
+def test_metrics_fibsem(benchmark, fibsem_case, impl):
+    seg, gt, expected, skimage_seconds = fibsem_case
+    benchmark.group = (f"metrics {FIBSEM_SIZE}^3 FIB-SEM-like: {len(np.unique(seg))} fragments (uint64) "
+                       f"vs {len(np.unique(gt)) - 1} bodies (uint32)")  # fmt: skip
+    threads = 1 if "1thread" in impl else ALL
+
+    def adapted_rand_voi():
+        error, precision, recall = adapted_rand(seg, gt, return_all=True, threads=threads)
+        split, merge = voi(seg, gt, threads=threads)
+        return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
+                "voi_split": split, "voi_merge": merge}  # fmt: skip
+
+    fn = {"skimage": lambda: skimage_scores(seg, gt), "pytc-evaluate-1thread": lambda: evaluate(seg, gt, threads=1),
+          f"pytc-evaluate-{ALL}threads": lambda: evaluate(seg, gt, threads=ALL)}.get(impl, adapted_rand_voi)  # fmt: skip
+    scores = fn()  # agree before timing
+    for key, value in expected.items():
+        assert abs(scores[key] - value) < 1e-9, (key, scores[key], value)
+    benchmark.pedantic(fn, rounds=3 if impl == "skimage" else 7, warmup_rounds=1)
+    benchmark.extra_info.update(threads=threads if impl.startswith("pytc") else 1,
+                                **{key: round(float(value), 6) for key, value in expected.items()})
+    seconds = timed_seconds(benchmark)
+    if seconds is not None:
+        benchmark.extra_info["megavoxels_per_s"] = round(seg.size / seconds / 1e6, 1)
+        benchmark.extra_info["times_skimage"] = round(skimage_seconds / seconds, 2)

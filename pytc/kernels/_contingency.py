@@ -43,8 +43,10 @@ def contingency_table(seg: ArrayLike, gt: ArrayLike, *, ignore_seg: int | Sequen
 
     Notes
     -----
-    Consecutive voxels usually share their pair of labels, so the kernel counts runs and only
-    updates its hash table when the pair changes. OpenMP threads each count a slab of the
+    Consecutive voxels usually share their pair of labels, so the kernel counts runs (finding
+    the changes of pair 32 voxels at a time) and only updates its table when the pair changes;
+    a small cache of recent pairs takes most updates, so thousands of ids on both sides stay
+    cheap. OpenMP threads each count a slab of the
     volume into their own table; the tables are merged by the final sort. C order (or Fortran
     order) in both arrays is fastest; mixed layouts work without a copy but read one array
     with strides.

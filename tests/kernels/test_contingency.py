@@ -79,6 +79,25 @@ def test_threads_give_identical_results(rng, threads):
     assert_tables_equal(contingency_table(seg, np.asfortranarray(gt), ignore_gt=0, threads=threads), expected)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("row", [37, 64, 1000])
+def test_many_pairs_and_runs_of_every_length(rng, threads, row):
+    """Thousands of distinct pairs (far more than the kernel's cache of recent pairs, so entries are
+    evicted and come back) in runs of 1 to 70 voxels that start and end anywhere in the 32-voxel
+    blocks of the change mask and across rows; ignored labels in between."""
+    n_voxels = row * (200_000 // row)
+
+    def runs(n_labels, dtype):
+        lengths = rng.integers(1, 71, size=n_voxels // 10)  # enough runs for n_voxels
+        return np.repeat(rng.integers(0, n_labels, size=len(lengths)).astype(dtype), lengths)[:n_voxels]
+
+    seg, gt = runs(3000, np.uint64).reshape(-1, row), runs(500, np.int32).reshape(-1, row)
+    expected = contingency_table_ref(seg, gt, ignore_seg=7, ignore_gt=0)
+    assert len(expected[2]) > 2000
+    assert_tables_equal(contingency_table(seg, gt, ignore_seg=7, ignore_gt=0, threads=threads), expected)
+    assert_tables_equal(contingency_table(seg, gt, threads=threads), contingency_table_ref(seg, gt))
+
+
 @pytest.mark.real_data
 def test_real_gala_fragments_against_gt():
     gt, ws = read_gala("train-gt"), read_gala("train-ws")
