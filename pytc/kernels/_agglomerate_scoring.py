@@ -3,7 +3,7 @@ so the reference can use it without the extension)."""
 
 import re
 
-# scoring name -> code of csrc/core/agglomerate.hpp's Scoring
+# scoring name -> code of Scoring in csrc/core/agglomerate/scoring.hpp
 _CODES = {"mean": 0, "max": 1, "min": 2, "quantile": 3, "histogram": 4}
 VALID_SCORINGS = (
     "'mean', 'max', 'min', 'quantile-<q>', 'quantile-<q>-histogram' (q an integer in 0..100), "
