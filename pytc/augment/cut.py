@@ -37,7 +37,7 @@ def blur_cuboid(block: np.ndarray, factor: Sequence[float]) -> np.ndarray:
     PyTorch Connectomics' CutBlur does with scikit-image's ``resize``: the low-resolution shape is
     ``int(n / f)`` (at least 1); down: gaussian anti-aliasing with sigma ``max(0, (n / m - 1) / 2)`` then
     linear interpolation; up: nearest neighbour; pixel-centre grids, mirrored borders, clipped to the
-    block's range. Equal to `pytc.augment._reference.cut.blur_cuboid_ref` (scikit-image) in float32.
+    block's range. Equal in float32 to scikit-image's ``resize`` (the tests compare them).
     """
     block = np.asarray(block, np.float32)
     small_shape = tuple(max(1, int(n / f)) for n, f in zip(block.shape, factor))

@@ -33,7 +33,7 @@ class Elastic(Augmentation):
     Notes
     -----
     The field is generated on a coarse control grid (spacing ~sigma) and evaluated as a cubic B-spline
-    inside the resampling loop (see `pytc.augment._elastic`); its std matches PyTorch Connectomics'
+    inside the resampling loop; its std matches PyTorch Connectomics'
     ``alpha * gaussian_filter(uniform(-1, 1), sigma)``. Kernels are numba-compiled once and cached on
     disk: the first call in a fresh process costs ~the time to load the cache (see the README note).
 

@@ -29,8 +29,8 @@ class CopyPaste(Augmentation):
     ids before. PyTorch Connectomics changes the image only; here every label-like array takes the copy's
     values where the copy is pasted, so the targets describe the pasted objects too.
 
-    The overlaps of the 23 candidates are counted by a numba kernel (`pytc.augment._mix.rotated_overlaps`,
-    parallel over candidates) without building the rotated volumes.
+    The overlaps of the 23 candidates are counted by a numba kernel, in
+    parallel over the candidates, without building the rotated volumes.
 
     Parameters
     ----------
