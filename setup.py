@@ -103,7 +103,8 @@ ext_modules = [
 
 def _load_torch_sources():
     """pytc/_torch_sources.py, loaded by path: standard library only, importable before pytc's dependencies."""
-    spec = importlib.util.spec_from_file_location("_pytc_torch_sources", os.path.join(HERE, "pytc", "_torch_sources.py"))
+    path = os.path.join(HERE, "pytc", "_torch_sources.py")
+    spec = importlib.util.spec_from_file_location("_pytc_torch_sources", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -79,6 +79,7 @@ if __name__ == "__main__":  # for shell scripts: --nvcc-flags, --arch-list or --
     elif option == "--arch-list":
         print(torch_cuda_arch_list())
     elif option == "--sources":
-        print("\n".join(sum(sources(), [])))
+        cpu, cuda = sources()
+        print("\n".join(cpu + cuda))
     else:
         sys.exit("usage: python pytc/_torch_sources.py --nvcc-flags | --arch-list | --sources")

@@ -30,8 +30,9 @@ def add_files(root, files):
 
 
 def test_lists_every_source_of_the_layout(tmp_path):
-    add_files(tmp_path, {"module.cpp": "", "op.cpp": "", "cpu/op_kernel.cpp": "", "cuda/op_kernel.cu": "",
-                         "cpu/helpers.h": "", "cuda/helpers.cuh": "", "cuda/not_cuda.cpp": "", "notes.txt": ""})  # fmt: skip
+    names = ("module.cpp", "op.cpp", "cpu/op_kernel.cpp", "cuda/op_kernel.cu", "cpu/helpers.h", "cuda/helpers.cuh",
+             "cuda/not_cuda.cpp", "notes.txt")  # fmt: skip
+    add_files(tmp_path, dict.fromkeys(names, ""))
     cpu, cuda = _torch_sources.sources(tmp_path)
     assert cpu == [str(tmp_path / name) for name in ("module.cpp", "op.cpp", "cpu/op_kernel.cpp")]
     assert cuda == [str(tmp_path / "cuda" / "op_kernel.cu")]
