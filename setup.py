@@ -8,9 +8,17 @@ Metadata lives in pyproject.toml; this file only describes the extension `pytc._
   PYTC_BUILD_JOBS=N  compile N source files in parallel (default: number of CPUs)
   PYTC_BUILD_TORCH=1 also build the torch extension `pytc._C` ahead of time (needs torch in the build
                      environment: pip install --no-build-isolation); otherwise pytc builds it just in
-                     time on first use. Its CUDA kernels are included when torch finds CUDA.
+                     time on first use. Its CUDA kernels are included when torch finds CUDA, compiled
+                     for the GPU architectures of pytc/_torch_sources.py (CUDA_ARCHS: 7.5 to 12.0, PTX
+                     of the newest, those the installed nvcc knows) unless TORCH_CUDA_ARCH_LIST is set.
+
+Both builds of `pytc._C`, this one and the just-in-time one (pytc/_torch_ext.py), compile the sources that
+pytc/_torch_sources.py lists (csrc/torch/*.cpp, cpu/*.cpp, autograd/*.cpp and, with CUDA, cuda/*.cu): a new
+op is new files there, and neither build needs editing. That module is loaded here by path, since pytc and
+its dependencies need not be importable while building.
 """
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -20,6 +28,7 @@ from glob import glob
 from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import setup
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_TORCH = os.environ.get("PYTC_BUILD_TORCH") == "1"
 if BUILD_TORCH:
     from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
@@ -85,15 +94,32 @@ ext_modules = [
     Pybind11Extension(
         "pytc._ext",
         sorted(glob("csrc/numpy/*.cpp")),
-        include_dirs=[os.path.join(os.path.dirname(os.path.abspath(__file__)), "csrc")],  # absolute for ninja
+        include_dirs=[os.path.join(HERE, "csrc")],  # absolute for ninja
         depends=sorted(glob("csrc/core/**/*.hpp", recursive=True) + glob("csrc/numpy/*.hpp")),
         cxx_std=17,
     ),
 ]
 
+
+def _load_torch_sources():
+    """pytc/_torch_sources.py, loaded by path: standard library only, importable before pytc's dependencies."""
+    path = os.path.join(HERE, "pytc", "_torch_sources.py")
+    spec = importlib.util.spec_from_file_location("_pytc_torch_sources", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 if BUILD_TORCH:
-    torch_sources = sorted(glob("csrc/torch/*.cpp") + glob("csrc/torch/cpu/*.cpp"))
-    cuda_sources = sorted(glob("csrc/torch/cuda/*.cu")) if CUDA_HOME else []
+    torch_sources_rules = _load_torch_sources()
+    torch_sources, cuda_sources = torch_sources_rules.sources("csrc/torch")  # relative paths, as setuptools wants
+    if not torch_sources:
+        sys.exit("setup.py: PYTC_BUILD_TORCH=1 but csrc/torch/module.cpp is missing; run from a source checkout")
+    cuda_sources = cuda_sources if CUDA_HOME else []
+    if cuda_sources and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        nvcc = os.path.join(CUDA_HOME, "bin", "nvcc")
+        os.environ["TORCH_CUDA_ARCH_LIST"] = torch_sources_rules.torch_cuda_arch_list(nvcc)
+        print(f"pytc: CUDA architectures: TORCH_CUDA_ARCH_LIST={os.environ['TORCH_CUDA_ARCH_LIST']}", file=sys.stderr)
     openmp = [] if os.name == "nt" else ["-fopenmp"]
     ext_modules.append(
         (CUDAExtension if cuda_sources else CppExtension)(

@@ -14,17 +14,16 @@ import time
 import warnings
 from pathlib import Path
 
+from . import _torch_sources
+
 TROUBLESHOOTING_SECTION = "'The torch extension (pytc._C)' in TROUBLESHOOTING.md"
 _status = {"state": "not loaded yet"}
 
 
 def sources():
-    """(cpu_sources, cuda_sources) of the extension in a source checkout (empty lists elsewhere)."""
-    root = Path(__file__).resolve().parents[1] / "csrc" / "torch"
-    cpu = [root / "sync_bn.cpp", root / "cpu" / "sync_bn_kernel.cpp"]
-    if not all(path.exists() for path in cpu):
-        return [], []
-    return [str(p) for p in cpu], sorted(str(p) for p in (root / "cuda").glob("*.cu"))
+    """(cpu_sources, cuda_sources) of the extension in a source checkout (empty lists elsewhere): every file
+    that pytc/_torch_sources.py lists, the same list as the ahead-of-time build in setup.py."""
+    return _torch_sources.sources()
 
 
 def _build_options():
@@ -40,17 +39,23 @@ def _build_options():
     openmp = [] if os.name == "nt" else ["-fopenmp"]
     options = dict(sources=cpu + (cuda if with_cuda else []), extra_cflags=["-O3"] + openmp, extra_ldflags=openmp,
                    extra_cuda_cflags=["-O3", "--expt-relaxed-constexpr"], with_cuda=with_cuda)  # fmt: skip
-    return _build_name(options, Path(cpu[0]).parent), options
+    root = next(Path(path).parent for path in cpu if Path(path).name == _torch_sources.MODULE)
+    return _build_name(options, root), options
 
 
 def _build_name(options, root):
-    """pytc_C_<hash> of the build flags, the torch and Python versions, and the names (relative to `root`,
-    csrc/torch) and bytes of the sources and headers: not of where the checkout is."""
+    """pytc_C_<hash> of the build flags, the torch and Python versions, the GPU architectures of a CUDA build,
+    and the names (relative to `root`, csrc/torch) and bytes of the sources and headers: not of where the
+    checkout is. Adding or removing a source changes the list, hence the name."""
     import torch
 
     files = sorted({Path(path) for path in options["sources"]} | set(root.rglob("*.h")) | set(root.rglob("*.cuh")))
     flags = {k: v for k, v in options.items() if k != "sources"}
-    key = hashlib.sha256(repr((sorted(flags.items()), torch.__version__, sys.version_info[:2])).encode())
+    archs = None
+    if options.get("with_cuda"):  # torch compiles for TORCH_CUDA_ARCH_LIST, else for the GPUs it sees
+        archs = (os.environ.get("TORCH_CUDA_ARCH_LIST"),
+                 sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}))
+    key = hashlib.sha256(repr((sorted(flags.items()), torch.__version__, sys.version_info[:2], archs)).encode())
     for path in files:
         key.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return f"pytc_C_{key.hexdigest()[:12]}"

@@ -1,11 +1,11 @@
-// Schemas of pytc's torch ops (namespace `pytc`) and the Python module of the extension.
-// Kernels register per device: cpu/sync_bn_kernel.cpp and cuda/sync_bn_kernel.cu.
+// Schemas of the synchronized batch-norm ops (torch.ops.pytc.bn_*); the library itself is declared in
+// module.cpp. Kernels register per device: cpu/sync_bn_kernel.cpp and cuda/sync_bn_kernel.cu.
 //
 // Inputs are (N, C, *) tensors. Per-channel statistics and sums are float64 whatever the input
 // dtype, so ranks can merge them exactly (Chan et al.'s parallel variance formula).
-#include <torch/extension.h>
+#include <torch/library.h>
 
-TORCH_LIBRARY(pytc, m) {
+TORCH_LIBRARY_FRAGMENT(pytc, m) {
   // mean and M2 = sum((x - mean)^2) of each channel over N and the spatial axes.
   m.def("bn_stats(Tensor input) -> (Tensor mean, Tensor m2)");
   // (x - mean[c]) * invstd[c] * weight[c] + bias[c]; weight and bias optional.
@@ -16,13 +16,4 @@ TORCH_LIBRARY(pytc, m) {
   m.def(
       "bn_backward_elemt(Tensor grad_output, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, "
       "Tensor mean_dy, Tensor mean_dy_xmu) -> Tensor");
-}
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "pytc torch ops (torch.ops.pytc.*): synchronized batch-norm reductions";
-#if defined(_OPENMP)
-  m.attr("openmp") = true;
-#else
-  m.attr("openmp") = false;
-#endif
 }

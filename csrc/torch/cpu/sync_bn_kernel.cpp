@@ -4,8 +4,9 @@
 // each task sums shifted values (x - K, K = its first element) in float64, and tasks of a channel are
 // merged with Chan's formula: exact enough for data far from zero (e.g. offset by 1e4) in one pass.
 // Tasks run on ATen's thread pool (torch.set_num_threads).
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <torch/extension.h>
+#include <torch/library.h>
 
 #include <type_traits>
 #include <vector>
