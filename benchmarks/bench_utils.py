@@ -71,8 +71,12 @@ def peak_memory_mib(setup, statement, arrays, folder):
         if not path.exists():
             np.save(path, array)
         paths.append(str(path))
-    result = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, setup + "\n" + statement, *paths],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, setup + "\n" + statement, *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 

@@ -71,10 +71,17 @@ def kernels():
         out.append(("watershed", case, lambda a, lr, f, t: [watershed(a, threads=t)]))
         scorings = ["mean", "quantile-50-histogram"] + (["quantile-50"] if case.startswith("snemi") else [])
         for s in scorings:
-            out.append((f"agglomerate-{s}", case,
-                        lambda a, lr, f, t, s=s: list(agglomerate(a, THRESHOLDS, fragments=f, scoring=s, threads=t))))
+            out.append(
+                (
+                    f"agglomerate-{s}",
+                    case,
+                    lambda a, lr, f, t, s=s: list(agglomerate(a, THRESHOLDS, fragments=f, scoring=s, threads=t)),
+                )
+            )
     for case in ("gala-train(50,50,100)", "snemi(32,80,80)"):
-        out.append(("mutex_watershed", case, lambda a, lr, f, t: [mutex_watershed(lr, OFFSETS, attractive=3, threads=t)]))
+        out.append(
+            ("mutex_watershed", case, lambda a, lr, f, t: [mutex_watershed(lr, OFFSETS, attractive=3, threads=t)])
+        )
     return out
 
 
@@ -86,8 +93,11 @@ def worker(threads, inner):
 
     inputs = {}
     for name, (p, f) in load_cases().items():
-        inputs[name] = (np.ascontiguousarray(boundary_to_affinity(p)),
-                        np.ascontiguousarray(boundary_to_affinity(p, OFFSETS)), f)
+        inputs[name] = (
+            np.ascontiguousarray(boundary_to_affinity(p)),
+            np.ascontiguousarray(boundary_to_affinity(p, OFFSETS)),
+            f,
+        )
     result = {}
     for name, case, fn in kernels():
         a, lr, f = inputs[case]
@@ -108,8 +118,14 @@ def worker(threads, inner):
 
 def run_build(root, threads, inner):
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS=str(threads))
-    done = subprocess.run([sys.executable, __file__, "--worker", "--threads", str(threads), "--inner", str(inner)],
-                          env=env, check=True, capture_output=True, text=True, cwd=root)
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", "--threads", str(threads), "--inner", str(inner)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -129,15 +145,22 @@ def main():
         parser.error("BEFORE and AFTER are required")
     builds = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
     for label, root in builds.items():
-        found = subprocess.run([sys.executable, "-c", "import pytc._ext; print(pytc._ext.__file__)"], check=True,
-                               env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True,
-                               cwd=root).stdout.strip()
+        found = subprocess.run(
+            [sys.executable, "-c", "import pytc._ext; print(pytc._ext.__file__)"],
+            check=True,
+            env=dict(os.environ, PYTHONPATH=str(root)),
+            capture_output=True,
+            text=True,
+            cwd=root,
+        ).stdout.strip()
         if not found.startswith(str(root)):
             sys.exit(f"compare_builds: the {label} build's extension is not under {root}; got {found}")
         print(f"{label}: {found}")
     print(f"repeats {args.repeats} x inner {args.inner} timed calls per build, kernel and thread count")
-    print(f"{'kernel':<52} {'thr':>3} {'before min':>10} {'after min':>10} {'ratio':>6}"
-          f" {'before med':>10} {'after med':>10} {'ratio':>6} {'cpu ratio':>9}")
+    print(
+        f"{'kernel':<52} {'thr':>3} {'before min':>10} {'after min':>10} {'ratio':>6}"
+        f" {'before med':>10} {'after med':>10} {'ratio':>6} {'cpu ratio':>9}"
+    )
     for threads in args.threads:
         samples = {"before": {}, "after": {}}
         cpu = {"before": {}, "after": {}}
@@ -154,9 +177,12 @@ def main():
                 sys.exit(f"compare_builds: outputs of {key} differ between the builds (threads={threads})")
             b, a = samples["before"][key], samples["after"][key]
             bmin, amin, bmed, amed = min(b), min(a), statistics.median(b), statistics.median(a)
-            print(f"{key:<52} {threads:>3} {bmin * 1e3:>8.1f}ms {amin * 1e3:>8.1f}ms {amin / bmin:>6.3f}"
-                  f" {bmed * 1e3:>8.1f}ms {amed * 1e3:>8.1f}ms {amed / bmed:>6.3f}"
-                  f" {min(cpu['after'][key]) / min(cpu['before'][key]):>9.3f}", flush=True)
+            print(
+                f"{key:<52} {threads:>3} {bmin * 1e3:>8.1f}ms {amin * 1e3:>8.1f}ms {amin / bmin:>6.3f}"
+                f" {bmed * 1e3:>8.1f}ms {amed * 1e3:>8.1f}ms {amed / bmed:>6.3f}"
+                f" {min(cpu['after'][key]) / min(cpu['before'][key]):>9.3f}",
+                flush=True,
+            )
     print("outputs identical between the builds (SHA-256 of every output array)")
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from bench_utils import best_seconds
+
 from pytc.testing import unexpected_ci_skip
 
 

@@ -15,21 +15,35 @@ against the bytes of its input and output.
 
 import numpy as np
 import pytest
+from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, peak_memory_mib, timed_seconds
 
 from pytc.kernels import max_threads, seg_to_affinity, seg_to_affinity_ref
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
-from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, peak_memory_mib, timed_seconds
-
 LARGEST = full_or_smoke(256, 64)
 
 NEAREST = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]
-LONG_RANGE = NEAREST + [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9),
-                        (-4, 0, 0), (0, -27, 0), (0, 0, -27)]  # fmt: skip
+LONG_RANGE = NEAREST + [
+    (-2, 0, 0),
+    (0, -3, 0),
+    (0, 0, -3),
+    (-3, 0, 0),
+    (0, -9, 0),
+    (0, 0, -9),
+    (-4, 0, 0),
+    (0, -27, 0),
+    (0, 0, -27),
+]
 OFFSETS = {3: NEAREST, 12: LONG_RANGE}
 ALL = max_threads()
-IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "pytc-1thread-out", f"pytc-{ALL}threads-out", "numpy-reference"]
+IMPLEMENTATIONS = [
+    "pytc-1thread",
+    f"pytc-{ALL}threads",
+    "pytc-1thread-out",
+    f"pytc-{ALL}threads-out",
+    "numpy-reference",
+]
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +132,16 @@ def test_seg_to_affinity_fibsem_peak_memory(fibsem_labels, record_property, tmp_
     """Peak RSS above the loaded labels (MiB) of one call with a fresh output, in a fresh process,
     against the output's size and the floor (input + output). Reported, never asserted."""
     seg = fibsem_labels[0]
-    call = {"pytc-1thread": "seg_to_affinity(inputs[0], NEAREST, threads=1)",
-            "numpy-reference": "seg_to_affinity_ref(inputs[0], NEAREST)"}[impl]  # fmt: skip
-    mib = peak_memory_mib(f"from pytc.kernels import seg_to_affinity, seg_to_affinity_ref; NEAREST = {NEAREST!r}", call,
-                          [seg], tmp_path_factory.getbasetemp() / "affinity_fibsem_inputs")  # fmt: skip
+    call = {
+        "pytc-1thread": "seg_to_affinity(inputs[0], NEAREST, threads=1)",
+        "numpy-reference": "seg_to_affinity_ref(inputs[0], NEAREST)",
+    }[impl]
+    mib = peak_memory_mib(
+        f"from pytc.kernels import seg_to_affinity, seg_to_affinity_ref; NEAREST = {NEAREST!r}",
+        call,
+        [seg],
+        tmp_path_factory.getbasetemp() / "affinity_fibsem_inputs",
+    )
     output_mib = len(NEAREST) * seg.size * 4 / 2**20
     record_property("peak_mib_above_input", round(mib, 1))
     record_property("times_output", round(mib / output_mib, 2))

@@ -17,14 +17,13 @@ printed (-s) and recorded as a junit property.
 
 import numpy as np
 import pytest
+from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 from pytc.decode import boundary_to_affinity
 from pytc.kernels import max_threads, seg_to_affinity
 from pytc.kernels._agglomerate import agglomerate
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala, require_data
-
-from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 SIZE = full_or_smoke(256, 64)  # edge of the synthetic volume
 SYNTHETIC = f"synthetic {SIZE}^3"
@@ -69,16 +68,21 @@ def cases():
             if name == SYNTHETIC:
                 cache[name] = synthetic()
             elif name == "gala_fibsem_mini train":
-                cache[name] = (boundary_to_affinity(read_gala("train-p1")),
-                               read_gala("train-ws").astype(np.uint64), read_gala("train-gt"))
+                cache[name] = (
+                    boundary_to_affinity(read_gala("train-p1")),
+                    read_gala("train-ws").astype(np.uint64),
+                    read_gala("train-gt"),
+                )
             else:
                 import tifffile
 
                 folder = require_data("gala_snemi_mini_labels_only")
                 p = tifffile.imread(folder / "train-probabilities.tif").astype(np.float32) / np.float32(255)
-                cache[name] = (boundary_to_affinity(p),
-                               tifffile.imread(folder / "train-fragments.tif").astype(np.uint64),
-                               tifffile.imread(folder / "train-labels.tif"))
+                cache[name] = (
+                    boundary_to_affinity(p),
+                    tifffile.imread(folder / "train-fragments.tif").astype(np.uint64),
+                    tifffile.imread(folder / "train-labels.tif"),
+                )
         return cache[name]
 
     return get
@@ -100,8 +104,12 @@ def test_agglomerate(benchmark, cases, case, scoring, impl):
         waterz = require_peer("waterz")
 
         def fn():
-            return [seg.copy() for seg in waterz.agglomerate(aff, THRESHOLDS, fragments=fragments.copy(),
-                                                             scoring_function=SCORINGS[scoring])]
+            return [
+                seg.copy()
+                for seg in waterz.agglomerate(
+                    aff, THRESHOLDS, fragments=fragments.copy(), scoring_function=SCORINGS[scoring]
+                )
+            ]
     else:
         threads = 1 if "1thread" in impl else ALL
 
@@ -114,7 +122,7 @@ def test_agglomerate(benchmark, cases, case, scoring, impl):
     benchmark.extra_info.update(
         best_adapted_rand_error=round(float(error), 5),
         fragments_adapted_rand_error=round(float(best_adapted_rand(gt, [fragments])), 5),
-        n_fragments=int(len(np.unique(fragments))),
+        n_fragments=len(np.unique(fragments)),
         megavoxels_per_s=round(fragments.size / seconds / 1e6, 2),
         threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz (1)",
     )
@@ -153,8 +161,10 @@ def test_agglomerate_from_affinities(benchmark, cases, case, scoring, impl):
     benchmark.pedantic(fn, rounds=1 if slow else 3, warmup_rounds=0 if slow else 1)
     seconds = timed_seconds(benchmark) or float("nan")  # None under --benchmark-disable
     benchmark.extra_info.update(
-        best_adapted_rand_error=round(float(errors[best]), 5), best_threshold=THRESHOLDS[best],
-        voi_split=round(float(split), 4), voi_merge=round(float(merge), 4),
+        best_adapted_rand_error=round(float(errors[best]), 5),
+        best_threshold=THRESHOLDS[best],
+        voi_split=round(float(split), 4),
+        voi_merge=round(float(merge), 4),
         megavoxels_per_s=round(gt.size / seconds / 1e6, 2),
         threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz (1)",
     )
@@ -172,11 +182,15 @@ def test_agglomerate_peak_memory(cases, tmp_path_factory, record_property, scori
         "pytc": f"kept = agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1], scoring={name!r})",
         "pytc-iter": f"for seg in iter_agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1], scoring={name!r}): pass",
         "waterz": f"kept = [s.copy() for s in waterz.agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1].copy(), "
-                  f"scoring_function={name!r})]",
+        f"scoring_function={name!r})]",
         "waterz-iter": f"for seg in waterz.agglomerate(inputs[0], {THRESHOLDS}, fragments=inputs[1].copy(), "
-                       f"scoring_function={name!r}): pass",
-    }[impl]  # fmt: skip
-    mib = peak_memory_mib("import waterz; from pytc.kernels._agglomerate import agglomerate, iter_agglomerate", call,
-                          [aff, fragments], tmp_path_factory.getbasetemp() / "agglomerate_inputs")
+        f"scoring_function={name!r}): pass",
+    }[impl]
+    mib = peak_memory_mib(
+        "import waterz; from pytc.kernels._agglomerate import agglomerate, iter_agglomerate",
+        call,
+        [aff, fragments],
+        tmp_path_factory.getbasetemp() / "agglomerate_inputs",
+    )
     record_property("peak_mib_above_inputs", mib)
     print(f"agglomerate {SYNTHETIC} {scoring} {impl}: peak {mib:.0f} MiB above the inputs")

@@ -19,12 +19,12 @@ SAMPLES = 30
 def crops():
     aug = em_augmentations(OUTPUT)
     z, y, x = aug.input_shape()
-    raw = read_volume(require_data("drosophila_vnc_sstem_stack1", "raw"))[:z, :y * 2, :x * 2]
-    membranes = read_volume(require_data("drosophila_vnc_sstem_stack1", "membranes"))[:z, :y * 2, :x * 2] > 0
+    raw = read_volume(require_data("drosophila_vnc_sstem_stack1", "raw"))[:z, : y * 2, : x * 2]
+    membranes = read_volume(require_data("drosophila_vnc_sstem_stack1", "membranes"))[:z, : y * 2, : x * 2] > 0
     cells = connected_components(~membranes).astype(np.uint32)
     rng = np.random.default_rng(0)
     starts = [(int(rng.integers(0, y + 1)), int(rng.integers(0, x + 1))) for _ in range(SAMPLES)]
-    return aug, [{"image": raw[:, a:a + y, b:b + x], "label": cells[:, a:a + y, b:b + x]} for a, b in starts]
+    return aug, [{"image": raw[:, a : a + y, b : b + x], "label": cells[:, a : a + y, b : b + x]} for a, b in starts]
 
 
 @pytest.mark.parametrize("threads", sorted({1, numba.config.NUMBA_NUM_THREADS}))
@@ -42,6 +42,9 @@ def test_em_augmentation_pipeline(benchmark, crops, threads):
 
     benchmark.pedantic(epoch, rounds=3, warmup_rounds=1)
     if benchmark.stats:
-        benchmark.extra_info.update(samples_per_s=round(SAMPLES / benchmark.stats.stats.min, 1), threads=threads,
-                                    augmentations=[type(t).__name__ for t in aug.transforms])  # fmt: skip
+        benchmark.extra_info.update(
+            samples_per_s=round(SAMPLES / benchmark.stats.stats.min, 1),
+            threads=threads,
+            augmentations=[type(t).__name__ for t in aug.transforms],
+        )
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)

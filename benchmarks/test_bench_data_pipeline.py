@@ -38,8 +38,9 @@ def test_data_pipeline(benchmark, volumes, pipeline, workers):
     benchmark.group = f"data pipeline {pipeline} {SAMPLE} samples/s"
     image, label, targets = volumes[pipeline]
     augment = em_augmentations(SAMPLE)
-    ds = VolumeDataset(image, label, sample_shape=SAMPLE, augment=augment, targets=targets, pad=(2, 0, 0),
-                       length=N_SAMPLES)  # fmt: skip
+    ds = VolumeDataset(
+        image, label, sample_shape=SAMPLE, augment=augment, targets=targets, pad=(2, 0, 0), length=N_SAMPLES
+    )
     item = ds[0]  # compiles the numba kernels before timing (cached on disk afterwards)
     assert item["image"].shape == (1,) + SAMPLE and item["target"].shape[1:] == SAMPLE
 
@@ -52,5 +53,8 @@ def test_data_pipeline(benchmark, volumes, pipeline, workers):
     start = time.perf_counter()
     benchmark.pedantic(epoch, rounds=2, warmup_rounds=1)  # warm-up: workers start and load the numba cache
     seconds = benchmark.stats.stats.min if benchmark.stats else (time.perf_counter() - start)
-    benchmark.extra_info.update(samples_per_s=round(N_SAMPLES / seconds, 1), workers=workers,
-                                augmentations=[type(t).__name__ for t in augment.transforms])  # fmt: skip
+    benchmark.extra_info.update(
+        samples_per_s=round(N_SAMPLES / seconds, 1),
+        workers=workers,
+        augmentations=[type(t).__name__ for t in augment.transforms],
+    )

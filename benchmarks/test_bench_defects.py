@@ -7,13 +7,12 @@ MisAlignment and MissingSection as whole augmentations (numpy slicing, no kernel
 import numba
 import numpy as np
 import pytest
+from bench_utils import timed_seconds
 
 from pytc.augment import Compose
 from pytc.augment._defects import box_blur_axis
 from pytc.augment._reference.defects import box_blur_axis_ref
 from pytc.augment.defects import MisAlignment, MissingSection
-
-from bench_utils import timed_seconds
 
 OUTPUT = (18, 160, 160)
 ALL = numba.config.NUMBA_NUM_THREADS

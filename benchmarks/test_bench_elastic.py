@@ -12,19 +12,24 @@ padding 'border', align_corners=True) on 1 and all threads, and elasticdeform's 
 import numba
 import numpy as np
 import pytest
+from bench_utils import full_or_smoke, timed_seconds
 from scipy import ndimage
 
 from pytc.augment import Elastic
 from pytc.augment._elastic import coarse_field
 from pytc.augment._reference.elastic import field_from_coarse_ref
 
-from bench_utils import full_or_smoke, timed_seconds
-
 ALL = numba.config.NUMBA_NUM_THREADS
 CUBE = full_or_smoke(256, 64)
 CASES = {f"{CUBE}cube-3d": ((CUBE,) * 3, "3d"), "pytc-sample-2d": (None, "2d")}
-IMPLEMENTATIONS = ["pytc-1thread", f"pytc-{ALL}threads", "scipy-map_coordinates", "torch-grid_sample-1thread",
-                   f"torch-grid_sample-{ALL}threads", "elasticdeform"]  # fmt: skip
+IMPLEMENTATIONS = [
+    "pytc-1thread",
+    f"pytc-{ALL}threads",
+    "scipy-map_coordinates",
+    "torch-grid_sample-1thread",
+    f"torch-grid_sample-{ALL}threads",
+    "elasticdeform",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,38 +75,47 @@ def test_elastic(benchmark, inputs, case, impl):
             numba.set_num_threads(threads)
             return aug(sample, np.random.default_rng(2))["image"]
     elif impl == "scipy-map_coordinates":
+
         def fn():
             return ndimage.map_coordinates(image, coords, order=1, mode="nearest")
     elif impl.startswith("torch"):
         import torch
+
         grid = _torch_grid(field)
         src = torch.from_numpy(image)[None, None]
         threads = 1 if "1thread" in impl else ALL
 
         def fn():
             torch.set_num_threads(threads)
-            return torch.nn.functional.grid_sample(src, grid, mode="bilinear", padding_mode="border",
-                                                   align_corners=True)[0, 0].numpy()  # fmt: skip
+            return torch.nn.functional.grid_sample(
+                src, grid, mode="bilinear", padding_mode="border", align_corners=True
+            )[0, 0].numpy()
     else:
-        elasticdeform = pytest.importorskip("elasticdeform", reason="elasticdeform, an optional peer (not installed by the bench extra: its wheels break with numpy 2), does not import")
+        elasticdeform = pytest.importorskip(
+            "elasticdeform",
+            reason="elasticdeform, an optional peer (not installed by the bench extra: its wheels break with numpy 2), does not import",
+        )
         points = [max(3, n // int(aug.sigma)) for n in image.shape]
         if aug.mode == "2d":
             points[0] = 1
 
         def fn():
-            return elasticdeform.deform_random_grid(image, sigma=aug.alpha * 0.04, points=points, order=1,
-                                                    mode="nearest")  # fmt: skip
+            return elasticdeform.deform_random_grid(
+                image, sigma=aug.alpha * 0.04, points=points, order=1, mode="nearest"
+            )
+
     out = fn()
     assert out.shape == image.shape and out.dtype == np.float32
     if impl.startswith("torch"):  # same field as map_coordinates: agree before timing (interior)
         ref = ndimage.map_coordinates(image, np.indices(image.shape, dtype=np.float32) + field, order=1, mode="nearest")
         np.testing.assert_allclose(out, ref, atol=1e-3)
-    slow = image.size > 10**7 and impl in ("scipy-map_coordinates", "elasticdeform") or "1thread" in impl
+    slow = (image.size > 10**7 and impl in ("scipy-map_coordinates", "elasticdeform")) or "1thread" in impl
     benchmark.pedantic(fn, rounds=2 if slow and image.size > 10**7 else 5, warmup_rounds=0 if slow else 1)
     numba.set_num_threads(ALL)
     seconds = timed_seconds(benchmark)
     if seconds is None:
         return
-    benchmark.extra_info.update(megavoxels_per_s=round(image.size / seconds / 1e6, 2),
-                                threads=1 if "1thread" in impl or impl in ("scipy-map_coordinates", "elasticdeform")
-                                else ALL)  # fmt: skip
+    benchmark.extra_info.update(
+        megavoxels_per_s=round(image.size / seconds / 1e6, 2),
+        threads=1 if "1thread" in impl or impl in ("scipy-map_coordinates", "elasticdeform") else ALL,
+    )

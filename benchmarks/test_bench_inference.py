@@ -12,8 +12,8 @@ pytc.train (the demo config, for a short time budget):
 import numpy as np
 import pytest
 import torch
-
 from bench_utils import peak_memory_mib, require_peer, timed_seconds
+
 from pytc.config import load_config
 from pytc.data import Normalization
 from pytc.inference import blend_weights, predict_array, sliding_windows
@@ -35,8 +35,15 @@ def trained(tmp_path_factory, request):
     (--benchmark-disable) trains a few seconds and predicts a corner of the volume, to exercise the code only."""
     smoke = request.config.getoption("benchmark_disable")
     folder = tmp_path_factory.mktemp("inference")
-    cfg = load_config("demo", [("output", str(folder / "run")), ("solver.minutes", 0.05 if smoke else 2.0),
-                               ("val.every", 0), ("log.progress", False)])  # fmt: skip
+    cfg = load_config(
+        "demo",
+        [
+            ("output", str(folder / "run")),
+            ("solver.minutes", 0.05 if smoke else 2.0),
+            ("val.every", 0),
+            ("log.progress", False),
+        ],
+    )
     run_dir, _ = train(cfg)
     model, cfg = load_model(run_dir, which="last")
     image, gt = read_gala("test-image"), read_gala("test-gt")
@@ -57,8 +64,9 @@ def monai_predict(model, image, window, **kwargs):
 
     with torch.inference_mode():
         x = torch.from_numpy(image)[None, None]
-        return sliding_window_inference(x, window, 1, lambda t: torch.sigmoid(model(t)), overlap=OVERLAP,
-                                        mode="gaussian", **kwargs)[0].numpy()  # fmt: skip
+        return sliding_window_inference(
+            x, window, 1, lambda t: torch.sigmoid(model(t)), overlap=OVERLAP, mode="gaussian", **kwargs
+        )[0].numpy()
 
 
 def test_bare_forward_passes(benchmark, trained):
@@ -81,8 +89,11 @@ def test_bare_forward_passes(benchmark, trained):
 def test_pytc_predict(benchmark, trained):
     benchmark.group = "inference gala test, window 32x64x64, overlap 0.5 (CPU)"
     model, image, gt = trained
-    out = benchmark.pedantic(lambda: predict_array(model, image, TRAIN_WINDOW, overlap=OVERLAP, activations=SIGMOID),
-                             rounds=3, warmup_rounds=1)  # fmt: skip
+    out = benchmark.pedantic(
+        lambda: predict_array(model, image, TRAIN_WINDOW, overlap=OVERLAP, activations=SIGMOID),
+        rounds=3,
+        warmup_rounds=1,
+    )
     seconds = timed_seconds(benchmark)
     if seconds and times.get("bare"):
         benchmark.extra_info["overhead_vs_bare_forward"] = seconds / times["bare"] - 1
@@ -104,9 +115,12 @@ def test_monai_sliding_window_inference(benchmark, trained):
     assert difference.mean() < 1e-3  # MONAI's Gaussian is sampled from erf: weights differ by up to 1%
     seconds = timed_seconds(benchmark)
     times["monai"] = seconds
-    benchmark.extra_info.update(max_difference=float(difference.max()), mean_difference=float(difference.mean()),
-                                adapted_rand=best_are(theirs, gt),
-                                voxels_per_second=image.size / seconds if seconds else None)  # fmt: skip
+    benchmark.extra_info.update(
+        max_difference=float(difference.max()),
+        mean_difference=float(difference.mean()),
+        adapted_rand=best_are(theirs, gt),
+        voxels_per_second=image.size / seconds if seconds else None,
+    )
     if seconds and times.get("pytc"):
         benchmark.extra_info["pytc_speedup"] = seconds / times["pytc"]
 
@@ -116,8 +130,9 @@ def test_pytc_larger_windows(benchmark, trained, window):
     """A fully convolutional model takes windows larger than its training crop: fewer windows, less overlap."""
     benchmark.group = "inference gala test, best window (CPU)"
     model, image, gt = trained
-    out = benchmark.pedantic(lambda: predict_array(model, image, window, overlap=OVERLAP, activations=SIGMOID),
-                             rounds=3, warmup_rounds=1)  # fmt: skip
+    out = benchmark.pedantic(
+        lambda: predict_array(model, image, window, overlap=OVERLAP, activations=SIGMOID), rounds=3, warmup_rounds=1
+    )
     seconds = timed_seconds(benchmark)
     benchmark.extra_info["adapted_rand"] = best_are(out, gt)
     if seconds:
@@ -140,8 +155,9 @@ def test_chunked_peak_memory(benchmark, tmp_path, chunks):
     shape = (16, 64, 64) if chunks == 1 else (32, 128, 128)
     image = np.random.default_rng(0).random(shape, dtype=np.float32)
     output = np.array(f"{tmp_path / 'out.zarr'}:p")
-    mib = benchmark.pedantic(lambda: peak_memory_mib(PEAK_SETUP, PEAK_RUN, [image, output], tmp_path / "inputs"),
-                             rounds=1, iterations=1)  # fmt: skip
+    mib = benchmark.pedantic(
+        lambda: peak_memory_mib(PEAK_SETUP, PEAK_RUN, [image, output], tmp_path / "inputs"), rounds=1, iterations=1
+    )
     benchmark.extra_info["peak_mib"] = mib
     times[f"peak{chunks}"] = mib
     if chunks == 8 and times.get("peak1"):

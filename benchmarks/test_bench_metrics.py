@@ -16,6 +16,7 @@ the best time of the row.
 
 import numpy as np
 import pytest
+from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, timed_seconds
 from skimage.metrics import adapted_rand_error, variation_of_information
 
 from pytc.kernels import max_threads
@@ -24,8 +25,6 @@ from pytc.kernels._reference.metrics import adapted_rand_ref, voi_ref
 from pytc.metrics import adapted_rand, evaluate, voi
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
-
-from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, timed_seconds
 
 SIZE = full_or_smoke(256, 64)  # edge of the synthetic volume
 
@@ -41,17 +40,29 @@ IMPLEMENTATIONS = [
 
 
 def skimage_scores(seg, gt):
-    error, recall, precision = adapted_rand_error(image_true=gt, image_test=seg, ignore_labels=(0,))  # swapped: skimage #6485
+    error, recall, precision = adapted_rand_error(
+        image_true=gt, image_test=seg, ignore_labels=(0,)
+    )  # swapped: skimage #6485
     split, merge = variation_of_information(gt, seg, ignore_labels=(0,))
-    return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
-            "voi_split": split, "voi_merge": merge}  # fmt: skip
+    return {
+        "adapted_rand_error": error,
+        "rand_precision": precision,
+        "rand_recall": recall,
+        "voi_split": split,
+        "voi_merge": merge,
+    }
 
 
 def reference_scores(seg, gt):
     error, precision, recall = adapted_rand_ref(seg, gt, return_all=True)
     split, merge = voi_ref(seg, gt)
-    return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
-            "voi_split": split, "voi_merge": merge}  # fmt: skip
+    return {
+        "adapted_rand_error": error,
+        "rand_precision": precision,
+        "rand_recall": recall,
+        "voi_split": split,
+        "voi_merge": merge,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,24 +153,36 @@ def fibsem_case():
 @pytest.mark.parametrize("impl", FIBSEM_IMPLEMENTATIONS)
 def test_metrics_fibsem(benchmark, fibsem_case, impl):
     seg, gt, expected, skimage_seconds = fibsem_case
-    benchmark.group = (f"metrics {FIBSEM_SIZE}^3 FIB-SEM-like: {len(np.unique(seg))} fragments (uint64) "
-                       f"vs {len(np.unique(gt)) - 1} bodies (uint32)")  # fmt: skip
+    benchmark.group = (
+        f"metrics {FIBSEM_SIZE}^3 FIB-SEM-like: {len(np.unique(seg))} fragments (uint64) "
+        f"vs {len(np.unique(gt)) - 1} bodies (uint32)"
+    )
     threads = 1 if "1thread" in impl else ALL
 
     def adapted_rand_voi():
         error, precision, recall = adapted_rand(seg, gt, return_all=True, threads=threads)
         split, merge = voi(seg, gt, threads=threads)
-        return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
-                "voi_split": split, "voi_merge": merge}  # fmt: skip
+        return {
+            "adapted_rand_error": error,
+            "rand_precision": precision,
+            "rand_recall": recall,
+            "voi_split": split,
+            "voi_merge": merge,
+        }
 
-    fn = {"skimage": lambda: skimage_scores(seg, gt), "pytc-evaluate-1thread": lambda: evaluate(seg, gt, threads=1),
-          f"pytc-evaluate-{ALL}threads": lambda: evaluate(seg, gt, threads=ALL)}.get(impl, adapted_rand_voi)  # fmt: skip
+    fn = {
+        "skimage": lambda: skimage_scores(seg, gt),
+        "pytc-evaluate-1thread": lambda: evaluate(seg, gt, threads=1),
+        f"pytc-evaluate-{ALL}threads": lambda: evaluate(seg, gt, threads=ALL),
+    }.get(impl, adapted_rand_voi)
     scores = fn()  # agree before timing
     for key, value in expected.items():
         assert abs(scores[key] - value) < 1e-9, (key, scores[key], value)
     benchmark.pedantic(fn, rounds=3 if impl == "skimage" else 7, warmup_rounds=1)
-    benchmark.extra_info.update(threads=threads if impl.startswith("pytc") else 1,
-                                **{key: round(float(value), 6) for key, value in expected.items()})
+    benchmark.extra_info.update(
+        threads=threads if impl.startswith("pytc") else 1,
+        **{key: round(float(value), 6) for key, value in expected.items()},
+    )
     seconds = timed_seconds(benchmark)
     if seconds is not None:
         benchmark.extra_info["megavoxels_per_s"] = round(seg.size / seconds / 1e6, 1)

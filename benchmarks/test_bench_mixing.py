@@ -10,13 +10,12 @@ Rescale runs on pytc.augment._warp's numba kernel (threads as numba is configure
 import numba
 import numpy as np
 import pytest
+from bench_utils import timed_seconds
 
 from pytc.augment import Compose, CopyPaste, CutBlur, CutNoise, Mixup, Rescale
 from pytc.augment._mix import rotated_overlaps, rotation_sources
 from pytc.augment._reference.mix import rotated_overlaps_ref
 from pytc.augment.mix import ANGLES
-
-from bench_utils import timed_seconds
 
 OUTPUT = (18, 160, 160)
 ALL = numba.config.NUMBA_NUM_THREADS

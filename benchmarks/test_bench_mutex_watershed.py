@@ -13,14 +13,13 @@ prints (-s) the peak memory of one call on the real input in a fresh process.
 
 import numpy as np
 import pytest
+from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 from pytc.kernels import max_threads
 from pytc.kernels._affinity import seg_to_affinity
 from pytc.kernels._mutex_watershed import mutex_watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
-
-from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 OFFSETS = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9)]
 ATTRACTIVE = 3
@@ -97,12 +96,10 @@ def run(benchmark, impl, aff, expected, gt=None):
         edges=int(aff.size),
         threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else 1,
         same_partition_as_mwatershed=bool(agrees),
-        segments=int(len(np.unique(labels))),
+        segments=len(np.unique(labels)),
     )
     if gt is not None:
-        from skimage.metrics import adapted_rand_error
-
-        from skimage.metrics import variation_of_information
+        from skimage.metrics import adapted_rand_error, variation_of_information
 
         seg = labels.astype(np.int64)
         info["adapted_rand_error"] = round(float(adapted_rand_error(gt, seg, ignore_labels=(0,))[0]), 4)
@@ -141,8 +138,10 @@ def test_mutex_watershed_peak_memory(inputs, tmp_path_factory, record_property, 
         setup = "from pytc.kernels._mutex_watershed import mutex_watershed"
         call = f"labels = mutex_watershed(inputs[0], {offsets}, attractive={ATTRACTIVE})"
     else:
-        setup = (f"import mwatershed; weights = inputs[0].astype(np.float64); "
-                 f"weights[{ATTRACTIVE}:] = inputs[0][{ATTRACTIVE}:] - np.float32(1)")
+        setup = (
+            f"import mwatershed; weights = inputs[0].astype(np.float64); "
+            f"weights[{ATTRACTIVE}:] = inputs[0][{ATTRACTIVE}:] - np.float32(1)"
+        )
         call = f"labels = mwatershed.agglom(weights, {offsets})"
     mib = peak_memory_mib(setup, call, [aff], tmp_path_factory.getbasetemp() / "mutex_watershed_inputs")
     record_property("peak_mib_above_inputs", mib)

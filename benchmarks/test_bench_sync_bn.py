@@ -8,10 +8,9 @@ pytc's module with one rank skips its collectives, so that row is the kernels al
 
 import pytest
 import torch
+from bench_utils import full_or_smoke
 
 from pytc.models import SyncBatchNorm
-
-from bench_utils import full_or_smoke
 
 SHAPE = full_or_smoke((2, 32, 32, 128, 128), (2, 8, 8, 32, 32))
 THREADS = [1, torch.get_num_threads()] if torch.get_num_threads() > 1 else [1]
@@ -60,8 +59,9 @@ def gpu_modules(group):
 
     class TorchSyncKernels(torch.nn.BatchNorm3d):
         def forward(self, x):
-            return TorchSyncBatchNormFunction.apply(x, self.weight, self.bias, self.running_mean, self.running_var,
-                                                    self.eps, self.momentum, group, 1)  # fmt: skip
+            return TorchSyncBatchNormFunction.apply(
+                x, self.weight, self.bias, self.running_mean, self.running_var, self.eps, self.momentum, group, 1
+            )
 
     return {**modules(), "torch-SyncBatchNorm-kernels-nccl-1rank": lambda: TorchSyncKernels(SHAPE[1])}
 
@@ -73,8 +73,9 @@ def nccl_group(tmp_path_factory):
     if not dist.is_nccl_available():
         pytest.skip("NCCL unavailable")
     init = tmp_path_factory.mktemp("nccl") / "init"
-    dist.init_process_group("nccl", init_method=f"file://{init}", rank=0, world_size=1,
-                            device_id=torch.device("cuda:0"))  # fmt: skip
+    dist.init_process_group(
+        "nccl", init_method=f"file://{init}", rank=0, world_size=1, device_id=torch.device("cuda:0")
+    )
     yield dist.group.WORLD
     dist.destroy_process_group()
 

@@ -8,12 +8,11 @@ affinity kernel (OpenMP, all threads).
 
 import numpy as np
 import pytest
+from bench_utils import timed_seconds
 
 from pytc.data import read_volume
 from pytc.data.targets import TARGETS, build_targets, weight_binary_ratio, weight_unet
 from pytc.testing import require_data
-
-from bench_utils import timed_seconds
 
 SHAPE = (18, 160, 160)
 
@@ -27,8 +26,22 @@ def labels():
 CASES = {
     "binary": {},
     "affinity": {},
-    "affinity-12": {"offsets": [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3),
-                                (-3, 0, 0), (0, -9, 0), (0, 0, -9), (-4, 0, 0), (0, -27, 0), (0, 0, -27)]},
+    "affinity-12": {
+        "offsets": [
+            (-1, 0, 0),
+            (0, -1, 0),
+            (0, 0, -1),
+            (-2, 0, 0),
+            (0, -3, 0),
+            (0, 0, -3),
+            (-3, 0, 0),
+            (0, -9, 0),
+            (0, 0, -9),
+            (-4, 0, 0),
+            (0, -27, 0),
+            (0, 0, -27),
+        ]
+    },
     "boundary": {},
     "boundary-3d-t2": {"mode": "3d", "thickness": 2},
     "boundary-convolve": {"convolve": True},
@@ -46,8 +59,9 @@ CASES = {
 def _record(benchmark, n):
     seconds = timed_seconds(benchmark)
     if seconds is not None:
-        benchmark.extra_info.update(ms_per_call=round(seconds * 1e3, 2),
-                                    megavoxels_per_s=round(n / seconds / 1e6, 1), shape=list(SHAPE))
+        benchmark.extra_info.update(
+            ms_per_call=round(seconds * 1e3, 2), megavoxels_per_s=round(n / seconds / 1e6, 1), shape=list(SHAPE)
+        )
 
 
 @pytest.mark.parametrize("case", list(CASES))

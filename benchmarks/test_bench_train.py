@@ -10,8 +10,8 @@ import itertools
 
 import pytest
 import torch
-
 from bench_utils import full_or_smoke, timed_seconds
+
 from pytc.config import apply_overrides, load_config
 from pytc.data.tasks import task_layout
 from pytc.losses import criterion_from_layout
@@ -25,9 +25,18 @@ times = {}
 
 
 def demo_config(folder, *overrides):
-    cfg = load_config("demo", [("output", str(folder)), ("val.every", 0), ("solver.minutes", 0),
-                               ("solver.iterations", ITERATIONS), ("log.progress", False),
-                               ("system.num_workers", 0), ("system.threads", torch.get_num_threads())])  # fmt: skip
+    cfg = load_config(
+        "demo",
+        [
+            ("output", str(folder)),
+            ("val.every", 0),
+            ("solver.minutes", 0),
+            ("solver.iterations", ITERATIONS),
+            ("log.progress", False),
+            ("system.num_workers", 0),
+            ("system.threads", torch.get_num_threads()),
+        ],
+    )
     cfg = apply_overrides(cfg, overrides)
     resolve_volumes(cfg)
     return cfg

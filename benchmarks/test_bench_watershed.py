@@ -14,14 +14,13 @@ import functools
 
 import numpy as np
 import pytest
+from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 from pytc.decode import boundary_to_affinity
 from pytc.kernels import max_threads, seg_to_affinity
 from pytc.kernels._watershed import watershed
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
-
-from bench_utils import full_or_smoke, peak_memory_mib, require_peer, timed_seconds
 
 ALL = max_threads()
 SYNTHETIC = full_or_smoke(256, 64)  # edge of the synthetic volume
@@ -54,8 +53,11 @@ def run(benchmark, impl, aff, gt=None, rounds=3, warmup_rounds=1, check_waterz=F
         inside = ref > 0
         pairs = np.unique(np.stack([seg[inside], ref[inside]]), axis=1)
         assert len(np.unique(pairs[0])) == pairs.shape[1] == len(np.unique(pairs[1]))
-    info = dict(fragments=int(len(np.unique(seg[seg > 0]))), voxels=int(seg.size),
-                threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz")
+    info = dict(
+        fragments=len(np.unique(seg[seg > 0])),
+        voxels=int(seg.size),
+        threads=1 if "1thread" in impl else ALL if impl.startswith("pytc") else "waterz",
+    )
     seconds = timed_seconds(benchmark)
     if seconds is not None:
         info["megavoxels_per_s"] = round(seg.size / seconds / 1e6, 1)
@@ -70,8 +72,14 @@ def run(benchmark, impl, aff, gt=None, rounds=3, warmup_rounds=1, check_waterz=F
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_watershed_gala(benchmark, impl):
     benchmark.group = "watershed gala train-p1 (50, 100, 200)"
-    run(benchmark, impl, boundary_to_affinity(read_gala("train-p1")), gt=read_gala("train-gt"), rounds=5,
-        check_waterz=True)
+    run(
+        benchmark,
+        impl,
+        boundary_to_affinity(read_gala("train-p1")),
+        gt=read_gala("train-gt"),
+        rounds=5,
+        check_waterz=True,
+    )
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
@@ -93,8 +101,11 @@ def test_watershed_peak_memory(tmp_path_factory, record_property, impl):
     """Peak RSS above the loaded affinities (MiB) of one call on gala train-p1, in a fresh process
     (all threads). Reported, never asserted."""
     require_peer("waterz")
-    mib = peak_memory_mib("import waterz; from pytc.kernels._watershed import watershed", PEAK_CALLS[impl],
-                          [boundary_to_affinity(read_gala("train-p1"))],
-                          tmp_path_factory.getbasetemp() / "watershed_inputs")
+    mib = peak_memory_mib(
+        "import waterz; from pytc.kernels._watershed import watershed",
+        PEAK_CALLS[impl],
+        [boundary_to_affinity(read_gala("train-p1"))],
+        tmp_path_factory.getbasetemp() / "watershed_inputs",
+    )
     record_property("peak_mib_above_inputs", mib)
     print(f"watershed gala train-p1 {impl}: peak {mib:.0f} MiB above the inputs")

@@ -39,9 +39,7 @@ def explain(name, error):
     else:
         hint = f"{name} exists but failed to load: {text}."
         section = "Forcing a clean rebuild"
-    return (
-        f"{hint} See '{section}' in {TROUBLESHOOTING}, and run `python -m pytc.doctor` for details."
-    )
+    return f"{hint} See '{section}' in {TROUBLESHOOTING}, and run `python -m pytc.doctor` for details."
 
 
 def load(name="pytc._ext"):

@@ -33,12 +33,19 @@ def _build_options():
 
     cpu, cuda = sources()
     if not cpu:
-        raise RuntimeError("the C++ sources are not installed (non-editable install): build ahead of time with "
-                           "PYTC_BUILD_TORCH=1 pip install --no-build-isolation .")
+        raise RuntimeError(
+            "the C++ sources are not installed (non-editable install): build ahead of time with "
+            "PYTC_BUILD_TORCH=1 pip install --no-build-isolation ."
+        )
     with_cuda = bool(cuda) and torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None
     openmp = [] if os.name == "nt" else ["-fopenmp"]
-    options = dict(sources=cpu + (cuda if with_cuda else []), extra_cflags=["-O3"] + openmp, extra_ldflags=openmp,
-                   extra_cuda_cflags=["-O3", "--expt-relaxed-constexpr"], with_cuda=with_cuda)  # fmt: skip
+    options = dict(
+        sources=cpu + (cuda if with_cuda else []),
+        extra_cflags=["-O3"] + openmp,
+        extra_ldflags=openmp,
+        extra_cuda_cflags=["-O3", "--expt-relaxed-constexpr"],
+        with_cuda=with_cuda,
+    )
     root = next(Path(path).parent for path in cpu if Path(path).name == _torch_sources.MODULE)
     return _build_name(options, root), options
 
@@ -53,8 +60,10 @@ def _build_name(options, root):
     flags = {k: v for k, v in options.items() if k != "sources"}
     archs = None
     if options.get("with_cuda"):  # torch compiles for TORCH_CUDA_ARCH_LIST, else for the GPUs it sees
-        archs = (os.environ.get("TORCH_CUDA_ARCH_LIST"),
-                 sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}))
+        archs = (
+            os.environ.get("TORCH_CUDA_ARCH_LIST"),
+            sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}),
+        )
     key = hashlib.sha256(repr((sorted(flags.items()), torch.__version__, sys.version_info[:2], archs)).encode())
     for path in files:
         key.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
@@ -68,19 +77,24 @@ def _build_just_in_time():
     build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
     built = (build_dir / f"{name}.so").exists()
     if not built:
-        print(f"pytc: compiling the torch ops (pytc._C) for this torch and these sources, once; this usually takes "
-              f"1-2 minutes (45-80 s on 2 cores{', several more with CUDA' if options['with_cuda'] else ''}). "
-              f"Cached in {build_dir}. To build ahead of time instead: PYTC_BUILD_TORCH=1 pip install "
-              f"--no-build-isolation -e .", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"pytc: compiling the torch ops (pytc._C) for this torch and these sources, once; this usually takes "
+            f"1-2 minutes (45-80 s on 2 cores{', several more with CUDA' if options['with_cuda'] else ''}). "
+            f"Cached in {build_dir}. To build ahead of time instead: PYTC_BUILD_TORCH=1 pip install "
+            f"--no-build-isolation -e .",
+            file=sys.stderr,
+            flush=True,
+        )
     start = time.perf_counter()
-    module = cpp_extension.load(name=name, build_directory=str(build_dir), verbose=os.environ.get(
-        "PYTC_VERBOSE_BUILD") == "1", **options)  # fmt: skip
+    module = cpp_extension.load(
+        name=name, build_directory=str(build_dir), verbose=os.environ.get("PYTC_VERBOSE_BUILD") == "1", **options
+    )
     if not built:
         print(f"pytc: torch ops compiled in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return module
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_ops():
     """`torch.ops.pytc` with the compiled kernels, or None (after one warning) when unavailable."""
     import torch
@@ -98,11 +112,16 @@ def load_ops():
         except Exception as e:  # a missing compiler, headers, ninja...: fall back, once, loudly
             _status["state"] = f"unavailable ({type(e).__name__}: {str(e).strip().splitlines()[-1][:300]})"
             if os.environ.get("PYTC_TORCH_OPS") == "1":
-                raise RuntimeError(f"pytc: the compiled torch ops could not be built and PYTC_TORCH_OPS=1 requires "
-                                   f"them: {_status['state']}. See {TROUBLESHOOTING_SECTION}.") from e
-            warnings.warn(f"pytc: the compiled torch ops could not be built, so SyncBatchNorm uses torch operations "
-                          f"(correct, slower). Reason: {_status['state']}. See {TROUBLESHOOTING_SECTION}.",
-                          RuntimeWarning, stacklevel=2)  # fmt: skip
+                raise RuntimeError(
+                    f"pytc: the compiled torch ops could not be built and PYTC_TORCH_OPS=1 requires "
+                    f"them: {_status['state']}. See {TROUBLESHOOTING_SECTION}."
+                ) from e
+            warnings.warn(
+                f"pytc: the compiled torch ops could not be built, so SyncBatchNorm uses torch operations "
+                f"(correct, slower). Reason: {_status['state']}. See {TROUBLESHOOTING_SECTION}.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
         _status["state"] = f"loaded, built just in time ({module.__file__})"
     return torch.ops.pytc
@@ -124,4 +143,6 @@ def status():
     cached = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
     if cached.exists():
         return f"built just in time, cached at {cached}"
-    return "not built yet: compiled on first use of SyncBatchNorm (python -m pytc.doctor --build-torch-ops builds it now)"
+    return (
+        "not built yet: compiled on first use of SyncBatchNorm (python -m pytc.doctor --build-torch-ops builds it now)"
+    )

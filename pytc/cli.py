@@ -27,8 +27,9 @@ def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     import argparse
 
     description, _, epilog = doc.partition("\n\n")
-    return argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return argparse.ArgumentParser(
+        prog=prog, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def usage() -> str:

@@ -42,8 +42,9 @@ def _process(local_rank, fn, world, use_gpu, threads, port, args):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     backend = "nccl" if use_gpu else "gloo"
     device = _device(use_gpu, local_rank)
-    dist.init_process_group(backend, rank=local_rank, world_size=world, timeout=TIMEOUT,
-                            device_id=device if use_gpu else None)  # fmt: skip
+    dist.init_process_group(
+        backend, rank=local_rank, world_size=world, timeout=TIMEOUT, device_id=device if use_gpu else None
+    )
     try:
         fn(local_rank, world, device, _threads(threads, world), *args)
     finally:
@@ -59,8 +60,7 @@ def launch(fn: Callable[..., Any], processes: int, use_gpu: bool, threads: int =
     if under_torchrun():
         rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
         device = _device(use_gpu, local)
-        dist.init_process_group("nccl" if use_gpu else "gloo", timeout=TIMEOUT,
-                                device_id=device if use_gpu else None)  # fmt: skip
+        dist.init_process_group("nccl" if use_gpu else "gloo", timeout=TIMEOUT, device_id=device if use_gpu else None)
         try:
             return fn(rank, world, device, _threads(threads, int(os.environ.get("LOCAL_WORLD_SIZE", world))), *args)
         finally:

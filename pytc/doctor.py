@@ -35,8 +35,10 @@ def _torch(build_ops=False):
     try:
         import torch
     except ImportError:
-        return [("torch", "not installed (only needed for models and training)"),
-                ("pytc._C (torch ops)", "needs torch")]  # fmt: skip
+        return [
+            ("torch", "not installed (only needed for models and training)"),
+            ("pytc._C (torch ops)", "needs torch"),
+        ]
     from pytc import _torch_ext
 
     if build_ops:
@@ -109,9 +111,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     folder = shadowing_folder()
     if folder is not None:
-        print(f"pytc: the folder {folder} is imported as `pytc` instead of the installed package: it has no "
-              f"__init__.py (is it a pytc checkout?) and Python looks in the working folder {os.getcwd()} first. "
-              f"Run from another folder, e.g. inside the checkout or your home folder.", file=sys.stderr)
+        print(
+            f"pytc: the folder {folder} is imported as `pytc` instead of the installed package: it has no "
+            f"__init__.py (is it a pytc checkout?) and Python looks in the working folder {os.getcwd()} first. "
+            f"Run from another folder, e.g. inside the checkout or your home folder.",
+            file=sys.stderr,
+        )
         return 1
     rows, ok = report(args.build_torch_ops)
     width = max(len(name) for name, _ in rows)

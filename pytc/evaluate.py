@@ -51,8 +51,9 @@ def score(seg, gt, task="neuron", probability=None):
 
 def table(figures):
     width = max(len(k) for k in figures)
-    return "\n".join(f"{k.ljust(width)}  {v:.4f}" if isinstance(v, float) else f"{k.ljust(width)}  {v}"
-                     for k, v in figures.items())  # fmt: skip
+    return "\n".join(
+        f"{k.ljust(width)}  {v:.4f}" if isinstance(v, float) else f"{k.ljust(width)}  {v}" for k, v in figures.items()
+    )
 
 
 def main(argv=None):

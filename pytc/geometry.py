@@ -12,10 +12,11 @@ import numpy as np
 
 def center_crop(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """The centered (…, *shape) crop of the last len(shape) axes of `array` (a view)."""
-    spatial = array.shape[-len(shape):]
+    spatial = array.shape[-len(shape) :]
     if any(s < t for s, t in zip(spatial, shape)):
-        raise ValueError(f"center_crop: `array` must be at least {tuple(shape)} on its last axes; got spatial "
-                         f"shape {spatial}")  # fmt: skip
+        raise ValueError(
+            f"center_crop: `array` must be at least {tuple(shape)} on its last axes; got spatial shape {spatial}"
+        )
     starts = [(s - t) // 2 for s, t in zip(spatial, shape)]
     crop = tuple(slice(a, a + t) for a, t in zip(starts, shape))
     return array[(Ellipsis,) + crop]

@@ -99,14 +99,17 @@ class WeightedCrossEntropy(nn.Module):
 
     def __init__(self, class_weights: Sequence[float] | Tensor | None = None, ignore_index: int = -100):
         super().__init__()
-        self.register_buffer("class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32))
+        self.register_buffer(
+            "class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        )
         self.ignore_index = ignore_index
 
     def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         if target.dim() == output.dim():
             target = target[:, 0]
-        loss = F.cross_entropy(output, target.long(), weight=self.class_weights, ignore_index=self.ignore_index,
-                               reduction="none")  # fmt: skip
+        loss = F.cross_entropy(
+            output, target.long(), weight=self.class_weights, ignore_index=self.ignore_index, reduction="none"
+        )
         if weight is not None and weight.dim() == output.dim():
             weight = weight[:, 0]
         return _weighted_mean(loss, weight)
@@ -142,8 +145,9 @@ def build_loss(spec: str | Mapping[str, Any]) -> nn.Module:
     try:
         return loss(**spec)
     except TypeError as e:
-        raise ValueError(f"build_loss: the options of loss `{name}` must be keyword arguments of "
-                         f"{loss.__name__}; got {spec} ({e})") from None
+        raise ValueError(
+            f"build_loss: the options of loss `{name}` must be keyword arguments of {loss.__name__}; got {spec} ({e})"
+        ) from None
 
 
 class MultitaskCriterion(nn.Module):
@@ -172,8 +176,12 @@ class MultitaskCriterion(nn.Module):
             target = tuple(task.get("target", out))
             for key, channels in (("output", out), ("target", target)):
                 if len(channels) != 2 or channels[0] >= channels[1]:
-                    raise fail("MultitaskCriterion", f"tasks[{i}].{key}", "a (start, stop) channel range, start < stop",
-                               channels)  # fmt: skip
+                    raise fail(
+                        "MultitaskCriterion",
+                        f"tasks[{i}].{key}",
+                        "a (start, stop) channel range, start < stop",
+                        channels,
+                    )
             activation = _check_activation(task.get("activation", "none"), f"tasks[{i}].activation")
             entries = []
             for j, (spec, weight, *act) in enumerate(task["losses"]):
@@ -182,28 +190,43 @@ class MultitaskCriterion(nn.Module):
                 act = act[0] if act and act[0] is not None else "none" if name in LOGIT_LOSSES else activation
                 act = _check_activation(act, f"tasks[{i}].losses[{j}].activation")
                 entries.append((len(self.losses) - 1, float(weight), name, act))
-            self.tasks.append({"output": out, "target": target, "losses": entries, "activation": activation,
-                               "name": task.get("name", f"task{i}")})  # fmt: skip
+            self.tasks.append(
+                {
+                    "output": out,
+                    "target": target,
+                    "losses": entries,
+                    "activation": activation,
+                    "name": task.get("name", f"task{i}"),
+                }
+            )
 
     @classmethod
-    def from_target_channels(cls, channels: Sequence[tuple[str, int, int]],
-                             losses: Mapping[str, Sequence[tuple[Any, ...]]],
-                             activations: Mapping[str, str] | None = None) -> "MultitaskCriterion":
+    def from_target_channels(
+        cls,
+        channels: Sequence[tuple[str, int, int]],
+        losses: Mapping[str, Sequence[tuple[Any, ...]]],
+        activations: Mapping[str, str] | None = None,
+    ) -> "MultitaskCriterion":
         """Tasks whose output and target channels coincide, from `build_targets`' channel records
         [(name, start, stop), ...] and a dict name -> list of (loss, weight)."""
         activations = activations or {}
-        return cls([{"name": name, "output": (a, b), "losses": losses[name], "activation": activations.get(name, "none")}
-                    for name, a, b in channels])  # fmt: skip
+        return cls(
+            [
+                {"name": name, "output": (a, b), "losses": losses[name], "activation": activations.get(name, "none")}
+                for name, a, b in channels
+            ]
+        )
 
-    def forward(self, output: Tensor, target: Tensor,
-                weight: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         total, parts = 0.0, {}
         for task in self.tasks:
             (o0, o1), (t0, t1) = task["output"], task["target"]
             if o1 > output.shape[1] or t1 > target.shape[1]:
-                raise ValueError(f"MultitaskCriterion: `output` and `target` must have the channels that task "
-                                 f"{task['name']} reads (output channels {o0}:{o1} and target channels {t0}:{t1}); "
-                                 f"got {output.shape[1]} and {target.shape[1]}")  # fmt: skip
+                raise ValueError(
+                    f"MultitaskCriterion: `output` and `target` must have the channels that task "
+                    f"{task['name']} reads (output channels {o0}:{o1} and target channels {t0}:{t1}); "
+                    f"got {output.shape[1]} and {target.shape[1]}"
+                )
             w = None if weight is None else weight[:, t0:t1]
             for index, scale, name, activation in task["losses"]:
                 value = self.losses[index](ACTIVATIONS[activation](output[:, o0:o1]), target[:, t0:t1], w)
@@ -227,5 +250,15 @@ class MultitaskCriterion(nn.Module):
 
 def criterion_from_layout(layout: Sequence[Any]) -> MultitaskCriterion:
     """The `MultitaskCriterion` of a task layout (`pytc.data.tasks.task_layout`)."""
-    return MultitaskCriterion([{"name": t.name, "output": t.output, "target": t.channels, "losses": list(t.losses),
-                                "activation": t.activation} for t in layout])  # fmt: skip
+    return MultitaskCriterion(
+        [
+            {
+                "name": t.name,
+                "output": t.output,
+                "target": t.channels,
+                "losses": list(t.losses),
+                "activation": t.activation,
+            }
+            for t in layout
+        ]
+    )

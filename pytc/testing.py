@@ -23,8 +23,13 @@ def fail_in_ci_else_skip(message):
 
 # Skips that are by design on a machine like CI's (no GPU, one host); under CI=true any other skip fails the
 # run (see `unexpected_ci_skip`, called by the test and benchmark suites' conftest.py).
-EXPECTED_CI_SKIPS = ("needs a CUDA device", "needs 2 CUDA devices", "NCCL unavailable", "only applies to",
-                     "elasticdeform, an optional peer")  # fmt: skip
+EXPECTED_CI_SKIPS = (
+    "needs a CUDA device",
+    "needs 2 CUDA devices",
+    "NCCL unavailable",
+    "only applies to",
+    "elasticdeform, an optional peer",
+)
 
 
 def unexpected_ci_skip(report):
@@ -97,8 +102,9 @@ def require_v1_configs():
     """`v1_configs_dir()`; when it is missing the calling test fails under CI and is skipped elsewhere."""
     path = v1_configs_dir()
     if not path.is_dir():
-        fail_in_ci_else_skip(f"v1 configs not found at {path}: set {V1_CONFIGS_ENV} to the shared pytc_v1_configs "
-                             f"folder")
+        fail_in_ci_else_skip(
+            f"v1 configs not found at {path}: set {V1_CONFIGS_ENV} to the shared pytc_v1_configs folder"
+        )
     return path
 
 
@@ -113,13 +119,30 @@ def tiny_config(folder, *overrides):
     on gala test in one window, no augmentation, run folder `folder`/run."""
     from .config import apply_overrides, load_config
 
-    cfg = load_config("demo", [
-        ("output", str(Path(folder) / "run")), ("model.filters", [4, 8]), ("model.isotropy", [True, True]),
-        ("data.train.image", [gala_spec("train-image")]), ("data.train.label", [gala_spec("train-gt")]),
-        ("data.val.image", [gala_spec("test-image")]), ("data.val.label", [gala_spec("test-gt")]),
-        ("data.sample_shape", [8, 32, 32]), ("data.augment.extra", []), ("solver.minutes", 0),
-        ("solver.iterations", 4), ("solver.warmup", 2), ("system.num_workers", 0), ("system.threads", 1),
-        ("log.every", 1), ("log.image_every", 2), ("log.progress", False), ("checkpoint.every", 2),
-        ("val.every", 0), ("val.window", [50, 100, 200]), ("val.thresholds", [0.3, 0.5]),
-    ])  # fmt: skip
+    cfg = load_config(
+        "demo",
+        [
+            ("output", str(Path(folder) / "run")),
+            ("model.filters", [4, 8]),
+            ("model.isotropy", [True, True]),
+            ("data.train.image", [gala_spec("train-image")]),
+            ("data.train.label", [gala_spec("train-gt")]),
+            ("data.val.image", [gala_spec("test-image")]),
+            ("data.val.label", [gala_spec("test-gt")]),
+            ("data.sample_shape", [8, 32, 32]),
+            ("data.augment.extra", []),
+            ("solver.minutes", 0),
+            ("solver.iterations", 4),
+            ("solver.warmup", 2),
+            ("system.num_workers", 0),
+            ("system.threads", 1),
+            ("log.every", 1),
+            ("log.image_every", 2),
+            ("log.progress", False),
+            ("checkpoint.every", 2),
+            ("val.every", 0),
+            ("val.window", [50, 100, 200]),
+            ("val.thresholds", [0.3, 0.5]),
+        ],
+    )
     return apply_overrides(cfg, overrides)

@@ -33,8 +33,9 @@ def check_choice(value: Any, fn: str, arg: str, choices: Iterable[Any]) -> Any:
     return value
 
 
-def check_number(value: Any, fn: str, arg: str, low: float | None = None, high: float | None = None,
-                 integer: bool = False) -> Any:
+def check_number(
+    value: Any, fn: str, arg: str, low: float | None = None, high: float | None = None, integer: bool = False
+) -> Any:
     """`value` if it is a real number (an int with `integer`) in [low, high]: TypeError for another kind
     (bools are not numbers here), ValueError outside the bounds."""
     kind = numbers.Integral if integer else numbers.Real
@@ -148,8 +149,9 @@ def as_probabilities(array: Any, fn: str, arg: str) -> np.ndarray:
     if array.dtype == np.uint8:
         return np.divide(array, np.float32(255), dtype=np.float32, order="C")
     if array.dtype == bool or not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{fn}: `{arg}` must be probabilities, float in [0, 1] or uint8 (scaled by 1/255); "
-                        f"got dtype {array.dtype}")
+        raise TypeError(
+            f"{fn}: `{arg}` must be probabilities, float in [0, 1] or uint8 (scaled by 1/255); got dtype {array.dtype}"
+        )
     array = np.ascontiguousarray(array, dtype=np.float32)
     check_probabilities(array, fn, arg)
     return array

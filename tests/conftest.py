@@ -27,4 +27,6 @@ def pytest_runtest_makereport(item, call):
     reads = testing.data_reads > getattr(item, "data_reads_before", testing.data_reads)
     if call.when == "call" and report.passed and reads and item.get_closest_marker("real_data") is None:
         report.outcome = "failed"
-        report.longrepr = "this test reads the real data (PYTC_DATA): mark it (or its module) with pytest.mark.real_data"
+        report.longrepr = (
+            "this test reads the real data (PYTC_DATA): mark it (or its module) with pytest.mark.real_data"
+        )

@@ -18,14 +18,17 @@ def boundary_to_affinity_loops(p, offsets):
     return aff
 
 
-@pytest.mark.parametrize("shape, offsets", [((3, 4, 5), [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (1, -2, 2)]),
-                                            ((6, 7), [(0, -1), (-3, 1), (2, 2)])])  # fmt: skip
+@pytest.mark.parametrize(
+    "shape, offsets",
+    [((3, 4, 5), [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (1, -2, 2)]), ((6, 7), [(0, -1), (-3, 1), (2, 2)])],
+)
 def test_boundary_to_affinity_matches_loops(rng, shape, offsets):
     p = rng.random(shape).astype(np.float32)
     np.testing.assert_allclose(boundary_to_affinity(p, offsets), boundary_to_affinity_loops(p, offsets))
     p8 = (p * 255).astype(np.uint8)
-    np.testing.assert_allclose(boundary_to_affinity(p8, offsets), boundary_to_affinity_loops(p8 / 255.0, offsets),
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        boundary_to_affinity(p8, offsets), boundary_to_affinity_loops(p8 / 255.0, offsets), atol=1e-6
+    )
 
 
 @pytest.mark.real_data

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from pytc.data import write_volume
 from pytc.demo import kernels as demo
 from pytc.demo.__main__ import main as demo_main
-from pytc.data import write_volume
 from pytc.testing import require_data
 
 

@@ -66,8 +66,12 @@ def test_troubleshooting_has_the_sections_errors_point_to():
     if not guide.exists():
         pytest.skip("not running from a source checkout")
     headings = [line.lstrip("#").strip() for line in guide.read_text().splitlines() if line.startswith("#")]
-    for section in ("The compiled extension is missing", "NumPy ABI mismatch after an upgrade",
-                    "Forcing a clean rebuild", "No OpenMP"):  # fmt: skip
+    for section in (
+        "The compiled extension is missing",
+        "NumPy ABI mismatch after an upgrade",
+        "Forcing a clean rebuild",
+        "No OpenMP",
+    ):
         assert section in headings
 
 

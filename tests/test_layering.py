@@ -35,7 +35,7 @@ def pytc_imports(path):
             else:
                 target = (node.module or "").split(".")
             targets = [target]
-            if target == ["pytc"] or target[:1] == ["pytc"] and len(target) == 2 and not target[1]:
+            if target == ["pytc"] or (target[:1] == ["pytc"] and len(target) == 2 and not target[1]):
                 targets = [["pytc", alias.name] for alias in node.names]
         elif isinstance(node, ast.Import):
             targets = [alias.name.split(".") for alias in node.names]

@@ -1,13 +1,20 @@
 import math
 
 import pytest
-
 import torch
 
-from pytc.losses import (  # noqa: E402
-    DiceLoss, FocalLoss, JaccardLoss, MultitaskCriterion, WeightedBCEWithLogits, WeightedCrossEntropy, WeightedMAE,
-    WeightedMSE, LOSSES, build_loss,
-)  # fmt: skip
+from pytc.losses import (
+    LOSSES,
+    DiceLoss,
+    FocalLoss,
+    JaccardLoss,
+    MultitaskCriterion,
+    WeightedBCEWithLogits,
+    WeightedCrossEntropy,
+    WeightedMAE,
+    WeightedMSE,
+    build_loss,
+)
 
 OUT = torch.tensor([[[0.0, 2.0], [-1.0, 1.0]]])  # (N=1, C=2, 2 voxels): logits / values
 TARGET = torch.tensor([[[0.0, 1.0], [1.0, 1.0]]])
@@ -21,7 +28,9 @@ def sig(v):
 def test_bce_mse_mae_by_hand():
     o, t, w = [0.0, 2.0, -1.0, 1.0], [0.0, 1.0, 1.0, 1.0], [1.0, 2.0, 0.5, 0.0]
     bce = [-(ti * math.log(sig(oi)) + (1 - ti) * math.log(1 - sig(oi))) for oi, ti in zip(o, t)]
-    assert WeightedBCEWithLogits()(OUT, TARGET, WEIGHT).item() == pytest.approx(sum(b * wi for b, wi in zip(bce, w)) / 4)
+    assert WeightedBCEWithLogits()(OUT, TARGET, WEIGHT).item() == pytest.approx(
+        sum(b * wi for b, wi in zip(bce, w)) / 4
+    )
     assert WeightedMSE()(OUT, TARGET, WEIGHT).item() == pytest.approx((0 + 2 * 1 + 0.5 * 4 + 0) / 4)
     assert WeightedMAE()(OUT, TARGET).item() == pytest.approx((0 + 1 + 2 + 0) / 4)
 
@@ -63,32 +72,39 @@ def test_multitask_applies_each_weight_once():
     output = torch.randn(2, 4, 5, 6)
     target = (torch.rand(2, 4, 5, 6) > 0.5).float()
     weight = torch.rand(2, 4, 5, 6)
-    criterion = MultitaskCriterion([
-        {"name": "affinity", "output": (0, 3), "losses": [("bce", 1.0), ("dice", 0.5)], "activation": "sigmoid"},
-        {"name": "distance", "output": (3, 4), "losses": [("mse", 2.0)], "activation": "tanh"},
-    ])  # fmt: skip
+    criterion = MultitaskCriterion(
+        [
+            {"name": "affinity", "output": (0, 3), "losses": [("bce", 1.0), ("dice", 0.5)], "activation": "sigmoid"},
+            {"name": "distance", "output": (3, 4), "losses": [("mse", 2.0)], "activation": "tanh"},
+        ]
+    )
     total, parts = criterion(output, target, weight)
-    expected = (WeightedBCEWithLogits()(output[:, :3], target[:, :3], weight[:, :3])  # logits
-                + 0.5 * DiceLoss()(torch.sigmoid(output[:, :3]), target[:, :3], weight[:, :3])
-                + 2.0 * WeightedMSE()(torch.tanh(output[:, 3:]), target[:, 3:], weight[:, 3:]))  # fmt: skip
+    expected = (
+        WeightedBCEWithLogits()(output[:, :3], target[:, :3], weight[:, :3])  # logits
+        + 0.5 * DiceLoss()(torch.sigmoid(output[:, :3]), target[:, :3], weight[:, :3])
+        + 2.0 * WeightedMSE()(torch.tanh(output[:, 3:]), target[:, 3:], weight[:, 3:])
+    )
     assert total.item() == pytest.approx(expected.item())
     assert set(parts) == {"affinity/bce", "affinity/dice", "distance/mse"}
     active = criterion.activate(output)
     torch.testing.assert_close(active[:, :3], torch.sigmoid(output[:, :3]))
     torch.testing.assert_close(active[:, 3:], torch.tanh(output[:, 3:]))
-    from_channels = MultitaskCriterion.from_target_channels([("affinity", 0, 3), ("distance", 3, 4)],
-                                                            {"affinity": [("bce", 1.0), ("dice", 0.5)],
-                                                             "distance": [("mse", 2.0)]},
-                                                            {"affinity": "sigmoid", "distance": "tanh"})  # fmt: skip
+    from_channels = MultitaskCriterion.from_target_channels(
+        [("affinity", 0, 3), ("distance", 3, 4)],
+        {"affinity": [("bce", 1.0), ("dice", 0.5)], "distance": [("mse", 2.0)]},
+        {"affinity": "sigmoid", "distance": "tanh"},
+    )
     assert from_channels(output, target, weight)[0].item() == pytest.approx(total.item())
 
 
 def test_each_loss_gets_its_own_activation():
     output, target = torch.randn(2, 2, 5, 6), torch.rand(2, 2, 5, 6) * 2 - 1
-    criterion = MultitaskCriterion([
-        {"name": "d", "output": (0, 1), "losses": [("mse", 1.0), ("mae", 1.0, "none")], "activation": "tanh"},
-        {"name": "b", "output": (1, 2), "losses": [("dice", 1.0, "softmax"), ("focal", 1.0)]},
-    ])  # fmt: skip
+    criterion = MultitaskCriterion(
+        [
+            {"name": "d", "output": (0, 1), "losses": [("mse", 1.0), ("mae", 1.0, "none")], "activation": "tanh"},
+            {"name": "b", "output": (1, 2), "losses": [("dice", 1.0, "softmax"), ("focal", 1.0)]},
+        ]
+    )
     _, parts = criterion(output, target)
     assert parts["d/mse"].item() == pytest.approx(WeightedMSE()(torch.tanh(output[:, :1]), target[:, :1]).item())
     assert parts["d/mae"].item() == pytest.approx(WeightedMAE()(output[:, :1], target[:, :1]).item())
@@ -103,7 +119,9 @@ def test_each_loss_gets_its_own_activation():
 def test_bad_specs():
     with pytest.raises(ValueError, match=r"`hinge` is not a known loss; the known ones are \['bce', 'ce', 'dice'"):
         build_loss("hinge")
-    with pytest.raises(ValueError, match=r"`tasks\[0\]\.output` must be a \(start, stop\) channel range, start < stop; got \(3, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"`tasks\[0\]\.output` must be a \(start, stop\) channel range, start < stop; got \(3, 1\)"
+    ):
         MultitaskCriterion([{"output": (3, 1), "losses": [("bce", 1)]}])
     with pytest.raises(ValueError, match=r"`tasks\[0\]\.activation` must be one of \('sigmoid', .*\); got 'relu6'"):
         MultitaskCriterion([{"output": (0, 1), "losses": [("bce", 1)], "activation": "relu6"}])
@@ -112,7 +130,9 @@ def test_bad_specs():
         criterion(torch.zeros(1, 3, 2), torch.zeros(1, 3, 2))
     with pytest.raises(TypeError, match=r"build_loss: `spec` must be a loss name or a dict with a 'name' key; got 3"):
         build_loss(3)
-    with pytest.raises(ValueError, match=r"build_loss: the options of loss `dice` must be keyword arguments of DiceLoss"):
+    with pytest.raises(
+        ValueError, match=r"build_loss: the options of loss `dice` must be keyword arguments of DiceLoss"
+    ):
         build_loss({"name": "dice", "gamma": 2})
 
 

@@ -28,6 +28,7 @@ def test_gala_pipeline_beats_shipped_fragments(volume):
 @pytest.mark.real_data
 def test_snemi_mini_pipeline_beats_shipped_fragments():
     import tifffile
+
     gt = tifffile.imread(require_data("gala_snemi_mini_labels_only", "train-labels.tif"))
     shipped = tifffile.imread(require_data("gala_snemi_mini_labels_only", "train-fragments.tif"))
     p = tifffile.imread(require_data("gala_snemi_mini_labels_only", "train-probabilities.tif"))

@@ -12,8 +12,9 @@ import pytest
 from pytc import _torch_ext, _torch_sources
 
 ROOT = Path(__file__).resolve().parents[1]
-source_checkout = pytest.mark.skipif(not (ROOT / "setup.py").exists() or not _torch_sources.sources()[0],
-                                     reason="only applies to a source checkout")  # fmt: skip
+source_checkout = pytest.mark.skipif(
+    not (ROOT / "setup.py").exists() or not _torch_sources.sources()[0], reason="only applies to a source checkout"
+)
 
 NEW_OP = {  # what adding an op looks like: its schema and one kernel file per device, nothing else edited
     "new_op.cpp": "// schema\n",
@@ -30,8 +31,16 @@ def add_files(root, files):
 
 
 def test_lists_every_source_of_the_layout(tmp_path):
-    names = ("module.cpp", "op.cpp", "cpu/op_kernel.cpp", "cuda/op_kernel.cu", "cpu/helpers.h", "cuda/helpers.cuh",
-             "cuda/not_cuda.cpp", "notes.txt")  # fmt: skip
+    names = (
+        "module.cpp",
+        "op.cpp",
+        "cpu/op_kernel.cpp",
+        "cuda/op_kernel.cu",
+        "cpu/helpers.h",
+        "cuda/helpers.cuh",
+        "cuda/not_cuda.cpp",
+        "notes.txt",
+    )
     add_files(tmp_path, dict.fromkeys(names, ""))
     cpu, cuda = _torch_sources.sources(tmp_path)
     assert cpu == [str(tmp_path / name) for name in ("module.cpp", "op.cpp", "cpu/op_kernel.cpp")]
@@ -75,8 +84,9 @@ print(json.dumps({"sources": ext.sources, "cuda_home": CUDA_HOME}))
 def setup_py_sources(checkout):
     """The sources of pytc._C in setup.py's ahead-of-time build (PYTC_BUILD_TORCH=1), and torch's CUDA_HOME."""
     env = {**os.environ, "PYTC_BUILD_TORCH": "1"}
-    result = subprocess.run([sys.executable, "-c", SETUP_SOURCES], cwd=checkout, capture_output=True, text=True,
-                            env=env, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", SETUP_SOURCES], cwd=checkout, capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
     return found["sources"], found["cuda_home"]

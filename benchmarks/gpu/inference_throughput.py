@@ -78,15 +78,28 @@ def main():
     model = build_model("unet_residual_3d", out_channels=3).to(device).eval()
     image = np.random.default_rng(0).integers(0, 256, args.volume, dtype=np.uint8)
     x = (image / np.float32(255)).astype(np.float32)
-    results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "volume": args.volume,
-               "window": args.window, "batch": args.batch}  # fmt: skip
+    results = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "volume": args.volume,
+        "window": args.window,
+        "batch": args.batch,
+    }
     runs = [("fp16", 1), ("bf16", 1), ("bf16", 8)] if device.type == "cuda" else [("fp32", 1), ("fp32", 8)]
     for precision, tta in runs:
-        predict_array(model, x[:args.window[0]], args.window, batch=args.batch, precision=precision, device=device)
+        predict_array(model, x[: args.window[0]], args.window, batch=args.batch, precision=precision, device=device)
         sync(device)
         start = time.perf_counter()
-        predict_array(model, x, args.window, batch=args.batch, precision=precision, device=device, tta=tta,
-                      offsets=OFFSETS, activations=SIGMOID)  # fmt: skip
+        predict_array(
+            model,
+            x,
+            args.window,
+            batch=args.batch,
+            precision=precision,
+            device=device,
+            tta=tta,
+            offsets=OFFSETS,
+            activations=SIGMOID,
+        )
         sync(device)
         seconds = time.perf_counter() - start
         key = f"{precision}_tta{tta}"
@@ -100,8 +113,9 @@ def main():
 
         source = Source(zarr.open_group(str(Path(tmp) / "in.zarr"), mode="r")["raw"], Normalization("max"))
         timed = Timed(model, device)
-        predictor = WindowPredictor(timed, args.window, batch=args.batch, activations=SIGMOID, device=device,
-                                    precision=precision)  # fmt: skip
+        predictor = WindowPredictor(
+            timed, args.window, batch=args.batch, activations=SIGMOID, device=device, precision=precision
+        )
         output = f"{Path(tmp) / 'out.zarr'}:prediction"
         outputs = Outputs(output, output_shapes(3, source.spatial, SIGMOID, False), args.chunk, "uint8")
         outputs.create()
@@ -111,10 +125,18 @@ def main():
         sync(device)
         seconds = time.perf_counter() - start
         busy = timed.busy_seconds()
-    results["chunked"] = {"precision": precision, "chunk": args.chunk, "seconds": seconds,
-                          "voxels_per_second": x.size / seconds, "forward_share": busy / seconds}  # fmt: skip
-    print(f"chunked zarr -> zarr ({precision}, uint8 output): {x.size / seconds / 1e6:.2f} Mvoxel/s, forward passes "
-          f"{100 * busy / seconds:.1f}% of the run", flush=True)  # fmt: skip
+    results["chunked"] = {
+        "precision": precision,
+        "chunk": args.chunk,
+        "seconds": seconds,
+        "voxels_per_second": x.size / seconds,
+        "forward_share": busy / seconds,
+    }
+    print(
+        f"chunked zarr -> zarr ({precision}, uint8 output): {x.size / seconds / 1e6:.2f} Mvoxel/s, forward passes "
+        f"{100 * busy / seconds:.1f}% of the run",
+        flush=True,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -39,13 +39,23 @@ def sample_pad(sample, volume=(50, 100, 200)):
 
 
 def config(folder, sample, precision, device, *overrides):
-    cfg = load_config("neurons", [
-        ("data.pad", sample_pad(sample)), ("output", str(folder)), ("data.sample_shape", sample),
-        ("solver.precision", precision), ("solver.batch_size", 2), ("val.every", 0), ("log.progress", False), ("log.image_every", 0),
-        ("checkpoint.every", 10**6), ("model.channels_last", device.type == "cpu"),
-        ("data.train.image", ["${pytc_sample}/gala_fibsem_mini.h5:train/image"]),
-        ("data.train.label", ["${pytc_sample}/gala_fibsem_mini.h5:train/gt"]),
-    ])  # fmt: skip
+    cfg = load_config(
+        "neurons",
+        [
+            ("data.pad", sample_pad(sample)),
+            ("output", str(folder)),
+            ("data.sample_shape", sample),
+            ("solver.precision", precision),
+            ("solver.batch_size", 2),
+            ("val.every", 0),
+            ("log.progress", False),
+            ("log.image_every", 0),
+            ("checkpoint.every", 10**6),
+            ("model.channels_last", device.type == "cpu"),
+            ("data.train.image", ["${pytc_sample}/gala_fibsem_mini.h5:train/image"]),
+            ("data.train.label", ["${pytc_sample}/gala_fibsem_mini.h5:train/gt"]),
+        ],
+    )
     cfg = apply_overrides(cfg, overrides)
     resolve_volumes(cfg)
     return cfg
@@ -60,8 +70,14 @@ def random_batches(cfg, device, count=4):
     g = torch.Generator().manual_seed(0)
     shape = (cfg.solver.batch_size, 1, *cfg.data.sample_shape)
     target = (cfg.solver.batch_size, 3, *cfg.data.sample_shape)
-    return [{"image": torch.rand(shape, generator=g), "target": (torch.rand(target, generator=g) > 0.5).float(),
-             "weight": torch.ones(target)} for _ in range(count)]  # fmt: skip
+    return [
+        {
+            "image": torch.rand(shape, generator=g),
+            "target": (torch.rand(target, generator=g) > 0.5).float(),
+            "weight": torch.ones(target),
+        }
+        for _ in range(count)
+    ]
 
 
 def plain_loop(cfg, batches, device, iterations):
@@ -99,11 +115,17 @@ class Prefetched(Trainer):
 def trainer_loop(cfg, batches, device, iterations, folder):
     """Seconds per iteration of `Trainer.train` on the same batches (its hooks included)."""
     Prefetched.batches = batches
-    warm = Prefetched(apply_overrides(cfg, [("solver.iterations", 3), ("output", str(folder / "warm"))]),
-                      folder / "warm", device=device)  # fmt: skip
+    warm = Prefetched(
+        apply_overrides(cfg, [("solver.iterations", 3), ("output", str(folder / "warm"))]),
+        folder / "warm",
+        device=device,
+    )
     warm.train()
-    trainer = Prefetched(apply_overrides(cfg, [("solver.iterations", iterations), ("output", str(folder / "run"))]),
-                         folder / "run", device=device)  # fmt: skip
+    trainer = Prefetched(
+        apply_overrides(cfg, [("solver.iterations", iterations), ("output", str(folder / "run"))]),
+        folder / "run",
+        device=device,
+    )
     sync(device)
     start = time.perf_counter()
     trainer.train()
@@ -139,8 +161,12 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
         print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}", flush=True)
-    results = {"device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
-               "torch": torch.__version__, "sample": args.sample, "batch": 2}  # fmt: skip
+    results = {
+        "device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
+        "torch": torch.__version__,
+        "sample": args.sample,
+        "batch": 2,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for precision in PRECISIONS:
@@ -148,18 +174,26 @@ def main():
             batches = random_batches(cfg, device)
             plain = plain_loop(cfg, batches, device, args.iterations)
             ours = trainer_loop(cfg, batches, device, args.iterations, folder / precision)
-            results[precision] = {"plain_it_per_s": 1 / plain, "trainer_it_per_s": 1 / ours,
-                                  "trainer_overhead": ours / plain - 1}  # fmt: skip
-            print(f"{precision}: plain loop {1 / plain:7.2f} it/s, trainer {1 / ours:7.2f} it/s, overhead "
-                  f"{100 * (ours / plain - 1):+.1f}%", flush=True)  # fmt: skip
+            results[precision] = {
+                "plain_it_per_s": 1 / plain,
+                "trainer_it_per_s": 1 / ours,
+                "trainer_overhead": ours / plain - 1,
+            }
+            print(
+                f"{precision}: plain loop {1 / plain:7.2f} it/s, trainer {1 / ours:7.2f} it/s, overhead "
+                f"{100 * (ours / plain - 1):+.1f}%",
+                flush=True,
+            )
         results["bf16_speedup_vs_fp32"] = results["bf16"]["trainer_it_per_s"] / results["fp32"]["trainer_it_per_s"]
         print(f"bf16 / fp32 (trainer): {results['bf16_speedup_vs_fp32']:.2f}x", flush=True)
         precision = "bf16" if device.type == "cuda" else "fp32"
         cfg = config(folder / "data", args.sample, precision, device)
         share = data_wait(cfg, device, args.iterations, args.workers, folder)
         results["data_wait_share"] = {"precision": precision, "workers": args.workers, "share": share}
-        print(f"data wait ({precision}, {args.workers} workers, EM augmentations): {100 * share:.1f}% of the time",
-              flush=True)  # fmt: skip
+        print(
+            f"data wait ({precision}, {args.workers} workers, EM augmentations): {100 * share:.1f}% of the time",
+            flush=True,
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

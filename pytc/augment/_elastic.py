@@ -63,8 +63,9 @@ def elastic_2d(src, out, coef, spacing, alpha, order):
         row = np.empty((2, gx))
         for c in range(2):
             for g in range(gx):
-                row[c, g] = (a0 * coef[c, j0, g] + a1 * coef[c, j0 + 1, g]
-                             + a2 * coef[c, j0 + 2, g] + a3 * coef[c, j0 + 3, g])
+                row[c, g] = (
+                    a0 * coef[c, j0, g] + a1 * coef[c, j0 + 1, g] + a2 * coef[c, j0 + 2, g] + a3 * coef[c, j0 + 3, g]
+                )
         ya = np.empty(w, np.int64)
         yb = np.empty(w, np.int64)
         xa = np.empty(w, np.int64)
@@ -103,8 +104,9 @@ def elastic_2d(src, out, coef, spacing, alpha, order):
 def _sample(src, sz, sy, sx, order):
     n_z, h, w = src.shape
     if order == 0:
-        return src[_clamp(int(np.floor(sz + 0.5)), n_z), _clamp(int(np.floor(sy + 0.5)), h),
-                   _clamp(int(np.floor(sx + 0.5)), w)]
+        return src[
+            _clamp(int(np.floor(sz + 0.5)), n_z), _clamp(int(np.floor(sy + 0.5)), h), _clamp(int(np.floor(sx + 0.5)), w)
+        ]
     z0 = int(np.floor(sz))
     y0 = int(np.floor(sy))
     x0 = int(np.floor(sx))
@@ -134,15 +136,23 @@ def elastic_3d(src, out, coef, spacing, alpha, order):
         for c in range(3):
             for g in range(gy):
                 for f in range(gx):
-                    slab[c, g, f] = (c0 * coef[c, k0, g, f] + c1 * coef[c, k0 + 1, g, f]
-                                     + c2 * coef[c, k0 + 2, g, f] + c3 * coef[c, k0 + 3, g, f])
+                    slab[c, g, f] = (
+                        c0 * coef[c, k0, g, f]
+                        + c1 * coef[c, k0 + 1, g, f]
+                        + c2 * coef[c, k0 + 2, g, f]
+                        + c3 * coef[c, k0 + 3, g, f]
+                    )
         row = np.empty((3, gx))
         for y in range(h):
             j0, a0, a1, a2, a3 = _bspline(y * inv + 1.0)
             for c in range(3):
                 for f in range(gx):
-                    row[c, f] = (a0 * slab[c, j0, f] + a1 * slab[c, j0 + 1, f]
-                                 + a2 * slab[c, j0 + 2, f] + a3 * slab[c, j0 + 3, f])
+                    row[c, f] = (
+                        a0 * slab[c, j0, f]
+                        + a1 * slab[c, j0 + 1, f]
+                        + a2 * slab[c, j0 + 2, f]
+                        + a3 * slab[c, j0 + 3, f]
+                    )
             for x in range(w):
                 i0, b0, b1, b2, b3 = _bspline(x * inv + 1.0)
                 dz = b0 * row[0, i0] + b1 * row[0, i0 + 1] + b2 * row[0, i0 + 2] + b3 * row[0, i0 + 3]

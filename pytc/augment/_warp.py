@@ -21,7 +21,7 @@ def affine_slices(src, out, matrices, order):
     src: (Z, H, W); out: (Z, H2, W2) of the same dtype; matrices: (Z, 2, 3) float64 mapping output
     (y, x) to source (y, x); order: 0 (nearest) or 1 (bilinear).
     """
-    n_z, h, w = src.shape
+    _n_z, h, w = src.shape
     for z in numba.prange(out.shape[0]):
         m = matrices[z]
         for y in range(out.shape[1]):

@@ -37,15 +37,18 @@ def spatial_shape(sample: Sample) -> tuple[int, ...]:
         raise KeyError(f"augmentation: the sample must have an 'image' array; got keys {sorted(sample)}")
     image = sample[IMAGE]
     if not isinstance(image, np.ndarray) or image.ndim not in (3, 4):
-        raise ValueError(f"augmentation: 'image' must be a (Z, Y, X) or (C, Z, Y, X) array; got "
-                         f"{getattr(image, 'shape', type(image).__name__)}")
+        raise ValueError(
+            f"augmentation: 'image' must be a (Z, Y, X) or (C, Z, Y, X) array; got "
+            f"{getattr(image, 'shape', type(image).__name__)}"
+        )
     if image.dtype not in (np.float32, np.uint8):
         raise TypeError(f"augmentation: 'image' must be float32 or uint8; got {image.dtype}")
     shape = image.shape[-3:]
     for key, value in sample.items():
         if key != IMAGE and isinstance(value, np.ndarray) and value.shape != shape:
-            raise ValueError(f"augmentation: {key!r} has shape {value.shape}; expected the image's spatial "
-                             f"shape {shape}")
+            raise ValueError(
+                f"augmentation: {key!r} has shape {value.shape}; expected the image's spatial shape {shape}"
+            )
     return shape
 
 
@@ -139,8 +142,12 @@ class Compose:
         if self.output_shape == output_shape:
             return self
         if self.output_shape is not None:
-            raise fail("Compose.with_output_shape", "output_shape", f"this pipeline's output_shape {self.output_shape}",
-                       output_shape)  # fmt: skip
+            raise fail(
+                "Compose.with_output_shape",
+                "output_shape",
+                f"this pipeline's output_shape {self.output_shape}",
+                output_shape,
+            )
         return Compose(self.transforms, output_shape)
 
     def input_shape(self, output_shape: Sequence[int] | None = None) -> tuple[int, ...]:
@@ -157,14 +164,18 @@ class Compose:
         if self.output_shape is not None:
             needed = self.input_shape()
             if any(s < n for s, n in zip(shape, needed)):
-                raise ValueError(f"Compose: the sample has spatial shape {shape}, smaller than the {needed} "
-                                 f"needed for output_shape {self.output_shape}")
+                raise ValueError(
+                    f"Compose: the sample has spatial shape {shape}, smaller than the {needed} "
+                    f"needed for output_shape {self.output_shape}"
+                )
             sample = _crop(sample, needed)
         for t in self.transforms:
             sample = t(sample, rng)
         if self.output_shape is not None:
-            sample = {k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v
-                      for k, v in _crop(sample, self.output_shape).items()}  # fmt: skip
+            sample = {
+                k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v
+                for k, v in _crop(sample, self.output_shape).items()
+            }
         return sample
 
     def __repr__(self) -> str:

@@ -17,8 +17,9 @@ from .base import AUGMENTATIONS, IMAGE, Augmentation, Sample
 NOISE_MODES = ("uniform", "gaussian")
 
 
-def random_cuboid(shape: Sequence[int], length_ratio: float, rng: np.random.Generator,
-                  axes: Sequence[int] = (0, 1, 2)) -> tuple[slice, ...]:
+def random_cuboid(
+    shape: Sequence[int], length_ratio: float, rng: np.random.Generator, axes: Sequence[int] = (0, 1, 2)
+) -> tuple[slice, ...]:
     """Slices of a random cuboid whose side along each axis in `axes` is int(length_ratio * length)
     (the whole length along the other axes)."""
     box = []
@@ -93,8 +94,14 @@ class CutBlur(Augmentation):
     ((8, 64, 64), True)
     """
 
-    def __init__(self, p: float = 0.5, length_ratio: float = 0.25, down_ratio_min: float = 2.0,
-                 down_ratio_max: float = 8.0, downsample_z: bool = False):
+    def __init__(
+        self,
+        p: float = 0.5,
+        length_ratio: float = 0.25,
+        down_ratio_min: float = 2.0,
+        down_ratio_max: float = 8.0,
+        downsample_z: bool = False,
+    ):
         super().__init__(p)
         name = type(self).__name__
         self.length_ratio = check_number(length_ratio, name, "length_ratio", 0, 1)

@@ -45,7 +45,7 @@ class MisAlignment(Augmentation):
         zsel = np.zeros(shape[0], bool)
         zsel[z0:] = True
         if rng.random() < 0.5:  # slip: one section only
-            zsel[z0 + 1:] = False
+            zsel[z0 + 1 :] = False
         center = (np.array(shape[1:]) - 1) / 2.0
         matrices = np.broadcast_to(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (shape[0], 2, 3)).copy()
         matrices[zsel] = rotation_matrix(angle, center, center)
@@ -76,8 +76,8 @@ class MisAlignment(Augmentation):
 
         def move(a):
             out = a.copy()
-            out[..., :, cy:cy + oy, cx:cx + ox] = a[..., :, y0:y0 + oy, x0:x0 + ox]
-            out[..., zsel, cy:cy + oy, cx:cx + ox] = a[..., zsel, y1:y1 + oy, x1:x1 + ox]
+            out[..., :, cy : cy + oy, cx : cx + ox] = a[..., :, y0 : y0 + oy, x0 : x0 + ox]
+            out[..., zsel, cy : cy + oy, cx : cx + ox] = a[..., zsel, y1 : y1 + oy, x1 : x1 + ox]
             return out
 
         for key in [IMAGE] + label_keys(sample):
@@ -147,8 +147,9 @@ class MissingParts(Augmentation):
     (a band of L1 radius `iterations`) is filled with the section's mean.
     """
 
-    def __init__(self, p: float = 0.5, iterations: int = 40, deformation_strength: float = 0,
-                 deform_ratio: float = 0.25):
+    def __init__(
+        self, p: float = 0.5, iterations: int = 40, deformation_strength: float = 0, deform_ratio: float = 0.25
+    ):
         super().__init__(p)
         name = type(self).__name__
         self.iterations = check_number(iterations, name, "iterations", 0, integer=True)
@@ -172,8 +173,9 @@ class MissingParts(Augmentation):
             if rng.random() < self.deform_ratio:
                 line = self.draw_line(image.shape[-2:], rng)
                 for channel in sections:  # every channel gets the same defect
-                    channel[z] = missing_part(np.ascontiguousarray(channel[z]), *line, self.iterations,
-                                              float(self.deformation_strength))  # fmt: skip
+                    channel[z] = missing_part(
+                        np.ascontiguousarray(channel[z]), *line, self.iterations, float(self.deformation_strength)
+                    )
                 z += 2  # at most one damaged section in any three consecutive ones
             z += 1
         sample[IMAGE] = cast_like(work, image.dtype)

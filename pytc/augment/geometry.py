@@ -70,5 +70,4 @@ class Rotate(Augmentation):
         angle = rng.uniform(0, 2 * np.pi)
         center = (np.array(sample[IMAGE].shape[-2:]) - 1) / 2
         matrix = rotation_matrix(angle, center, center)
-        return _apply_all(sample, lambda a: warp_slices(a, matrix, order=0),
-                          lambda a: warp_slices(a, matrix, order=1))  # fmt: skip
+        return _apply_all(sample, lambda a: warp_slices(a, matrix, order=0), lambda a: warp_slices(a, matrix, order=1))

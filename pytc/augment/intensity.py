@@ -22,8 +22,9 @@ class Grayscale(Augmentation):
     Images are taken as [0, 1] floats (uint8 scaled by 1/255) and returned in their dtype.
     """
 
-    def __init__(self, p: float = 0.75, contrast_factor: float = 0.3, brightness_factor: float = 0.3,
-                 mode: str = "mix"):
+    def __init__(
+        self, p: float = 0.75, contrast_factor: float = 0.3, brightness_factor: float = 0.3, mode: str = "mix"
+    ):
         super().__init__(p)
         name = type(self).__name__
         self.contrast_factor = check_number(contrast_factor, name, "contrast_factor", 0, 1)
@@ -46,7 +47,11 @@ class Grayscale(Augmentation):
         n_z = image.shape[-3]
         contrast, brightness, gamma = self._draw(rng, n_z if mode == "2d" else 1)
         shape = (n_z, 1, 1) if mode == "2d" else (1, 1, 1)
-        work = _adjust(work, contrast.reshape(shape).astype(np.float32), brightness.reshape(shape).astype(np.float32),
-                       gamma.reshape(shape).astype(np.float32))  # fmt: skip
+        work = _adjust(
+            work,
+            contrast.reshape(shape).astype(np.float32),
+            brightness.reshape(shape).astype(np.float32),
+            gamma.reshape(shape).astype(np.float32),
+        )
         sample[IMAGE] = cast_like(work * scale, image.dtype)
         return sample

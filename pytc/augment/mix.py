@@ -162,11 +162,14 @@ class Mixup:
         """
         is_torch = not isinstance(images, np.ndarray) and hasattr(images, "clone")
         if not is_torch and not isinstance(images, np.ndarray):
-            raise TypeError(f"{type(self).__name__}: `images` must be a numpy array or a torch tensor; got "
-                            f"{type(images).__name__}")  # fmt: skip
+            raise TypeError(
+                f"{type(self).__name__}: `images` must be a numpy array or a torch tensor; got {type(images).__name__}"
+            )
         if images.ndim < 2:
-            raise ValueError(f"{type(self).__name__}: `images` must have a batch axis and at least one more; got "
-                             f"shape {tuple(images.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{type(self).__name__}: `images` must have a batch axis and at least one more; got "
+                f"shape {tuple(images.shape)}"
+            )
         out = images.clone() if is_torch else images.copy()
         for major, minor, ratio in self.draw(len(images), rng):
             if is_torch:
@@ -190,7 +193,8 @@ class Mixup:
         return f"Mixup(min_ratio={self.min_ratio!r}, max_ratio={self.max_ratio!r}, num_aug={self.num_aug!r})"
 
 
-def mixup(images: Any, rng: np.random.Generator, min_ratio: float = 0.7, max_ratio: float = 0.9,
-          num_aug: int = 2) -> Any:
+def mixup(
+    images: Any, rng: np.random.Generator, min_ratio: float = 0.7, max_ratio: float = 0.9, num_aug: int = 2
+) -> Any:
     """``Mixup(min_ratio, max_ratio, num_aug).mix_batch(images, rng)``: see `Mixup`."""
     return Mixup(min_ratio, max_ratio, num_aug).mix_batch(images, rng)

@@ -7,8 +7,19 @@ from ..validation import check_choice
 from .base import AUGMENTATIONS, Augmentation, Compose
 
 # PyTorch Connectomics' EM list, in its order: geometric transforms first, then intensity and artefacts
-EM_PRESET = ("Flip", "Rotate", "Rescale", "Elastic", "MisAlignment", "MissingSection", "Grayscale",
-             "MissingParts", "MotionBlur", "CutBlur", "CutNoise")  # fmt: skip
+EM_PRESET = (
+    "Flip",
+    "Rotate",
+    "Rescale",
+    "Elastic",
+    "MisAlignment",
+    "MissingSection",
+    "Grayscale",
+    "MissingParts",
+    "MotionBlur",
+    "CutBlur",
+    "CutNoise",
+)
 
 
 def augmentation_classes() -> dict[str, type]:
@@ -27,9 +38,14 @@ def build_augmentation(name: str, **params: Any) -> Augmentation:
         raise ValueError(f"build_augmentation: {name}: {e}") from None
 
 
-def build_augmentations(output_shape: Sequence[int] | None, preset: str = "em", isotropic: bool = False,
-                        skip: Sequence[str] = (), params: Mapping[str, Mapping[str, Any]] | None = None,
-                        extra: Sequence[Mapping[str, Any]] = ()) -> Compose:
+def build_augmentations(
+    output_shape: Sequence[int] | None,
+    preset: str = "em",
+    isotropic: bool = False,
+    skip: Sequence[str] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    extra: Sequence[Mapping[str, Any]] = (),
+) -> Compose:
     """A `Compose` from a preset minus `skip`, with per-augmentation `params`, then the `extra` entries.
 
     Parameters
@@ -48,11 +64,16 @@ def build_augmentations(output_shape: Sequence[int] | None, preset: str = "em", 
     params = dict(params or {})
     for name in list(skip) + list(params):
         if name not in names:
-            raise ValueError(f"build_augmentations: {name!r} is not in the {preset!r} preset; it has: "
-                             f"{', '.join(names) or 'nothing'}")  # fmt: skip
+            raise ValueError(
+                f"build_augmentations: {name!r} is not in the {preset!r} preset; it has: "
+                f"{', '.join(names) or 'nothing'}"
+            )
     defaults = {"Flip": {"xz_transpose": isotropic}, "Elastic": {"mode": "3d" if isotropic else "2d"}}
-    transforms = [build_augmentation(name, **{**defaults.get(name, {}), **params.get(name, {})})
-                  for name in names if name not in skip]  # fmt: skip
+    transforms = [
+        build_augmentation(name, **{**defaults.get(name, {}), **params.get(name, {})})
+        for name in names
+        if name not in skip
+    ]
     for entry in extra:
         entry = dict(entry)
         if "name" not in entry:

@@ -92,13 +92,25 @@ _DIRECT = {  # same meaning, same value
     "INFERENCE.SAMPLES_PER_BATCH": "inference.batch",
 }
 # v1's unet_3d (anisotropic unless DATASET.IS_ISOTROPIC) is pytc's unet_residual_3d: (1, 5, 5) input kernel
-_ARCHITECTURES = {"unet_3d": "unet_residual_3d", "unet_plus_3d": "unet_residual_3d",
-                  "unet_residual_3d": "unet_residual_3d", "unet_2d": "unet_2d", "unet_plus_2d": "unet_2d",
-                  "fpn_3d": "fpn_3d"}  # fmt: skip
+_ARCHITECTURES = {
+    "unet_3d": "unet_residual_3d",
+    "unet_plus_3d": "unet_residual_3d",
+    "unet_residual_3d": "unet_residual_3d",
+    "unet_2d": "unet_2d",
+    "unet_plus_2d": "unet_2d",
+    "fpn_3d": "fpn_3d",
+}
 _BLOCKS = {"residual": "residual", "residual_se": "residual_se"}
 _NORMS = {name: name for name in ("bn", "sync_bn", "in", "gn", "none")}
-_ACTIVATIONS = {"relu": "relu", "elu": "elu", "leaky_relu": "leaky_relu", "gelu": "gelu", "silu": "silu",
-                "swish": "silu", "efficient_swish": "silu"}  # fmt: skip
+_ACTIVATIONS = {
+    "relu": "relu",
+    "elu": "elu",
+    "leaky_relu": "leaky_relu",
+    "gelu": "gelu",
+    "silu": "silu",
+    "swish": "silu",
+    "efficient_swish": "silu",
+}
 _PADDING = {name: name for name in ("zeros", "replicate", "reflect", "circular")}
 _OPTIMIZERS = {"SGD": "sgd", "AdamW": "adamw", "Adam": "adamw"}
 _SCHEDULES = {"WarmupCosineLR": "cosine", "WarmupMultiStepLR": "multistep", "MultiStepLR": "multistep"}
@@ -114,18 +126,27 @@ _CHOICES = {  # v1 key -> (table, pytc key, what it is)
 }
 _APPROXIMATIONS = {  # (v1 key, value) -> why the mapped pytc value is not exactly v1's
     ("MODEL.ARCHITECTURE", "unet_plus_3d"): "approximated by unet_residual_3d: no non-local block and no "
-                                            "fusion of the deepest features into every decoder level",
+    "fusion of the deepest features into every decoder level",
     ("MODEL.ARCHITECTURE", "unet_plus_2d"): "approximated by unet_2d: no non-local block and no fusion of "
-                                            "the deepest features into every decoder level",
+    "the deepest features into every decoder level",
     ("MODEL.BACKBONE", "resnet"): "approximated: pytc's fpn_3d has its own residual encoder (model.block)",
     ("SOLVER.NAME", "Adam"): "approximated by adamw: Adam's L2 weight decay becomes decoupled weight decay",
     ("INFERENCE.BLENDING", "bump"): "approximated by gaussian: pytc has no bump blending",
-}  # fmt: skip
+}
 
 # v1 loss -> pytc loss; v1's WeightedBCE takes probabilities, pytc's bce logits
-_LOSSES = {"WeightedBCEWithLogitsLoss": "bce", "WeightedBCE": "bce", "DiceLoss": "dice", "WeightedMSE": "mse",
-           "WeightedMAE": "mae", "WeightedCE": "ce", "CrossEntropyLoss": "ce", "WeightedBCEFocalLoss": "focal",
-           "FocalLoss": "focal", "JaccardLoss": "jaccard"}  # fmt: skip
+_LOSSES = {
+    "WeightedBCEWithLogitsLoss": "bce",
+    "WeightedBCE": "bce",
+    "DiceLoss": "dice",
+    "WeightedMSE": "mse",
+    "WeightedMAE": "mae",
+    "WeightedCE": "ce",
+    "CrossEntropyLoss": "ce",
+    "WeightedBCEFocalLoss": "focal",
+    "FocalLoss": "focal",
+    "JaccardLoss": "jaccard",
+}
 _LOSS_KWARGS = {  # v1 loss -> {v1 keyword: (pytc option, conversion)}
     "WeightedCE": {"class_weight": ("class_weights", list)},
     # v1 weighs positives by 1 - alpha, pytc by alpha
@@ -144,11 +165,18 @@ _AUGMENTS = {
     "MISSINGSECTION": ("MissingSection", {"NUM_SECTION": "num_sections"}),
     "MISALIGNMENT": ("MisAlignment", {"DISPLACEMENT": "displacement", "ROTATE_RATIO": "rotate_ratio"}),
     "MOTIONBLUR": ("MotionBlur", {"SECTIONS": "sections", "KERNEL_SIZE": "kernel_size"}),
-    "CUTBLUR": ("CutBlur", {"LENGTH_RATIO": "length_ratio", "DOWN_RATIO_MIN": "down_ratio_min",
-                            "DOWN_RATIO_MAX": "down_ratio_max", "DOWNSAMPLE_Z": "downsample_z"}),
+    "CUTBLUR": (
+        "CutBlur",
+        {
+            "LENGTH_RATIO": "length_ratio",
+            "DOWN_RATIO_MIN": "down_ratio_min",
+            "DOWN_RATIO_MAX": "down_ratio_max",
+            "DOWNSAMPLE_Z": "downsample_z",
+        },
+    ),
     "CUTNOISE": ("CutNoise", {"LENGTH_RATIO": "length_ratio", "SCALE": "scale"}),
     "COPYPASTE": ("CopyPaste", {"AUG_THRES": "aug_thres"}),
-}  # fmt: skip
+}
 _NOT_IN_PRESET = {"CopyPaste"}  # enabled: an `extra` entry
 
 # Values with which a v1 key asks for what pytc does anyway: mapped to nothing.
@@ -554,8 +582,9 @@ def _binary(parts, ndim):
 
 def _polarity(parts, ndim):
     if parts:
-        raise _Unsupported("exclusive polarity classes (for cross-entropy); pytc's polarity target is 3 "
-                           "non-exclusive channels")  # fmt: skip
+        raise _Unsupported(
+            "exclusive polarity classes (for cross-entropy); pytc's polarity target is 3 non-exclusive channels"
+        )
     return "polarity", {}, []
 
 
@@ -609,8 +638,16 @@ def _semantic(parts, ndim):
     return "semantic", ({"num_classes": _ints(parts, 1, "9-CLASSES")[0]} if parts else {}), []
 
 
-_TARGETS = {"0": _binary, "1": _polarity, "2": _affinity, "3": _small_object, "4": _boundary, "5": _instance_edt,
-            "6": _semantic_edt, "9": _semantic}  # fmt: skip
+_TARGETS = {
+    "0": _binary,
+    "1": _polarity,
+    "2": _affinity,
+    "3": _small_object,
+    "4": _boundary,
+    "5": _instance_edt,
+    "6": _semantic_edt,
+    "9": _semantic,
+}
 _UNSUPPORTED_TARGETS = {
     "7": "cellpose diffusion gradients; no such target in pytc",
     "8": "skeleton-aware distance transform; no such target in pytc",
@@ -666,9 +703,17 @@ def _at(items, *index):
 
 def _tasks(c):
     """One pytc task per v1 TARGET_OPT entry, with its losses, weight and activations."""
-    for key in ("MODEL.TARGET_OPT", "MODEL.LOSS_OPTION", "MODEL.LOSS_WEIGHT", "MODEL.WEIGHT_OPT",
-                "MODEL.OUTPUT_ACT", "MODEL.LOSS_KWARGS_KEY", "MODEL.LOSS_KWARGS_VAL", "INFERENCE.OUTPUT_ACT"):
-        c.take(key)  # fmt: skip
+    for key in (
+        "MODEL.TARGET_OPT",
+        "MODEL.LOSS_OPTION",
+        "MODEL.LOSS_WEIGHT",
+        "MODEL.WEIGHT_OPT",
+        "MODEL.OUTPUT_ACT",
+        "MODEL.LOSS_KWARGS_KEY",
+        "MODEL.LOSS_KWARGS_VAL",
+        "INFERENCE.OUTPUT_ACT",
+    ):
+        c.take(key)
     targets = c.peek("MODEL.TARGET_OPT")
     targets = targets if isinstance(targets, list) else [targets]
     ndim = 2 if _is_2d(c) else 3
@@ -689,8 +734,12 @@ def _task(c, i, topt, ndim):
     losses = _losses(c, i)
     if target == "instance_edt" and any(loss["name"] == "ce" for loss in losses):
         target, options = "quantized_edt", {k: v for k, v in options.items() if k != "background"}
-        c.note(f"MODEL.TARGET_OPT[{i}]", topt, "v1.0.0 does not quantise this target, but its loss is cross-"
-                                               "entropy, which needs classes: converted to quantized_edt")  # fmt: skip
+        c.note(
+            f"MODEL.TARGET_OPT[{i}]",
+            topt,
+            "v1.0.0 does not quantise this target, but its loss is cross-"
+            "entropy, which needs classes: converted to quantized_edt",
+        )
     task = {"target": target, **({"options": options} if options else {})}
     task.update(_task_weight(c, i))
     task["losses"] = losses
@@ -707,8 +756,11 @@ def _losses(c, i):
     losses = []
     for j, name in enumerate(names):
         if name not in _LOSSES:
-            c.note(f"MODEL.LOSS_OPTION[{i}][{j}]", name, f"no {name} in pytc; pytc has "
-                                                          f"{', '.join(sorted(set(_LOSSES.values())))}")  # fmt: skip
+            c.note(
+                f"MODEL.LOSS_OPTION[{i}][{j}]",
+                name,
+                f"no {name} in pytc; pytc has {', '.join(sorted(set(_LOSSES.values())))}",
+            )
             continue
         weight = _at(c.peek("MODEL.LOSS_WEIGHT"), i, j)
         loss = {"name": _LOSSES[name], "weight": 1.0 if weight is None else weight}
@@ -729,8 +781,11 @@ def _loss_activation(c, i, j, name):
         return None
     if name == "WeightedBCE":  # on probabilities: pytc's bce on logits is BCE after a sigmoid
         if act != "sigmoid":
-            c.note(f"MODEL.OUTPUT_ACT[{i}][{j}]", act, "v1's WeightedBCE after this activation; pytc's bce takes "
-                                                       "logits (a sigmoid inside)")  # fmt: skip
+            c.note(
+                f"MODEL.OUTPUT_ACT[{i}][{j}]",
+                act,
+                "v1's WeightedBCE after this activation; pytc's bce takes logits (a sigmoid inside)",
+            )
         return "none"
     if act not in _LOSS_ACTIVATIONS:
         c.note(f"MODEL.OUTPUT_ACT[{i}][{j}]", act, "pytc's loss activations: " + ", ".join(_LOSS_ACTIVATIONS))
@@ -759,8 +814,11 @@ def _task_weight(c, i):
     if not chosen:
         return {}
     if len({str(w) for w in wopts}) > 1:
-        c.note(f"MODEL.WEIGHT_OPT[{i}]", wopts, f"pytc has one weight per task, applied to all its losses: "
-                                               f"{chosen[0]!r} for all")  # fmt: skip
+        c.note(
+            f"MODEL.WEIGHT_OPT[{i}]",
+            wopts,
+            f"pytc has one weight per task, applied to all its losses: {chosen[0]!r} for all",
+        )
     weight, options, note = _decode_weight(chosen[0])
     if note:
         c.note(f"MODEL.WEIGHT_OPT[{i}]", wopts, note)
@@ -800,10 +858,17 @@ def _out_planes(c, tasks, ndim):
 
 
 def _data(c):
-    joined = [_volumes(c, key, dest) for key, dest in (
-        ("DATASET.IMAGE_NAME", "data.train.image"), ("DATASET.LABEL_NAME", "data.train.label"),
-        ("DATASET.VALID_MASK_NAME", "data.train.mask"), ("DATASET.VAL_IMAGE_NAME", "data.val.image"),
-        ("DATASET.VAL_LABEL_NAME", "data.val.label"), ("DATASET.VAL_VALID_MASK_NAME", "data.val.mask"))]  # fmt: skip
+    joined = [
+        _volumes(c, key, dest)
+        for key, dest in (
+            ("DATASET.IMAGE_NAME", "data.train.image"),
+            ("DATASET.LABEL_NAME", "data.train.label"),
+            ("DATASET.VALID_MASK_NAME", "data.train.mask"),
+            ("DATASET.VAL_IMAGE_NAME", "data.val.image"),
+            ("DATASET.VAL_LABEL_NAME", "data.val.label"),
+            ("DATASET.VAL_VALID_MASK_NAME", "data.val.mask"),
+        )
+    ]
     for key in ("DATASET.INPUT_PATH", "DATASET.IS_ABSOLUTE_PATH"):
         if any(joined):
             c.take(key)
@@ -863,9 +928,13 @@ def _rejection(c):
         diversity = c.take("DATASET.REJECT_SAMPLING.DIVERSITY")
         c.put("data.min_instances", max(0, diversity - 1))
         if diversity > 0:
-            c.note("DATASET.REJECT_SAMPLING.DIVERSITY", diversity, "approximated: v1 counts the background among "
-                   f"the ids and redraws with probability P; data.min_instances {max(0, diversity - 1)} counts "
-                   "nonzero ids")  # fmt: skip
+            c.note(
+                "DATASET.REJECT_SAMPLING.DIVERSITY",
+                diversity,
+                "approximated: v1 counts the background among "
+                f"the ids and redraws with probability P; data.min_instances {max(0, diversity - 1)} counts "
+                "nonzero ids",
+            )
 
 
 def _augment(c):
@@ -879,8 +948,11 @@ def _augment(c):
         _augmentation(c, section, name, params)
     if c.has("AUGMENTOR.FLIP.DO_ZTRANS") and c.take("AUGMENTOR.FLIP.DO_ZTRANS"):
         c.put("data.augment.isotropic", True)
-        c.note("AUGMENTOR.FLIP.DO_ZTRANS", c.peek("AUGMENTOR.FLIP.DO_ZTRANS"),
-               "approximated by data.augment.isotropic, which also makes pytc's Elastic 3D")
+        c.note(
+            "AUGMENTOR.FLIP.DO_ZTRANS",
+            c.peek("AUGMENTOR.FLIP.DO_ZTRANS"),
+            "approximated by data.augment.isotropic, which also makes pytc's Elastic 3D",
+        )
 
 
 def _augmentation(c, section, name, params):
@@ -891,7 +963,7 @@ def _augmentation(c, section, name, params):
     c.take(prefix + "ENABLED")
     values = {}
     for key in keys:
-        param = "p" if key == prefix + "P" else params.get(key[len(prefix):])
+        param = "p" if key == prefix + "P" else params.get(key[len(prefix) :])
         if param:
             values[param] = c.take(key)
     if name in _NOT_IN_PRESET:
@@ -962,8 +1034,10 @@ def _batch(c):
     per_gpu = c.take("SOLVER.SAMPLES_PER_BATCH")
     gpus = max(1, int(c.peek("SYSTEM.NUM_GPUS") or 0))
     c.put("solver.batch_size", per_gpu * gpus)
-    c.comment(f"solver.batch_size {per_gpu * gpus}: v1's SOLVER.SAMPLES_PER_BATCH ({per_gpu}) is per GPU, "
-              f"x {gpus} GPU(s); pytc's batch_size is global")  # fmt: skip
+    c.comment(
+        f"solver.batch_size {per_gpu * gpus}: v1's SOLVER.SAMPLES_PER_BATCH ({per_gpu}) is per GPU, "
+        f"x {gpus} GPU(s); pytc's batch_size is global"
+    )
 
 
 def _clip(c):
@@ -976,8 +1050,11 @@ def _clip(c):
     c.put("solver.clip_grad", float(1.0 if value is None else value))
     if c.peek("SOLVER.CLIP_GRADIENTS.CLIP_TYPE") in (None, "value"):  # v1's default
         c.take("SOLVER.CLIP_GRADIENTS.CLIP_TYPE")
-        c.note("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", "value", "approximated: v1 clips each gradient element, pytc "
-                                                           "clips the gradient norm")  # fmt: skip
+        c.note(
+            "SOLVER.CLIP_GRADIENTS.CLIP_TYPE",
+            "value",
+            "approximated: v1 clips each gradient element, pytc clips the gradient norm",
+        )
     else:
         c.take("SOLVER.CLIP_GRADIENTS.CLIP_TYPE")
     c.take("SOLVER.CLIP_GRADIENTS.NORM_TYPE")
@@ -1020,8 +1097,12 @@ def _overlap(c, window, stride):
     c.put("inference.overlap", overlap)
     c.comment(f"inference.overlap {overlap}: 1 - INFERENCE.STRIDE / window, the smallest over the axes")
     if per_axis and (max(per_axis) - min(per_axis) > 0.01 or overlap != round(min(per_axis), 3)):
-        c.note("INFERENCE.STRIDE", stride, f"approximated: pytc has one overlap for all axes; v1's per axis: "
-                                           f"{[round(o, 2) for o in per_axis]}, converted to {overlap}")  # fmt: skip
+        c.note(
+            "INFERENCE.STRIDE",
+            stride,
+            f"approximated: pytc has one overlap for all axes; v1's per axis: "
+            f"{[round(o, 2) for o in per_axis]}, converted to {overlap}",
+        )
 
 
 # --------------------------------------------------------------------------- public API
@@ -1115,12 +1196,16 @@ def _inline(value):
 def to_yaml(conversion: "V1Conversion", sources: Sequence[str | os.PathLike] = ()) -> str:
     """The pytc config as YAML text: a header of notes, the config, then one ``# not converted:`` line per
     unmapped v1 key."""
-    head = ["# pytc config converted from PyTorch Connectomics v1" + (": " + " + ".join(map(str, sources))
-                                                                      if sources else "")]  # fmt: skip
+    head = [
+        "# pytc config converted from PyTorch Connectomics v1"
+        + (": " + " + ".join(map(str, sources)) if sources else "")
+    ]
     head += [f"# {note}" for note in conversion.notes]
     body = yaml.safe_dump(conversion.data, sort_keys=False, default_flow_style=None, width=110)
-    tail = [f"# not converted: {key}: {_inline(value)} ({reason})".replace("\n", " ")
-            for key, value, reason in conversion.unmapped]  # fmt: skip
+    tail = [
+        f"# not converted: {key}: {_inline(value)} ({reason})".replace("\n", " ")
+        for key, value, reason in conversion.unmapped
+    ]
     return "\n".join(head) + "\n" + body + "".join(line + "\n" for line in tail)
 
 
@@ -1130,14 +1215,19 @@ def convert_command(argv: Sequence[str] | None = None) -> int:
     Prints (or writes) the pytc config and lists the unmapped keys on stderr. Returns the exit code:
     0, or 2 with one ``error: ...`` line on stderr.
     """
-    parser = argparse.ArgumentParser(prog="python -m pytc.config convert",
-                                     description="Convert a PyTorch Connectomics v1 (yacs) config to a pytc config.")
+    parser = argparse.ArgumentParser(
+        prog="python -m pytc.config convert",
+        description="Convert a PyTorch Connectomics v1 (yacs) config to a pytc config.",
+    )
     parser.add_argument("config", help="the v1 config (v1's --config-file)")
     parser.add_argument("--base", help="its base config (v1's --config-base), merged under it")
     parser.add_argument("-o", "--output", help="write the pytc config to this file instead of stdout")
-    parser.add_argument("--only-file-keys", action="store_true",
-                        help="write only what the files set, not v1's defaults of the other keys (SGD, weight "
-                             "decay...), which a faithful conversion needs")
+    parser.add_argument(
+        "--only-file-keys",
+        action="store_true",
+        help="write only what the files set, not v1's defaults of the other keys (SGD, weight "
+        "decay...), which a faithful conversion needs",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -1165,7 +1255,9 @@ def _report(conversion, output):
     if output:
         print(f"wrote {output}", file=err)
     if conversion.unmapped:
-        print(f"convert: {len(conversion.unmapped)} v1 keys not converted (also listed at the end of the config):",
-              file=err)  # fmt: skip
+        print(
+            f"convert: {len(conversion.unmapped)} v1 keys not converted (also listed at the end of the config):",
+            file=err,
+        )
         for key, _, reason in conversion.unmapped:
             print(f"  {key}: {reason}", file=err)

@@ -44,14 +44,24 @@ def _bounds(meta):
 
 def markdown():
     """The reference of every config key, as Markdown."""
-    lines = ["# Config reference", "",
-             "Generated from `pytc/config/schema.py` by `python -m pytc.config docs`; do not edit by hand.",
-             "A config file states only what differs from these defaults; `base: NAME_OR_PATH` inherits from",
-             "another file or a shipped config, and `key=value` arguments override both.", ""]  # fmt: skip
+    lines = [
+        "# Config reference",
+        "",
+        "Generated from `pytc/config/schema.py` by `python -m pytc.config docs`; do not edit by hand.",
+        "A config file states only what differs from these defaults; `base: NAME_OR_PATH` inherits from",
+        "another file or a shipped config, and `key=value` arguments override both.",
+        "",
+    ]
     for prefix, cls in _sections(Config):
         title = prefix.rstrip(".") or "top level"
-        lines += [f"## `{title}`" if prefix else "## Top level", "", inspect.cleandoc(cls.__doc__ or ""), "",
-                  "| key | type | default | meaning |", "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"## `{title}`" if prefix else "## Top level",
+            "",
+            inspect.cleandoc(cls.__doc__ or ""),
+            "",
+            "| key | type | default | meaning |",
+            "|---|---|---|---|",
+        ]
         for name, (annotation, f) in _fields(cls).items():
             doc = (f.metadata.get("doc", "") + _bounds(f.metadata)).replace("|", "\\|")
             kind = _describe(annotation).replace("|", "\\|")

@@ -36,8 +36,9 @@ def find_config(name_or_path: str | os.PathLike, relative_to: str | os.PathLike 
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"config {name_or_path!r} is neither a file nor a shipped config; shipped: "
-                      f"{', '.join(shipped_configs())}")  # fmt: skip
+    raise ConfigError(
+        f"config {name_or_path!r} is neither a file nor a shipped config; shipped: {', '.join(shipped_configs())}"
+    )
 
 
 def read_config_file(
@@ -88,8 +89,12 @@ def _optional(annotation):
     return annotation, False
 
 
-_NAMES = {bool: ("true or false", "true/false values"), int: ("an integer", "integers"),
-          float: ("a number", "numbers"), str: ("a string", "strings")}
+_NAMES = {
+    bool: ("true or false", "true/false values"),
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+}
 
 
 def _describe(annotation, plural=False):
@@ -196,8 +201,10 @@ def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     unknown = [k for k in data if k not in fields]
     if unknown:
         raise _unknown(where + str(unknown[0]))
-    values = {name: check_value(where + name, fields[name][0], value, fields[name][1].metadata)
-              for name, value in data.items()}  # fmt: skip
+    values = {
+        name: check_value(where + name, fields[name][0], value, fields[name][1].metadata)
+        for name, value in data.items()
+    }
     return cls(**values)
 
 
@@ -218,8 +225,10 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError as e:
         if value.lstrip()[:1] in "[{":
-            raise ConfigError(f"config: the value of `{key.strip()}` is not valid YAML ({getattr(e, 'problem', e)}): "
-                              f"{value}; quote strings inside it, e.g. ['${{HOME}}/a.h5:raw']") from None  # fmt: skip
+            raise ConfigError(
+                f"config: the value of `{key.strip()}` is not valid YAML ({getattr(e, 'problem', e)}): "
+                f"{value}; quote strings inside it, e.g. ['${{HOME}}/a.h5:raw']"
+            ) from None
         parsed = value
     return key.strip(), parsed
 
@@ -242,8 +251,10 @@ def _set(node, annotation, parts, value, done):
         _set(node[head], child, rest, value, done + [head])
     elif origin is list:
         if not head.isdigit() or int(head) >= len(node):
-            raise ConfigError(f"config: `{key}`: `{'.'.join(done)}` has {len(node)} entries, so the index must be "
-                              f"0 to {len(node) - 1}; got {head}")  # fmt: skip
+            raise ConfigError(
+                f"config: `{key}`: `{'.'.join(done)}` has {len(node)} entries, so the index must be "
+                f"0 to {len(node) - 1}; got {head}"
+            )
         if not rest:
             node[int(head)] = value
         else:
@@ -267,9 +278,7 @@ def apply_overrides(cfg: Config, overrides: Iterable[str | tuple[str, Any]]) -> 
     return from_dict(Config, data)
 
 
-def load_config(
-    config: str | os.PathLike | None = None, overrides: Iterable[str | tuple[str, Any]] = ()
-) -> Config:
+def load_config(config: str | os.PathLike | None = None, overrides: Iterable[str | tuple[str, Any]] = ()) -> Config:
     """The resolved config: schema defaults, then the file (a path or a shipped name) with its bases, then
     the overrides. Raises ConfigError with the key and a suggestion for anything invalid.
 

@@ -87,12 +87,28 @@ class VolumeDataset:
     read_shape : the spatial shape read for one training sample.
     """
 
-    def __init__(self, images: Any, labels: Any = None, *, sample_shape: Sequence[int], mode: str = "train",
-                 augment: Callable[[dict, np.random.Generator], dict] | None = None,
-                 targets: TargetSpecs | None = None, valid_masks: Any = None, stride: Sequence[int] | None = None,
-                 length: int | None = None, min_foreground: int = 0, reject_p: float = 0.95, min_instances: int = 0,
-                 min_valid: float = 0.0, erode_border: int = 0, pad: Sequence[int] = (0, 0, 0),
-                 normalize: str | dict | Normalization = "max", seed: int = 0, max_tries: int = 100):  # fmt: skip
+    def __init__(
+        self,
+        images: Any,
+        labels: Any = None,
+        *,
+        sample_shape: Sequence[int],
+        mode: str = "train",
+        augment: Callable[[dict, np.random.Generator], dict] | None = None,
+        targets: TargetSpecs | None = None,
+        valid_masks: Any = None,
+        stride: Sequence[int] | None = None,
+        length: int | None = None,
+        min_foreground: int = 0,
+        reject_p: float = 0.95,
+        min_instances: int = 0,
+        min_valid: float = 0.0,
+        erode_border: int = 0,
+        pad: Sequence[int] = (0, 0, 0),
+        normalize: str | dict | Normalization = "max",
+        seed: int = 0,
+        max_tries: int = 100,
+    ):
         fn = "VolumeDataset"
         self.images = _as_list(images)
         self.labels = _as_list(labels) if labels is not None else None
@@ -124,12 +140,15 @@ class VolumeDataset:
             for name, group in (("labels", 1), ("valid_masks", 2)):
                 other = self._volumes()[group]
                 if other is not None and tuple(other[i].shape) != shape:
-                    raise ValueError(f"VolumeDataset: {name}[{i}] has shape {tuple(other[i].shape)}; "
-                                     f"image {i} has {shape}")
+                    raise ValueError(
+                        f"VolumeDataset: {name}[{i}] has shape {tuple(other[i].shape)}; image {i} has {shape}"
+                    )
         for i, shape in enumerate(shapes):
             if any(p >= n for p, n in zip(self.pad, shape)):
-                raise ValueError(f"VolumeDataset: `pad` {self.pad} must be smaller than every volume along each axis "
-                                 f"(reflect padding); volume {i} has shape {shape}")  # fmt: skip
+                raise ValueError(
+                    f"VolumeDataset: `pad` {self.pad} must be smaller than every volume along each axis "
+                    f"(reflect padding); volume {i} has shape {shape}"
+                )
         self.shapes = [tuple(n + 2 * p for n, p in zip(s, self.pad)) for s in shapes]  # padded
         self.normalize = Normalization.from_spec(normalize)
         self.intensity = [self.normalize.fit(volume) for volume in self._volumes()[0]]  # per volume
@@ -137,8 +156,10 @@ class VolumeDataset:
             read = self.read_shape
             for i, s in enumerate(self.shapes):
                 if any(n < r for n, r in zip(s, read)):
-                    raise ValueError(f"VolumeDataset: volume {i} (padded shape {s}) is smaller than the crop {read} "
-                                     f"needed for sample_shape {self.sample_shape}; add `pad` or use smaller samples")
+                    raise ValueError(
+                        f"VolumeDataset: volume {i} (padded shape {s}) is smaller than the crop {read} "
+                        f"needed for sample_shape {self.sample_shape}; add `pad` or use smaller samples"
+                    )
             self.volume_p = volume_probabilities(self.shapes, read)
             self.length = int(length) if length else TRAIN_LENGTH
         else:
@@ -148,10 +169,13 @@ class VolumeDataset:
                 self.stride = as_shape(stride, fn, "stride")
             for shape in self.shapes:
                 if any(n < k for n, k in zip(shape, self.sample_shape)):
-                    raise ValueError(f"VolumeDataset: a volume of shape {shape} is smaller than sample_shape "
-                                     f"{self.sample_shape}; add `pad`")
-            self.positions = [(i,) + p for i, s in enumerate(self.shapes)
-                              for p in grid(s, self.sample_shape, self.stride)]  # fmt: skip
+                    raise ValueError(
+                        f"VolumeDataset: a volume of shape {shape} is smaller than sample_shape "
+                        f"{self.sample_shape}; add `pad`"
+                    )
+            self.positions = [
+                (i,) + p for i, s in enumerate(self.shapes) for p in grid(s, self.sample_shape, self.stride)
+            ]
             self.length = len(self.positions)
 
     @property
@@ -163,10 +187,20 @@ class VolumeDataset:
 
     def _volumes(self):
         if self._opened is None or self._opened[0] != os.getpid():
+
             def load(items):
-                return None if items is None else [
-                    open_volume(*split_dataset(v)) if isinstance(v, str) else
-                    open_volume(v) if isinstance(v, os.PathLike) else v for v in items]  # fmt: skip
+                return (
+                    None
+                    if items is None
+                    else [
+                        open_volume(*split_dataset(v))
+                        if isinstance(v, str)
+                        else open_volume(v)
+                        if isinstance(v, os.PathLike)
+                        else v
+                        for v in items
+                    ]
+                )
 
             self._opened = (os.getpid(), (load(self.images), load(self.labels), load(self.valid_masks)))
         return self._opened[1]
@@ -196,7 +230,9 @@ class VolumeDataset:
             sample = self._read(index, random_start(rng, self.shapes[index], read), read)
             if accept_crop(sample, rng, self.min_foreground, self.reject_p, self.min_instances, self.min_valid):
                 return index, sample
-        warnings.warn(f"VolumeDataset: no crop met the rejection criteria in {self.max_tries} tries; using the last")
+        warnings.warn(
+            f"VolumeDataset: no crop met the rejection criteria in {self.max_tries} tries; using the last", stacklevel=2
+        )
         return index, sample
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
@@ -216,8 +252,10 @@ class VolumeDataset:
             sample = self.augment(sample, rng)  # a Compose crops to sample_shape; a plain callable keeps it
             for key, value in sample.items():
                 if isinstance(value, np.ndarray) and value.shape[-3:] != self.sample_shape:
-                    raise ValueError(f"VolumeDataset: `augment` must return arrays of sample_shape "
-                                     f"{self.sample_shape}; got {key!r} of shape {value.shape}")
+                    raise ValueError(
+                        f"VolumeDataset: `augment` must return arrays of sample_shape "
+                        f"{self.sample_shape}; got {key!r} of shape {value.shape}"
+                    )
         return self._finish(sample, index)
 
     def _finish(self, sample, index):
@@ -249,6 +287,11 @@ def _pipeline(augment, sample_shape):
     if augment is None or not hasattr(augment, "input_shape"):
         return augment
     if not hasattr(augment, "with_output_shape"):
-        raise fail("VolumeDataset", "augment", "a pipeline (`pytc.augment.Compose`: wrap a single augmentation "
-                   "in Compose([...])) or a plain callable", type(augment).__name__, TypeError)  # fmt: skip
+        raise fail(
+            "VolumeDataset",
+            "augment",
+            "a pipeline (`pytc.augment.Compose`: wrap a single augmentation in Compose([...])) or a plain callable",
+            type(augment).__name__,
+            TypeError,
+        )
     return augment.with_output_shape(sample_shape)

@@ -36,10 +36,14 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 ZARR_SUFFIXES = (".zarr", ".zr")
 IMAGE_SUFFIXES = (".png",) + TIFF_SUFFIXES  # slices in a folder or glob
 SINGLE_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # one file read as one section
-FORMATS = ("HDF5 (.h5/.hdf5/.hdf), zarr (.zarr), TIFF (.tif/.tiff), .npy, .json tiles, a PNG/JPEG image, "
-           "or a folder/glob of PNG/TIFF slices")  # fmt: skip
-WRITE_FORMATS = ("HDF5 (.h5/.hdf5/.hdf), zarr (.zarr/.zr), TIFF (.tif/.tiff), .npy, "
-                 "or a folder of PNG slices (a path without suffix)")
+FORMATS = (
+    "HDF5 (.h5/.hdf5/.hdf), zarr (.zarr), TIFF (.tif/.tiff), .npy, .json tiles, a PNG/JPEG image, "
+    "or a folder/glob of PNG/TIFF slices"
+)
+WRITE_FORMATS = (
+    "HDF5 (.h5/.hdf5/.hdf), zarr (.zarr/.zr), TIFF (.tif/.tiff), .npy, "
+    "or a folder of PNG slices (a path without suffix)"
+)
 # What h5py, zarr, numpy, tifffile and pillow raise for a file they cannot parse.
 _LIBRARY_ERRORS = (OSError, ValueError, EOFError, RuntimeError, KeyError, IndexError, struct.error)
 
@@ -68,8 +72,10 @@ def _reading(fn, path, dataset=None):
         if isinstance(e, OSError) and e.errno is not None:
             raise
         what = f"dataset {dataset!r} of {path}" if dataset else str(path)
-        raise VolumeReadError(f"{fn}: cannot read {what}; it may be truncated, corrupt or not the format its name "
-                              f"says ({type(e).__name__}: {e})") from e  # fmt: skip
+        raise VolumeReadError(
+            f"{fn}: cannot read {what}; it may be truncated, corrupt or not the format its name "
+            f"says ({type(e).__name__}: {e})"
+        ) from e
 
 
 def natural_key(path: str | os.PathLike) -> list:
@@ -176,8 +182,10 @@ class TiledVolume:
             volume = open_volume(Path(root) / tile["path"], self.dataset)
             offset = tuple(int(o) for o in tile["offset"])
             if len(offset) != self.ndim or len(volume.shape) != self.ndim:
-                raise ValueError(f"TiledVolume: tile {tile['path']} has offset {offset} and shape {volume.shape}; "
-                                 f"expected {self.ndim} dimensions")
+                raise ValueError(
+                    f"TiledVolume: tile {tile['path']} has offset {offset} and shape {volume.shape}; "
+                    f"expected {self.ndim} dimensions"
+                )
             self.tiles.append((offset, volume))
 
     @classmethod
@@ -239,8 +247,10 @@ def _not_found(path):
     """The FileNotFoundError for `path`: it names the path and suggests similar names in its folder, if any."""
     file, dataset = split_dataset(path)
     if dataset is not None and Path(file).is_file():
-        return FileNotFoundError(f"open_volume: `path` does not exist: {path}; to read dataset {dataset!r} of "
-                                 f"{file}, pass it as `dataset` (`split_dataset` splits such strings)")  # fmt: skip
+        return FileNotFoundError(
+            f"open_volume: `path` does not exist: {path}; to read dataset {dataset!r} of "
+            f"{file}, pass it as `dataset` (`split_dataset` splits such strings)"
+        )
     parent = path.parent
     if not parent.is_dir():
         return FileNotFoundError(f"open_volume: `path` does not exist: {path} (nor does its folder)")
@@ -268,7 +278,7 @@ def split_dataset(spec: str | os.PathLike) -> tuple[str, str | None]:
     text = str(spec)
     for i in range(len(text) - 1, 0, -1):
         if text[i] == ":" and Path(text[:i]).suffix.lower() in HDF5_SUFFIXES + ZARR_SUFFIXES:
-            return text[:i], text[i + 1:] or None
+            return text[:i], text[i + 1 :] or None
     return text, None
 
 
@@ -296,8 +306,9 @@ def _open_zarr(path, dataset):
         names = None if hasattr(node, "shape") else _zarr_arrays(node)
     if names is None:  # the store is one array
         if dataset is not None:
-            raise KeyError(f"open_volume: dataset {dataset!r} not in {path}, which is one array; read it without "
-                           f"`dataset`")  # fmt: skip
+            raise KeyError(
+                f"open_volume: dataset {dataset!r} not in {path}, which is one array; read it without `dataset`"
+            )
         return node
     dataset = _pick_dataset(path, dataset, names)
     with _reading("open_volume", path, dataset):
@@ -374,8 +385,14 @@ def read_volume(path: str | os.PathLike, dataset: str | None = None) -> np.ndarr
             volume.file.close()
 
 
-def create_zarr_array(path: str | os.PathLike, name: str | None, shape: Sequence[int], dtype: Any,
-                      chunks: Sequence[int] | None = None, overwrite: bool = False) -> Any:
+def create_zarr_array(
+    path: str | os.PathLike,
+    name: str | None,
+    shape: Sequence[int],
+    dtype: Any,
+    chunks: Sequence[int] | None = None,
+    overwrite: bool = False,
+) -> Any:
     """The array `name` of the zarr group at `path` (created if missing), made with `shape`, `dtype`, `chunks`
     and fill value 0; zarr 2 and 3 alike."""
     import zarr
@@ -384,14 +401,17 @@ def create_zarr_array(path: str | os.PathLike, name: str | None, shape: Sequence
     if name in group and not overwrite:
         return group[name]
     if hasattr(group, "create_array"):  # zarr 3
-        return group.create_array(name, shape=shape, dtype=dtype, chunks=chunks or "auto", fill_value=0,
-                                  overwrite=overwrite)  # fmt: skip
-    return group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks or True, fill_value=0,
-                                overwrite=overwrite)  # fmt: skip
+        return group.create_array(
+            name, shape=shape, dtype=dtype, chunks=chunks or "auto", fill_value=0, overwrite=overwrite
+        )
+    return group.create_dataset(
+        name, shape=shape, dtype=dtype, chunks=chunks or True, fill_value=0, overwrite=overwrite
+    )
 
 
-def write_volume(path: str | os.PathLike, array: Any, dataset: str | None = None, compression: str | None = "gzip",
-                 mode: str = "w") -> None:
+def write_volume(
+    path: str | os.PathLike, array: Any, dataset: str | None = None, compression: str | None = "gzip", mode: str = "w"
+) -> None:
     """Writes `array`, in the format chosen by the path: HDF5 (under `dataset`, default 'main', compressed),
     zarr (the root array, or the array `dataset` of a group), TIFF, .npy, or a folder of PNG slices when `path`
     is a folder name ending in '/' or without suffix.

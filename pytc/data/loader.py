@@ -8,9 +8,18 @@ if TYPE_CHECKING:
     import torch
 
 
-def build_dataloader(dataset: Any, batch_size: int = 1, num_workers: int = 0, *, shuffle: bool = False, seed: int = 0,
-                     pin_memory: bool = True, persistent_workers: bool = True, start_method: str = "forkserver",
-                     **kwargs: Any) -> "torch.utils.data.DataLoader":  # fmt: skip
+def build_dataloader(
+    dataset: Any,
+    batch_size: int = 1,
+    num_workers: int = 0,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    pin_memory: bool = True,
+    persistent_workers: bool = True,
+    start_method: str = "forkserver",
+    **kwargs: Any,
+) -> "torch.utils.data.DataLoader":
     """A torch DataLoader over `dataset`, with workers started safely and a seeded shuffle order.
 
     Training items of a `VolumeDataset` come from their index's own random stream, so samples are
@@ -24,9 +33,15 @@ def build_dataloader(dataset: Any, batch_size: int = 1, num_workers: int = 0, *,
         _require_main_guard(num_workers)
     extra = {"multiprocessing_context": start_method, "persistent_workers": persistent_workers} if num_workers else {}
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory and torch.cuda.is_available(),
-        **extra, **kwargs)  # fmt: skip
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=pin_memory and torch.cuda.is_available(),
+        **extra,
+        **kwargs,
+    )
 
 
 def _require_main_guard(num_workers: int) -> None:
@@ -50,7 +65,8 @@ def _require_main_guard(num_workers: int) -> None:
         raise RuntimeError(
             f"build_dataloader: `num_workers`={num_workers} starts worker processes that re-run the script {path}, "
             f"and line {frame.f_lineno} runs at its top level: put the script's code under "
-            f"`if __name__ == \"__main__\":` (or pass num_workers=0)")
+            f'`if __name__ == "__main__":` (or pass num_workers=0)'
+        )
 
 
 def is_main_guarded(source: str, line: int) -> bool:

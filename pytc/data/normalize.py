@@ -39,8 +39,14 @@ class Normalization:
     array([0., 1.], dtype=float32)
     """
 
-    def __init__(self, mode: str = "max", mean: float | None = None, std: float | None = None, low: float = 1.0,
-                 high: float = 99.0):
+    def __init__(
+        self,
+        mode: str = "max",
+        mean: float | None = None,
+        std: float | None = None,
+        low: float = 1.0,
+        high: float = 99.0,
+    ):
         if mode not in MODES:
             raise ValueError(f"Normalization: `mode` must be one of {MODES}; got {mode!r}")
         if std is not None and not std > 0:
@@ -83,5 +89,4 @@ class Normalization:
         return out
 
     def __repr__(self):
-        return (f"Normalization(mode={self.mode!r}, mean={self.mean}, std={self.std}, low={self.low}, "
-                f"high={self.high})")  # fmt: skip
+        return f"Normalization(mode={self.mode!r}, mean={self.mean}, std={self.std}, low={self.low}, high={self.high})"

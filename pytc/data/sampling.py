@@ -46,8 +46,14 @@ def random_start(rng: np.random.Generator, shape: Sequence[int], read: Sequence[
     return tuple(int(rng.integers(0, n - r + 1)) for n, r in zip(shape, read))
 
 
-def accept_crop(sample: dict, rng: np.random.Generator, min_foreground: int = 0, reject_p: float = 0.95,
-                min_instances: int = 0, min_valid: float = 0.0) -> bool:
+def accept_crop(
+    sample: dict,
+    rng: np.random.Generator,
+    min_foreground: int = 0,
+    reject_p: float = 0.95,
+    min_instances: int = 0,
+    min_valid: float = 0.0,
+) -> bool:
     """Rejection sampling of a crop (see `VolumeDataset`): False when its valid-mask fraction is below
     `min_valid` or it has fewer than `min_instances` distinct nonzero ids; with fewer than `min_foreground`
     labelled voxels, False with probability `reject_p`."""

@@ -47,8 +47,16 @@ def task_layout(tasks: Sequence[Any], ndim: int = 3) -> list[Task]:
         spec = {"name": task.target, **task.options}
         if task.weight:
             spec.update(weight=task.weight, **task.weight_options)
-        layout.append(Task(name, spec, (out_start, out_start + n_output), (target_start, target_start + n_target),
-                           activation, tuple(losses)))  # fmt: skip
+        layout.append(
+            Task(
+                name,
+                spec,
+                (out_start, out_start + n_output),
+                (target_start, target_start + n_target),
+                activation,
+                tuple(losses),
+            )
+        )
         out_start += n_output
         target_start += n_target
     if not layout:

@@ -29,17 +29,26 @@ def parse_args(argv=None):
     common.add_argument("--input", required=True, help="prediction, PATH[:DATASET]")
     common.add_argument("--output", required=True, help="segmentation, PATH[:DATASET]")
     affinity = kinds.add_parser("affinity", parents=[common], help="watershed and agglomeration of affinities")
-    affinity.add_argument("--thresholds", type=float, nargs="+", default=[0.5],
-                          help="agglomeration thresholds; several write DATASET_<threshold> each (zarr, HDF5)")
+    affinity.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=[0.5],
+        help="agglomeration thresholds; several write DATASET_<threshold> each (zarr, HDF5)",
+    )
     affinity.add_argument("--scoring", default="quantile-50-histogram", help="agglomeration scoring")
     affinity.add_argument("--channel", type=int, default=0, help="first of the three nearest-neighbour channels")
     mutex = kinds.add_parser("mutex", parents=[common], help="mutex watershed with long-range offsets")
     mutex.add_argument("--offsets", type=_offsets, required=True, help="one offset per channel: '-1,0,0 0,-1,0 ...'")
     mutex.add_argument("--strides", type=int, nargs=3, default=[1, 1, 1], help="sub-sampling of repulsive edges")
-    binary = kinds.add_parser("binary-contour", parents=[common], help="foreground and contour (and distance) to "
-                              "instances by seeded watershed")  # fmt: skip
-    binary.add_argument("--channels", type=int, nargs="+", default=[0, 1],
-                        help="foreground, contour[, distance] channels")
+    binary = kinds.add_parser(
+        "binary-contour",
+        parents=[common],
+        help="foreground and contour (and distance) to instances by seeded watershed",
+    )
+    binary.add_argument(
+        "--channels", type=int, nargs="+", default=[0, 1], help="foreground, contour[, distance] channels"
+    )
     binary.add_argument("--seed-threshold", type=float, default=0.9)
     binary.add_argument("--contour-threshold", type=float, default=0.8)
     binary.add_argument("--foreground-threshold", type=float, default=0.85)
@@ -59,20 +68,30 @@ def decode(args, prediction):
     from pytc.kernels import mutex_watershed
 
     if args.kind == "affinity":
-        affinities = prediction[args.channel:args.channel + 3]
+        affinities = prediction[args.channel : args.channel + 3]
         segmentations = decode.affinities_to_segmentation(affinities, args.thresholds, scoring=args.scoring)
         suffixes = [""] if len(args.thresholds) == 1 else [f"_{t:g}" for t in args.thresholds]
         return list(zip(suffixes, segmentations))
     if args.kind == "mutex":
-        affinities = decode.as_probabilities(prediction[:len(args.offsets)], "mutex", "affinities")
+        affinities = decode.as_probabilities(prediction[: len(args.offsets)], "mutex", "affinities")
         return [("", mutex_watershed(np.ascontiguousarray(affinities), args.offsets, strides=args.strides))]
     if args.kind == "binary-contour":
         channels = [prediction[c] for c in args.channels]
-        return [("", decode.binary_contour_to_instances(
-            *channels, seed_threshold=args.seed_threshold, contour_threshold=args.contour_threshold,
-            foreground_threshold=args.foreground_threshold, distance_threshold=args.distance_threshold,
-            min_seed_size=args.min_seed_size, min_size=args.min_size))]  # fmt: skip
-    polarity = prediction[args.channel:args.channel + 3]
+        return [
+            (
+                "",
+                decode.binary_contour_to_instances(
+                    *channels,
+                    seed_threshold=args.seed_threshold,
+                    contour_threshold=args.contour_threshold,
+                    foreground_threshold=args.foreground_threshold,
+                    distance_threshold=args.distance_threshold,
+                    min_seed_size=args.min_seed_size,
+                    min_size=args.min_size,
+                ),
+            )
+        ]
+    polarity = prediction[args.channel : args.channel + 3]
     return [("", decode.polarity_to_instances(polarity, args.threshold, args.min_size))]
 
 

@@ -56,8 +56,10 @@ def seeded_watershed(landscape: ArrayLike, markers: ArrayLike, mask: ArrayLike |
     if not np.issubdtype(markers.dtype, np.integer):
         raise TypeError(f"{fn}: `markers` must be integer ids; got dtype {markers.dtype}")
     if land.ndim not in (2, 3) or markers.shape != land.shape:
-        raise ValueError(f"{fn}: `landscape` and `markers` must be 2D or 3D arrays of one shape; got {land.shape} "
-                         f"and {markers.shape}")  # fmt: skip
+        raise ValueError(
+            f"{fn}: `landscape` and `markers` must be 2D or 3D arrays of one shape; got {land.shape} "
+            f"and {markers.shape}"
+        )
     mask = np.ones(land.shape, bool) if mask is None else np.asarray(mask, bool)
     if mask.shape != land.shape:
         raise ValueError(f"{fn}: `mask` must have the shape of `landscape` {land.shape}; got {mask.shape}")
@@ -69,10 +71,18 @@ def seeded_watershed(landscape: ArrayLike, markers: ArrayLike, mask: ArrayLike |
     return out.astype(np.uint64)
 
 
-def binary_contour_to_instances(foreground: ArrayLike, contour: ArrayLike, distance: ArrayLike | None = None, *,
-                                seed_threshold: float = 0.9, contour_threshold: float = 0.8,
-                                foreground_threshold: float = 0.85, distance_threshold: float = 0.5,
-                                min_seed_size: int = 32, min_size: int = 128) -> np.ndarray:  # fmt: skip
+def binary_contour_to_instances(
+    foreground: ArrayLike,
+    contour: ArrayLike,
+    distance: ArrayLike | None = None,
+    *,
+    seed_threshold: float = 0.9,
+    contour_threshold: float = 0.8,
+    foreground_threshold: float = 0.85,
+    distance_threshold: float = 0.5,
+    min_seed_size: int = 32,
+    min_size: int = 128,
+) -> np.ndarray:
     """Instances from foreground and contour probabilities (and a distance map), by seeded watershed.
 
     PyTorch Connectomics' ``bc_watershed`` / ``bcd_watershed``: seeds are the connected components (26-connected,
@@ -99,8 +109,9 @@ def binary_contour_to_instances(foreground: ArrayLike, contour: ArrayLike, dista
     if distance is not None:
         distance = as_probabilities(distance, fn, "distance")
         if distance.shape != foreground.shape:
-            raise ValueError(f"{fn}: `distance` must have the shape of `foreground` {foreground.shape}; got "
-                             f"{distance.shape}")  # fmt: skip
+            raise ValueError(
+                f"{fn}: `distance` must have the shape of `foreground` {foreground.shape}; got {distance.shape}"
+            )
         seeds &= distance > distance_threshold
     markers = remove_small_segments(connected_components(seeds, connectivity=26), min_seed_size)
     instances = seeded_watershed(_quantize(1 - foreground), markers, foreground > foreground_threshold)
@@ -127,15 +138,22 @@ def polarity_to_instances(polarity: ArrayLike, threshold: float = 0.5, min_size:
     return np.where(synapses > 0, 2 * synapses - pre.astype(np.uint64), np.uint64(0)).astype(np.uint64)
 
 
-def affinities_to_segmentation(affinities: ArrayLike, thresholds: Sequence[float], *,
-                               scoring: str = "quantile-50-histogram", fragments: ArrayLike | None = None,
-                               **options: Any) -> list[np.ndarray]:
+def affinities_to_segmentation(
+    affinities: ArrayLike,
+    thresholds: Sequence[float],
+    *,
+    scoring: str = "quantile-50-histogram",
+    fragments: ArrayLike | None = None,
+    **options: Any,
+) -> list[np.ndarray]:
     """Segmentations from (3+, Z, Y, X) affinity probabilities: watershed fragments (unless given), then
     agglomeration at each threshold (`pytc.kernels.agglomerate`); a list, one per threshold."""
     fn = "affinities_to_segmentation"
     affinities = as_probabilities(affinities, fn, "affinities")
     if affinities.ndim != 4 or affinities.shape[0] < 3:
-        raise ValueError(f"{fn}: `affinities` must be (C >= 3, Z, Y, X) with the nearest neighbours first; got "
-                         f"{affinities.shape}")  # fmt: skip
-    return agglomerate(np.ascontiguousarray(affinities[:3]), list(thresholds), scoring=scoring, fragments=fragments,
-                       **options)  # fmt: skip
+        raise ValueError(
+            f"{fn}: `affinities` must be (C >= 3, Z, Y, X) with the nearest neighbours first; got {affinities.shape}"
+        )
+    return agglomerate(
+        np.ascontiguousarray(affinities[:3]), list(thresholds), scoring=scoring, fragments=fragments, **options
+    )

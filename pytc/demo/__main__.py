@@ -14,8 +14,9 @@ from pytc.cli import command_parser
 
 def parse_args(argv=None):
     parser = command_parser("python -m pytc.demo", __doc__)
-    parser.add_argument("--minutes", type=float, default=None, help="training time budget (default: the demo "
-                        "config's, 5 minutes)")  # fmt: skip
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="training time budget (default: the demo config's, 5 minutes)"
+    )
     parser.add_argument("--output", help="run folder (default: runs/demo-<date>-<time>)")
     parser.add_argument("--num-proc", type=int, default=1, help="training processes on the CPU (default: 1)")
     parser.add_argument("--kernels", action="store_true", help="run the kernel throughput demo instead")
@@ -49,7 +50,6 @@ def main(argv=None):
     from pytc.decode import boundary_to_affinity
     from pytc.inference import predict
     from pytc.train import train
-
     from pytc.train.run import SAMPLE_DIR
 
     sample = SAMPLE_DIR / "gala_fibsem_mini.h5"
@@ -59,8 +59,11 @@ def main(argv=None):
         overrides.append(("solver.minutes", args.minutes))
     try:
         cfg = load_config("demo", overrides)
-        print(f"pytc demo: training a {cfg.model.name} on the gala FIB-SEM train volume for {cfg.solver.minutes:g} "
-              f"minutes on the CPU (run folder {output})", flush=True)  # fmt: skip
+        print(
+            f"pytc demo: training a {cfg.model.name} on the gala FIB-SEM train volume for {cfg.solver.minutes:g} "
+            f"minutes on the CPU (run folder {output})",
+            flush=True,
+        )
         start = time.perf_counter()
         run_dir, _ = train(cfg, name="demo")
     except ConfigError as e:
@@ -84,11 +87,15 @@ def main(argv=None):
         print(f"{t:9.2f}  {a:10.4f}; {s:6.3f}, {m:6.3f}   {a2:10.4f}; {s2:6.3f}, {m2:6.3f}")
     best, base = min(ours, key=lambda r: r[1]), min(shipped, key=lambda r: r[1])
     verdict = "beats" if best[1] < base[1] else "does not beat"
-    print(f"\nBest adapted Rand error: trained model {best[1]:.4f} (threshold {best[0]:g}, VOI "
-          f"{best[2] + best[3]:.3f}) {verdict} the shipped boundary map {base[1]:.4f} (threshold {base[0]:g}, VOI "
-          f"{base[2] + base[3]:.3f}).")  # fmt: skip
-    print(f"Training {trained / 60:.1f} min, prediction {predicted:.1f} s. Final weights (the last checkpoint) were "
-          f"scored; the run's validation used this test volume too.")  # fmt: skip
+    print(
+        f"\nBest adapted Rand error: trained model {best[1]:.4f} (threshold {best[0]:g}, VOI "
+        f"{best[2] + best[3]:.3f}) {verdict} the shipped boundary map {base[1]:.4f} (threshold {base[0]:g}, VOI "
+        f"{base[2] + base[3]:.3f})."
+    )
+    print(
+        f"Training {trained / 60:.1f} min, prediction {predicted:.1f} s. Final weights (the last checkpoint) were "
+        f"scored; the run's validation used this test volume too."
+    )
     print(f"Run folder: {run_dir}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
     return 0
 

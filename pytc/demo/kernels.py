@@ -11,18 +11,33 @@ import numpy as np
 
 from .._timing import best_time
 
-LONG_RANGE = [(-2, 0, 0), (0, -3, 0), (0, 0, -3), (-3, 0, 0), (0, -9, 0), (0, 0, -9),
-              (-4, 0, 0), (0, -27, 0), (0, 0, -27)]  # fmt: skip
+LONG_RANGE = [
+    (-2, 0, 0),
+    (0, -3, 0),
+    (0, 0, -3),
+    (-3, 0, 0),
+    (0, -9, 0),
+    (0, 0, -9),
+    (-4, 0, 0),
+    (0, -27, 0),
+    (0, 0, -27),
+]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pytc.demo --kernels", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", help="label volume (.h5, .tif, .npy); default: a generated one")
     parser.add_argument("--dataset", help="HDF5 dataset name (if the file holds several)")
-    parser.add_argument("--shape", type=int, nargs="+", default=[128, 128, 128],
-                        help="shape of the generated volume (default: 128 128 128)")
-    parser.add_argument("--long-range", action="store_true",
-                        help="add 9 long-range offsets to the 3 nearest neighbours (3D only)")
+    parser.add_argument(
+        "--shape",
+        type=int,
+        nargs="+",
+        default=[128, 128, 128],
+        help="shape of the generated volume (default: 128 128 128)",
+    )
+    parser.add_argument(
+        "--long-range", action="store_true", help="add 9 long-range offsets to the 3 nearest neighbours (3D only)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs, best is reported (default: 5)")
     args = parser.parse_args(argv)
@@ -48,8 +63,10 @@ def main(argv=None):
         seg = read_volume(args.path, args.dataset)
         source = args.path
     if seg.ndim not in (2, 3) or not np.issubdtype(seg.dtype, np.integer):
-        print(f"error: {source} must hold 2D or 3D integer labels; got shape {seg.shape}, dtype {seg.dtype}",
-              file=sys.stderr)
+        print(
+            f"error: {source} must hold 2D or 3D integer labels; got shape {seg.shape}, dtype {seg.dtype}",
+            file=sys.stderr,
+        )
         return 2
     offsets = list(DEFAULT_OFFSETS[seg.ndim])
     if args.long_range and seg.ndim == 3:
@@ -60,8 +77,9 @@ def main(argv=None):
     print(f"offsets: {len(offsets)} channels, threads: {threads}")
     aff = seg_to_affinity(seg, offsets, threads=threads)
     same = np.array_equal(aff, seg_to_affinity_ref(seg, offsets))
-    print(f"affinity graph: {aff.shape} {aff.dtype}, {aff.mean():.1%} of edges connected, "
-          f"matches numpy reference: {same}")
+    print(
+        f"affinity graph: {aff.shape} {aff.dtype}, {aff.mean():.1%} of edges connected, matches numpy reference: {same}"
+    )
 
     megavoxels = seg.size / 1e6
     reference = best_time(lambda: seg_to_affinity_ref(seg, offsets), args.repeat)
@@ -71,8 +89,10 @@ def main(argv=None):
         timings.append((f"pytc, {threads} threads", seconds))
     timings.append(("numpy reference", reference))
     for name, seconds in timings:
-        print(f"  {name:<20} {seconds * 1e3:9.2f} ms  {megavoxels / seconds:9.1f} Mvoxel/s  "
-              f"{reference / seconds:5.1f}x reference")
+        print(
+            f"  {name:<20} {seconds * 1e3:9.2f} ms  {megavoxels / seconds:9.1f} Mvoxel/s  "
+            f"{reference / seconds:5.1f}x reference"
+        )
     return 0 if same else 1
 
 

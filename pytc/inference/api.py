@@ -28,9 +28,23 @@ def channel_offsets(layout, ndim=3):
 class Prepared:
     """Everything a prediction needs, from a checkpoint's config or from the caller."""
 
-    def __init__(self, model_or_checkpoint, window=None, overlap=None, batch=None, blending=None, activations=None,
-                 offsets=None, normalization=None, precision=None, channels_last=None, device=None, which="best",
-                 weights="auto", crop=None):  # fmt: skip
+    def __init__(
+        self,
+        model_or_checkpoint,
+        window=None,
+        overlap=None,
+        batch=None,
+        blending=None,
+        activations=None,
+        offsets=None,
+        normalization=None,
+        precision=None,
+        channels_last=None,
+        device=None,
+        which="best",
+        weights="auto",
+        crop=None,
+    ):
         if isinstance(model_or_checkpoint, torch.nn.Module):
             self.model, cfg = model_or_checkpoint, None
             if window is None:
@@ -38,8 +52,7 @@ class Prepared:
         else:
             from ..models import load_model
 
-            self.model, cfg = load_model(model_or_checkpoint, which=which, weights=weights,
-                                         device=device or "cpu")  # fmt: skip
+            self.model, cfg = load_model(model_or_checkpoint, which=which, weights=weights, device=device or "cpu")
         self.cfg = cfg
         if cfg is not None:
             layout = task_layout(cfg.tasks, len(cfg.data.sample_shape))
@@ -54,14 +67,27 @@ class Prepared:
             precision = precision or cfg.solver.precision
             channels_last = cfg.model.channels_last if channels_last is None else channels_last
         self.window, self.activations, self.offsets = list(window), activations, offsets
-        self.options = dict(overlap=0.5 if overlap is None else overlap, batch=batch or 1,
-                            blending=blending or "gaussian", precision=precision or "fp32",
-                            channels_last=bool(channels_last), crop=0 if crop is None else crop)  # fmt: skip
+        self.options = dict(
+            overlap=0.5 if overlap is None else overlap,
+            batch=batch or 1,
+            blending=blending or "gaussian",
+            precision=precision or "fp32",
+            channels_last=bool(channels_last),
+            crop=0 if crop is None else crop,
+        )
         self.normalization, self.device = normalization, device
 
     def predictor(self, tta, uncertainty):
-        return WindowPredictor(self.model, self.window, activations=self.activations, offsets=self.offsets, tta=tta,
-                               uncertainty=uncertainty, device=self.device, **self.options)  # fmt: skip
+        return WindowPredictor(
+            self.model,
+            self.window,
+            activations=self.activations,
+            offsets=self.offsets,
+            tta=tta,
+            uncertainty=uncertainty,
+            device=self.device,
+            **self.options,
+        )
 
 
 def _open(image):
@@ -70,10 +96,30 @@ def _open(image):
     return image
 
 
-def predict(model_or_checkpoint, image, output=None, *, window=None, overlap=None, batch=None, blending=None,
-            crop=None, tta=1, uncertainty=False, chunk=None, dtype="float32", activations=None, offsets=None,
-            normalization=None, device=None, precision=None, channels_last=None, which="best", weights="auto",
-            progress=None):  # fmt: skip
+def predict(
+    model_or_checkpoint,
+    image,
+    output=None,
+    *,
+    window=None,
+    overlap=None,
+    batch=None,
+    blending=None,
+    crop=None,
+    tta=1,
+    uncertainty=False,
+    chunk=None,
+    dtype="float32",
+    activations=None,
+    offsets=None,
+    normalization=None,
+    device=None,
+    precision=None,
+    channels_last=None,
+    which="best",
+    weights="auto",
+    progress=None,
+):
     """Predicts a volume with a trained model, returning an array or writing to a volume.
 
     Parameters
@@ -102,8 +148,22 @@ def predict(model_or_checkpoint, image, output=None, *, window=None, overlap=Non
     -------
     The prediction (float32 (C, Z, Y, X), or a dict with `uncertainty`), or the output path.
     """
-    prepared = Prepared(model_or_checkpoint, window, overlap, batch, blending, activations, offsets, normalization,
-                        precision, channels_last, device, which, weights, crop)  # fmt: skip
+    prepared = Prepared(
+        model_or_checkpoint,
+        window,
+        overlap,
+        batch,
+        blending,
+        activations,
+        offsets,
+        normalization,
+        precision,
+        channels_last,
+        device,
+        which,
+        weights,
+        crop,
+    )
     if dtype not in DTYPES:
         raise ValueError(f"predict: `dtype` must be one of {DTYPES}; got {dtype!r}")
     if dtype == "uint8" and any(name not in ("sigmoid", "softmax") for _, _, name in prepared.activations or ()):
@@ -114,8 +174,16 @@ def predict(model_or_checkpoint, image, output=None, *, window=None, overlap=Non
         window, _ = predictor.grid(source.spatial)
         chunk = tuple(chunk) if chunk is not None else default_chunk(window, source.spatial)
         channels = _output_channels(predictor, source)
-        predict_volume(predictor, source, str(output), chunk, channels=channels, activations=prepared.activations,
-                       dtype=dtype, progress=progress)  # fmt: skip
+        predict_volume(
+            predictor,
+            source,
+            str(output),
+            chunk,
+            channels=channels,
+            activations=prepared.activations,
+            dtype=dtype,
+            progress=progress,
+        )
         return str(output)
     result = predictor.predict_region(source, progress=progress)
     if uncertainty and probability_tasks(prepared.activations):
@@ -135,4 +203,3 @@ def _output_channels(predictor, source):
     with torch.inference_mode():
         y = predictor.model.eval()(x[:, :, 0] if predictor.two_d else x)
     return y.shape[1]
-

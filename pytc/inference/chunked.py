@@ -37,8 +37,9 @@ class _Buffered:
         self.spatial, self.region, self.data = source.spatial, region, data
 
     def read(self, window):
-        return self.data[(slice(None),) + tuple(slice(w.start - r.start, w.stop - r.start)
-                                                for w, r in zip(window, self.region))]  # fmt: skip
+        return self.data[
+            (slice(None),) + tuple(slice(w.start - r.start, w.stop - r.start) for w, r in zip(window, self.region))
+        ]
 
 
 def _halo(predictor, spatial, region):
@@ -81,9 +82,11 @@ class Outputs:
             dtype = self.dtype if key == self.name else "float32"
             array = self._open(key, shape, dtype)
             if tuple(array.shape) != shape or np.dtype(array.dtype) != np.dtype(dtype):
-                raise ValueError(f"predict: {self.file}:{key} exists with shape {tuple(array.shape)} and dtype "
-                                 f"{array.dtype}; this prediction needs {shape} {dtype}: choose another "
-                                 f"output")  # fmt: skip
+                raise ValueError(
+                    f"predict: {self.file}:{key} exists with shape {tuple(array.shape)} and dtype "
+                    f"{array.dtype}; this prediction needs {shape} {dtype}: choose another "
+                    f"output"
+                )
 
     def _open(self, key, shape, dtype):
         chunks = (shape[0],) + tuple(min(c, n) for c, n in zip(self.chunk, shape[1:]))
@@ -173,8 +176,9 @@ def default_chunk(window, spatial):
     return tuple(min(n, 4 * w) for w, n in zip(window, spatial))
 
 
-def predict_volume(predictor, source, output, chunk, *, channels, activations=None, dtype="float32", rank=0,
-                   world=1, progress=None):  # fmt: skip
+def predict_volume(
+    predictor, source, output, chunk, *, channels, activations=None, dtype="float32", rank=0, world=1, progress=None
+):
     """Predicts `source` chunk by chunk into `output` (``FILE.zarr[:DATASET]`` or ``FILE.h5[:DATASET]``).
 
     With `world` > 1 this process (of rank `rank`) takes every world-th chunk; the datasets must already exist
@@ -182,10 +186,8 @@ def predict_volume(predictor, source, output, chunk, *, channels, activations=No
     """
     if dtype not in DTYPES:
         raise ValueError(f"predict: `dtype` must be one of {DTYPES}; got {dtype!r}")
-    outputs = Outputs(output, output_shapes(channels, source.spatial, activations, predictor.uncertainty),
-                      chunk, dtype)  # fmt: skip
+    outputs = Outputs(output, output_shapes(channels, source.spatial, activations, predictor.uncertainty), chunk, dtype)
     if world == 1:
         outputs.create()
     regions = chunk_regions(source.spatial, chunk)[rank::world]
     return predict_chunks(predictor, source, outputs, regions, activations, progress)
-

@@ -71,8 +71,23 @@ class WindowPredictor:
     other channels), needed to invert test-time augmentation on affinities.
     """
 
-    def __init__(self, model, window, *, overlap=0.5, batch=1, blending="gaussian", activations=None, offsets=None,
-                 tta=1, uncertainty=False, crop=0, device=None, precision="fp32", channels_last=False):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        window,
+        *,
+        overlap=0.5,
+        batch=1,
+        blending="gaussian",
+        activations=None,
+        offsets=None,
+        tta=1,
+        uncertainty=False,
+        crop=0,
+        device=None,
+        precision="fp32",
+        channels_last=False,
+    ):
         if not 0 <= overlap < 1:
             raise ValueError(f"predict: `overlap` must be in [0, 1); got {overlap}")
         if uncertainty and tta < 2:
@@ -96,13 +111,17 @@ class WindowPredictor:
         for c, w, n in zip(self.crop, window, spatial):
             shared = w - max(1, int(w * (1 - self.overlap)))  # voxels neighbouring windows share
             if w < n and 2 * c > shared:
-                raise ValueError(f"predict: `crop` {self.crop} needs windows that share at least twice as many voxels; "
-                                 f"windows of {w} with overlap {self.overlap} share {shared}")  # fmt: skip
+                raise ValueError(
+                    f"predict: `crop` {self.crop} needs windows that share at least twice as many voxels; "
+                    f"windows of {w} with overlap {self.overlap} share {shared}"
+                )
         minimum = tuple(self.model.min_size()) if hasattr(self.model, "min_size") else ()
         minimum = ((1,) + minimum) if self.two_d else minimum
         if any(w < m for w, m in zip(window, minimum)):
-            raise ValueError(f"predict: the window {window} (clipped to the volume {tuple(spatial)}) is smaller than "
-                             f"the model's minimum input {minimum}")  # fmt: skip
+            raise ValueError(
+                f"predict: the window {window} (clipped to the volume {tuple(spatial)}) is smaller than "
+                f"the model's minimum input {minimum}"
+            )
         return window, sliding_windows(spatial, window, self.overlap)
 
     def _cropped(self, weight, start, window, spatial):
@@ -159,7 +178,7 @@ class WindowPredictor:
         self.model.eval()
         try:
             for first in range(0, len(starts), self.batch):
-                group = starts[first:first + self.batch]
+                group = starts[first : first + self.batch]
                 windows = [tuple(slice(s, s + w) for s, w in zip(start, window)) for start in group]
                 x = torch.from_numpy(np.stack([source.read(w) for w in windows])).to(self.device)
                 mean, var = self._forward(x)
@@ -187,9 +206,25 @@ class WindowPredictor:
         return result
 
 
-def predict_array(model, image, window, *, overlap=0.5, batch=1, blending="gaussian", activations=None, offsets=None,
-                  tta=1, uncertainty=False, crop=0, normalization=None, device=None, precision="fp32",
-                  channels_last=False, progress=None):  # fmt: skip
+def predict_array(
+    model,
+    image,
+    window,
+    *,
+    overlap=0.5,
+    batch=1,
+    blending="gaussian",
+    activations=None,
+    offsets=None,
+    tta=1,
+    uncertainty=False,
+    crop=0,
+    normalization=None,
+    device=None,
+    precision="fp32",
+    channels_last=False,
+    progress=None,
+):
     """Predicts a whole volume window by window and blends overlapping windows.
 
     Parameters
@@ -236,9 +271,21 @@ def predict_array(model, image, window, *, overlap=0.5, batch=1, blending="gauss
     'entropy' (one channel per task with probabilities, see `pytc.inference.uncertainty.entropy`; absent when
     no task has sigmoid or softmax outputs).
     """
-    predictor = WindowPredictor(model, window, overlap=overlap, batch=batch, blending=blending,
-                                activations=activations, offsets=offsets, tta=tta, uncertainty=uncertainty,
-                                crop=crop, device=device, precision=precision, channels_last=channels_last)  # fmt: skip
+    predictor = WindowPredictor(
+        model,
+        window,
+        overlap=overlap,
+        batch=batch,
+        blending=blending,
+        activations=activations,
+        offsets=offsets,
+        tta=tta,
+        uncertainty=uncertainty,
+        crop=crop,
+        device=device,
+        precision=precision,
+        channels_last=channels_last,
+    )
     result = predictor.predict_region(Source(image, normalization), progress=progress)
     if not uncertainty:
         return result["mean"]

@@ -14,17 +14,30 @@ PREPARE_KEYS = ("window", "overlap", "batch", "blending", "precision", "crop")
 
 
 def _prepared(checkpoint, device, options):
-    return Prepared(checkpoint, **{k: options.get(k) for k in PREPARE_KEYS}, device=device,
-                    which=options.get("which") or "best", weights=options.get("weights") or "auto")
+    return Prepared(
+        checkpoint,
+        **{k: options.get(k) for k in PREPARE_KEYS},
+        device=device,
+        which=options.get("which") or "best",
+        weights=options.get("weights") or "auto",
+    )
 
 
 def _chunk_process(rank, world, device, threads, checkpoint, image, output, chunk, options):
     prepared = _prepared(checkpoint, device, options)
     source = Source(_open(image), prepared.normalization)
     predictor = prepared.predictor(options.get("tta") or 1, bool(options.get("uncertainty")))
-    predict_volume(predictor, source, output, chunk, channels=_output_channels(predictor, source),
-                   activations=prepared.activations, dtype=options.get("dtype") or "float32", rank=rank,
-                   world=world)  # fmt: skip
+    predict_volume(
+        predictor,
+        source,
+        output,
+        chunk,
+        channels=_output_channels(predictor, source),
+        activations=prepared.activations,
+        dtype=options.get("dtype") or "float32",
+        rank=rank,
+        world=world,
+    )
 
 
 def run_inference(checkpoint, image, output, *, num_gpu=0, num_proc=1, progress=None, **options):
@@ -49,8 +62,9 @@ def run_inference(checkpoint, image, output, *, num_gpu=0, num_proc=1, progress=
     predictor = prepared.predictor(options.get("tta") or 1, bool(options.get("uncertainty")))
     window, _ = predictor.grid(source.spatial)
     chunk = tuple(options.pop("chunk", None) or default_chunk(window, source.spatial))
-    shapes = output_shapes(_output_channels(predictor, source), source.spatial, prepared.activations,
-                           predictor.uncertainty)  # fmt: skip
+    shapes = output_shapes(
+        _output_channels(predictor, source), source.spatial, prepared.activations, predictor.uncertainty
+    )
     Outputs(str(output), shapes, chunk, options.get("dtype") or "float32").create()
     launch(_chunk_process, processes, num_gpu > 0, 0, (checkpoint, image, str(output), chunk, options))
     return str(output)

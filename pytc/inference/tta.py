@@ -60,8 +60,10 @@ class Transform:
             elif tuple(-d for d in seen) in index:  # measured from the other end: shift by the offset
                 out[:, c] = _shift(y[:, index[tuple(-d for d in seen)]], offset)
             else:
-                raise ValueError(f"test-time augmentation: {self} maps the affinity offset {tuple(offset)} to "
-                                 f"{seen}, which no output channel has; use fewer variants")  # fmt: skip
+                raise ValueError(
+                    f"test-time augmentation: {self} maps the affinity offset {tuple(offset)} to "
+                    f"{seen}, which no output channel has; use fewer variants"
+                )
         return out
 
 

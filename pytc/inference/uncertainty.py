@@ -8,8 +8,11 @@ _EPS = 1e-7
 
 def probability_tasks(activations):
     """How many tasks of (start, stop, name) `activations` output probabilities (sigmoid or softmax)."""
-    return 0 if activations is None or callable(activations) else sum(
-        name in ("sigmoid", "softmax") for _, _, name in activations)  # fmt: skip
+    return (
+        0
+        if activations is None or callable(activations)
+        else sum(name in ("sigmoid", "softmax") for _, _, name in activations)
+    )
 
 
 def entropy(mean, activations):

@@ -6,18 +6,24 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .._extension import load
+from ..validation import as_label_array, as_threads
 from ._memory import empty
 from ._offsets import as_offsets
-from ..validation import as_label_array, as_threads
 
 _ext = load()
 
 _OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.uint8))
 
 
-def seg_to_affinity(seg: ArrayLike, offsets: ArrayLike | None = None, *, dtype: DTypeLike = np.float32,
-                    return_mask: bool = False, threads: int | None = None,
-                    out: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def seg_to_affinity(
+    seg: ArrayLike,
+    offsets: ArrayLike | None = None,
+    *,
+    dtype: DTypeLike = np.float32,
+    return_mask: bool = False,
+    threads: int | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Affinity graph of a segmentation.
 
     ``aff[c, v] = 1`` where ``seg[v] != 0`` and ``seg[v] == seg[v + offsets[c]]``, else 0.
@@ -85,9 +91,7 @@ def seg_to_affinity(seg: ArrayLike, offsets: ArrayLike | None = None, *, dtype: 
         seg = seg[np.newaxis]
         offsets = np.ascontiguousarray(np.pad(offsets, ((0, 0), (1, 0))))
     as_3d = (len(offsets),) + seg.shape
-    _ext.seg_to_affinity(
-        seg, offsets, aff.reshape(as_3d), None if valid is None else valid.reshape(as_3d), threads
-    )
+    _ext.seg_to_affinity(seg, offsets, aff.reshape(as_3d), None if valid is None else valid.reshape(as_3d), threads)
     return (aff, valid) if return_mask else aff
 
 

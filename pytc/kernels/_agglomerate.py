@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 
@@ -9,11 +10,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._extension import load
+from ..validation import as_affinities, as_label_array, as_threads
 from ._agglomerate_scoring import _CODES, VALID_SCORINGS, parse_scoring  # noqa: F401 (re-exported)
 from ._memory import empty
-from ..validation import as_affinities, as_label_array, as_threads
 
 _ext = load()
+
 
 def _as_thresholds(thresholds, fn):
     try:
@@ -23,7 +25,7 @@ def _as_thresholds(thresholds, fn):
     for t in values:
         if not math.isfinite(t):
             raise ValueError(f"{fn}: `thresholds` must be finite; got {thresholds!r}")
-    for a, b in zip(values, values[1:]):
+    for a, b in itertools.pairwise(values):
         if b < a:
             raise ValueError(
                 f"{fn}: `thresholds` must be ascending (they are computed in one merging pass); got "
@@ -56,9 +58,17 @@ def _prepare(affinities, thresholds, fragments, scoring, low, high, init_with_ma
     return affinities, thresholds, fragments, kind, q, init, threads
 
 
-def iter_agglomerate(affinities: ArrayLike, thresholds: Sequence[float], *, fragments: ArrayLike | None = None,
-                     scoring: str = "mean", low: float = 0.0001, high: float = 0.9999, init_with_max: bool = True,
-                     threads: int | None = None) -> Iterator[np.ndarray]:
+def iter_agglomerate(
+    affinities: ArrayLike,
+    thresholds: Sequence[float],
+    *,
+    fragments: ArrayLike | None = None,
+    scoring: str = "mean",
+    low: float = 0.0001,
+    high: float = 0.9999,
+    init_with_max: bool = True,
+    threads: int | None = None,
+) -> Iterator[np.ndarray]:
     """Like `agglomerate`, but yields the segmentations one at a time.
 
     Only one segmentation (plus the region graph) is held at any time, so many thresholds on a
@@ -93,9 +103,17 @@ def _generate(affinities, thresholds, fragments, kind, q, init, threads):
         yield out
 
 
-def agglomerate(affinities: ArrayLike, thresholds: Sequence[float], *, fragments: ArrayLike | None = None,
-                scoring: str = "mean", low: float = 0.0001, high: float = 0.9999, init_with_max: bool = True,
-                threads: int | None = None) -> list[np.ndarray]:
+def agglomerate(
+    affinities: ArrayLike,
+    thresholds: Sequence[float],
+    *,
+    fragments: ArrayLike | None = None,
+    scoring: str = "mean",
+    low: float = 0.0001,
+    high: float = 0.9999,
+    init_with_max: bool = True,
+    threads: int | None = None,
+) -> list[np.ndarray]:
     """Segmentations by hierarchical agglomeration of fragments, one per threshold (waterz semantics).
 
     Builds the region graph of the fragments (one edge per pair of touching nonzero fragments,
@@ -179,6 +197,7 @@ def agglomerate(affinities: ArrayLike, thresholds: Sequence[float], *, fragments
     )
     outs = [empty(fragments.shape, np.uint64) for _ in thresholds]
     # one merging pass, then all segmentations written in one pass over the fragments
-    _ext.agglomerate_into(fragments, affinities, _CODES[kind], q, init, [np.float32(t) for t in thresholds], outs,
-                          threads)
+    _ext.agglomerate_into(
+        fragments, affinities, _CODES[kind], q, init, [np.float32(t) for t in thresholds], outs, threads
+    )
     return outs

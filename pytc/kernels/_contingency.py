@@ -14,9 +14,14 @@ from ..validation import as_label_array, as_threads
 _ext = load()
 
 
-def contingency_table(seg: ArrayLike, gt: ArrayLike, *, ignore_seg: int | Sequence[int] = (),
-                      ignore_gt: int | Sequence[int] = (),
-                      threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def contingency_table(
+    seg: ArrayLike,
+    gt: ArrayLike,
+    *,
+    ignore_seg: int | Sequence[int] = (),
+    ignore_gt: int | Sequence[int] = (),
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Voxel counts of every pair of labels ``(seg[v], gt[v])``, in one hashing pass.
 
     Parameters
@@ -83,7 +88,9 @@ def check_label_pair(seg, gt, fn):
     seg = _native(as_label_array(seg, fn, "seg"))
     gt = _native(as_label_array(gt, fn, "gt"))
     if seg.shape != gt.shape:
-        raise ValueError(f"{fn}: `seg` and `gt` must have the same shape; got seg shape {seg.shape} and gt shape {gt.shape}")
+        raise ValueError(
+            f"{fn}: `seg` and `gt` must have the same shape; got seg shape {seg.shape} and gt shape {gt.shape}"
+        )
     return seg, gt
 
 
@@ -102,7 +109,9 @@ def label_ids(values, dtype, fn, arg):
         try:
             value = operator.index(value)
         except TypeError:
-            raise TypeError(f"{fn}: `{arg}` must hold integer labels; got {value!r} of type {type(value).__name__}") from None
+            raise TypeError(
+                f"{fn}: `{arg}` must hold integer labels; got {value!r} of type {type(value).__name__}"
+            ) from None
         if info.min <= value <= info.max:
             ids.append(value % 2**64)
     return np.array(ids, dtype=np.uint64)

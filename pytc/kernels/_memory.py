@@ -26,4 +26,4 @@ def empty(shape, dtype):
         return np.empty(shape, dtype)
     buffer = np.empty(nbytes + HUGE_PAGE, dtype=np.uint8)
     start = -buffer.ctypes.data % HUGE_PAGE
-    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+    return buffer[start : start + nbytes].view(dtype).reshape(shape)

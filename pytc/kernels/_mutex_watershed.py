@@ -9,17 +9,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._extension import load
+from ..validation import as_affinities, as_threads, check_ndim
 from ._memory import empty
 from ._offsets import as_offsets
-from ..validation import as_affinities, as_threads, check_ndim
 
 _ext = load()
 
 
-def mutex_watershed(affinities: ArrayLike, offsets: ArrayLike, *, attractive: int | None = None,
-                    strides: Sequence[int] | None = None, randomize_strides: bool = False,
-                    mask: ArrayLike | None = None, seed: int | np.random.Generator | None = None,
-                    threads: int | None = None) -> np.ndarray:  # fmt: skip
+def mutex_watershed(
+    affinities: ArrayLike,
+    offsets: ArrayLike,
+    *,
+    attractive: int | None = None,
+    strides: Sequence[int] | None = None,
+    randomize_strides: bool = False,
+    mask: ArrayLike | None = None,
+    seed: int | np.random.Generator | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
     """Mutex watershed segmentation of an affinity graph (Wolf et al. 2018).
 
     Channel c links voxel v with ``v + offsets[c]`` (edges leaving the volume are skipped). The

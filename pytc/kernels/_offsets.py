@@ -20,9 +20,7 @@ def as_offsets(offsets, ndim, fn="seg_to_affinity"):
     if array.size == 0:
         return np.zeros((0, ndim), dtype=np.int64)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(
-            f"{fn}: `offsets` must contain integers; got dtype {array.dtype} from {offsets!r}"
-        )
+        raise TypeError(f"{fn}: `offsets` must contain integers; got dtype {array.dtype} from {offsets!r}")
     if array.ndim != 2 or array.shape[1] != ndim:
         raise ValueError(
             f"{fn}: `offsets` must hold one {ndim}-tuple per channel (the volume is {ndim}D); got offsets of shape "

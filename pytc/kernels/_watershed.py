@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._extension import load
-from ._memory import empty
 from ..validation import as_affinities, as_threads, check_number
+from ._memory import empty
 
 _ext = load()
 
@@ -105,8 +105,12 @@ def watershed(
     # values outside [0, 1] and NaN while it reads the affinities (saves a pass over them), and
     # as_affinities raises below if it saw one
     checked_in_kernel = (
-        mask is None and isinstance(affinities, np.ndarray) and affinities.dtype == np.float32
-        and affinities.ndim == 4 and affinities.shape[0] == 3 and affinities.flags.c_contiguous
+        mask is None
+        and isinstance(affinities, np.ndarray)
+        and affinities.dtype == np.float32
+        and affinities.ndim == 4
+        and affinities.shape[0] == 3
+        and affinities.flags.c_contiguous
     )
     aff = affinities if checked_in_kernel else as_affinities(affinities, fn)
     low = _threshold(low, "low", fn)
@@ -132,8 +136,9 @@ def watershed(
         stats = dict(basins=0, region_edges=0, fragments=0, dust_voxels=0)
     else:
         fragments = empty(shape, np.uint64)
-        stats, outside_seen = _ext.watershed(aff, mask, low, high, size_threshold, weight_threshold, dust, fragments,
-                                         threads)
+        stats, outside_seen = _ext.watershed(
+            aff, mask, low, high, size_threshold, weight_threshold, dust, fragments, threads
+        )
         if outside_seen:
             as_affinities(affinities, fn)  # raises the error that names the first bad value
     return (fragments, stats) if return_stats else fragments

@@ -19,8 +19,9 @@ def _overlaps(seg, gt, fn):
     seg, gt = check_label_pair(seg, gt, fn)
     if seg.size == 0:
         raise ValueError(f"{fn}: `seg` and `gt` are empty (shape {seg.shape}); nothing to score")
-    seg_ids, gt_ids, counts = contingency_table_unchecked(seg, gt, label_ids((), seg.dtype, fn, "ignore_seg"),
-                                                          label_ids((), gt.dtype, fn, "ignore_gt"), 0)  # fmt: skip
+    seg_ids, gt_ids, counts = contingency_table_unchecked(
+        seg, gt, label_ids((), seg.dtype, fn, "ignore_seg"), label_ids((), gt.dtype, fn, "ignore_gt"), 0
+    )
     pred, true = np.unique(seg_ids[seg_ids != 0]), np.unique(gt_ids[gt_ids != 0])
     if len(true) == 0:
         raise ValueError(f"{fn}: `gt` has no instance (every voxel is 0); nothing to score")
@@ -43,8 +44,13 @@ def _interpolated_ap(matched, n_true):
     return float(np.mean(np.where(index < len(envelope), envelope[np.minimum(index, len(envelope) - 1)], 0.0)))
 
 
-def average_precision(seg: ArrayLike, gt: ArrayLike, thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS, *,
-                      scores: Mapping[int, float] | None = None) -> dict[str, float]:
+def average_precision(
+    seg: ArrayLike,
+    gt: ArrayLike,
+    thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS,
+    *,
+    scores: Mapping[int, float] | None = None,
+) -> dict[str, float]:
     """Average precision of predicted instances at each IoU threshold (COCO's definition, as MitoEM reports it).
 
     Predictions are taken in order of decreasing score (ties: larger first); each is a true positive when it

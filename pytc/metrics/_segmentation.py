@@ -16,9 +16,15 @@ from ..kernels._contingency import check_label_pair, contingency_table_unchecked
 from ..validation import as_threads
 
 
-def adapted_rand(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
-                 ignore_seg: int | Sequence[int] = (), return_all: bool = False,
-                 threads: int | None = None) -> float | tuple[float, float, float]:
+def adapted_rand(
+    seg: ArrayLike,
+    gt: ArrayLike,
+    *,
+    ignore_gt: int | Sequence[int] = (0,),
+    ignore_seg: int | Sequence[int] = (),
+    return_all: bool = False,
+    threads: int | None = None,
+) -> float | tuple[float, float, float]:
     """Adapted Rand error of the SNEMI3D challenge (1 - F-score of Rand precision and recall).
 
     Parameters
@@ -75,8 +81,14 @@ def adapted_rand(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int
     return (error, precision, recall) if return_all else error
 
 
-def voi(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,), ignore_seg: int | Sequence[int] = (),
-        threads: int | None = None) -> tuple[float, float]:
+def voi(
+    seg: ArrayLike,
+    gt: ArrayLike,
+    *,
+    ignore_gt: int | Sequence[int] = (0,),
+    ignore_seg: int | Sequence[int] = (),
+    threads: int | None = None,
+) -> tuple[float, float]:
     """Variation of information, split into its over- and under-segmentation parts, in bits.
 
     Parameters
@@ -109,8 +121,14 @@ def voi(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
     return _voi(*_table(seg, gt, ignore_gt, ignore_seg, threads, "voi"))
 
 
-def evaluate(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
-             ignore_seg: int | Sequence[int] = (), threads: int | None = None) -> dict[str, float]:
+def evaluate(
+    seg: ArrayLike,
+    gt: ArrayLike,
+    *,
+    ignore_gt: int | Sequence[int] = (0,),
+    ignore_seg: int | Sequence[int] = (),
+    threads: int | None = None,
+) -> dict[str, float]:
     """All the metrics from one contingency table.
 
     Parameters
@@ -136,8 +154,10 @@ def evaluate(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = 
     """
     table = _table(seg, gt, ignore_gt, ignore_seg, threads, "evaluate")
     if len(table[2]) == 0:
-        raise ValueError(f"evaluate: nothing to score: `gt` (shape {np.shape(gt)}) has no voxel outside `ignore_gt` "
-                         f"{ignore_gt}, or `seg` none outside `ignore_seg` {ignore_seg}")  # fmt: skip
+        raise ValueError(
+            f"evaluate: nothing to score: `gt` (shape {np.shape(gt)}) has no voxel outside `ignore_gt` "
+            f"{ignore_gt}, or `seg` none outside `ignore_seg` {ignore_seg}"
+        )
     error, precision, recall = _rand(*table)
     split, merge = _voi(*table)
     return {

@@ -1,9 +1,9 @@
 """Models for EM segmentation (torch): the model zoo (`MODELS`, a registry of builders by name; `build_model`),
 synchronized batch normalization and checkpoints."""
 
+from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .sync_bn import SyncBatchNorm, convert_sync_batchnorm
 from .unet import num_parameters
-from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .zoo import MODELS, build_model, model_from_config
 
 __all__ = [

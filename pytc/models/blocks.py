@@ -38,19 +38,31 @@ def norm_layer(norm: str, channels: int, ndim: int) -> nn.Module:
     return NORMS[norm](channels, ndim)
 
 
-def conv(ndim: int, cin: int, cout: int, kernel: int | Sequence[int], padding_mode: str,
-         stride: int | Sequence[int] = 1, dilation: int | Sequence[int] = 1, bias: bool = False) -> nn.Module:
+def conv(
+    ndim: int,
+    cin: int,
+    cout: int,
+    kernel: int | Sequence[int],
+    padding_mode: str,
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    bias: bool = False,
+) -> nn.Module:
     kernel = (kernel,) * ndim if isinstance(kernel, int) else tuple(kernel)
     dilation = (dilation,) * ndim if isinstance(dilation, int) else tuple(dilation)
     padding = tuple(d * (k // 2) for k, d in zip(kernel, dilation))
     cls = nn.Conv2d if ndim == 2 else nn.Conv3d
-    return cls(cin, cout, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias, padding_mode=padding_mode)
+    return cls(
+        cin, cout, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias, padding_mode=padding_mode
+    )
 
 
 class ConvNormAct(nn.Sequential):
     def __init__(self, ndim, cin, cout, kernel, cfg, stride=1, dilation=1, act=True):
-        layers = [conv(ndim, cin, cout, kernel, cfg["padding_mode"], stride, dilation, bias=cfg["norm"] == "none"),
-                  norm_layer(cfg["norm"], cout, ndim)]  # fmt: skip
+        layers = [
+            conv(ndim, cin, cout, kernel, cfg["padding_mode"], stride, dilation, bias=cfg["norm"] == "none"),
+            norm_layer(cfg["norm"], cout, ndim),
+        ]
         if act:
             layers.append(ACTIVATIONS[cfg["activation"]]())
         super().__init__(*layers)
@@ -62,7 +74,9 @@ class SqueezeExcitation(nn.Module):
     def __init__(self, channels, reduction=4):
         super().__init__()
         hidden = max(1, channels // reduction)
-        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid())
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+        )
 
     def forward(self, x):
         gate = self.fc(x.flatten(2).mean(2))

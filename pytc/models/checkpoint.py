@@ -80,8 +80,9 @@ def load_checkpoint(run_or_file: str | os.PathLike, which: str = "best", map_loc
         raise RuntimeError(f"checkpoint: cannot read {path}: {e}") from e
 
 
-def load_model(run_or_file: str | os.PathLike, which: str = "best", weights: str = "auto",
-               device: str | torch.device = "cpu") -> tuple[nn.Module, Any]:
+def load_model(
+    run_or_file: str | os.PathLike, which: str = "best", weights: str = "auto", device: str | torch.device = "cpu"
+) -> tuple[nn.Module, Any]:
     """(model, config) rebuilt from a checkpoint, in eval mode.
 
     `weights`: 'model', 'ema' (the moving average of the weights), or 'auto' (ema when the run kept one).

@@ -85,11 +85,13 @@ class _SyncBatchNormFunction(torch.autograd.Function):
             gathered = [torch.empty_like(local) for _ in range(world)]
             dist.all_gather(gathered, local, group=process_group)
             parts = torch.stack(gathered)
-            count, mean, m2 = merge_statistics(parts[:, 0], parts[:, 1:1 + channels], parts[:, 1 + channels:])
+            count, mean, m2 = merge_statistics(parts[:, 0], parts[:, 1 : 1 + channels], parts[:, 1 + channels :])
             count = int(count.item())
         if count <= 1:
-            raise ValueError(f"SyncBatchNorm: expected more than 1 value per channel when training; got {count} "
-                             f"over all ranks (input shape {tuple(x.shape)} here)")
+            raise ValueError(
+                f"SyncBatchNorm: expected more than 1 value per channel when training; got {count} "
+                f"over all ranks (input shape {tuple(x.shape)} here)"
+            )
         var = m2 / count
         clipped = var < eps if eps_mode == "max" else torch.zeros_like(var, dtype=torch.bool)
         invstd = torch.rsqrt(torch.clamp(var, min=eps) if eps_mode == "max" else var + eps)
@@ -136,9 +138,19 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     per rank as long as the global batch has more than one value per channel.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, process_group: Any = None, device: Any = None, dtype: Any = None,
-                 eps_mode: str = "add", use_compiled: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any = None,
+        device: Any = None,
+        dtype: Any = None,
+        eps_mode: str = "add",
+        use_compiled: bool = True,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
         self.process_group = process_group
         self.eps_mode = check_choice(eps_mode, "SyncBatchNorm", "eps_mode", EPS_MODES)
@@ -146,8 +158,12 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
 
     def _check_input_dim(self, input):
         if input.dim() < 2 or input.shape[1] != self.num_features:
-            raise fail("SyncBatchNorm", "input", f"(N, C, *) with C = {self.num_features} channels",
-                       f"shape {tuple(input.shape)}")
+            raise fail(
+                "SyncBatchNorm",
+                "input",
+                f"(N, C, *) with C = {self.num_features} channels",
+                f"shape {tuple(input.shape)}",
+            )
 
     def forward(self, input):
         self._check_input_dim(input)
@@ -164,9 +180,17 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
             return ops.bn_normalize(input.contiguous(), self.running_mean.double(), invstd, self.weight, self.bias)
         track = self.training and self.track_running_stats
         return _SyncBatchNormFunction.apply(
-            input.contiguous(), self.weight, self.bias, self.running_mean if track else None,
-            self.running_var if track else None, self.eps, momentum, self.process_group if self.training else None,
-            self.eps_mode, ops)  # fmt: skip
+            input.contiguous(),
+            self.weight,
+            self.bias,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.eps,
+            momentum,
+            self.process_group if self.training else None,
+            self.eps_mode,
+            ops,
+        )
 
     def extra_repr(self):
         return super().extra_repr() + f", eps_mode={self.eps_mode!r}"
@@ -177,8 +201,15 @@ def convert_sync_batchnorm(module: nn.Module, process_group: Any = None, eps_mod
     running statistics; returns the converted module (a new one if `module` itself is a BatchNorm)."""
     out = module
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, SyncBatchNorm):
-        out = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                            module.track_running_stats, process_group, eps_mode=eps_mode)  # fmt: skip
+        out = SyncBatchNorm(
+            module.num_features,
+            module.eps,
+            module.momentum,
+            module.affine,
+            module.track_running_stats,
+            process_group,
+            eps_mode=eps_mode,
+        )
         if module.affine:
             with torch.no_grad():
                 out.weight.copy_(module.weight)

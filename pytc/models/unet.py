@@ -38,8 +38,11 @@ class _Encoder(nn.Module):
         self.blocks = nn.ModuleList()
         for i, f in enumerate(filters):
             cin = filters[max(0, i - 1)]
-            self.down.append(nn.Identity() if i == 0 else ConvNormAct(ndim, cin, cin, _kernel(ndim, isotropy[i]), cfg,
-                                                                      stride=_stride(ndim, isotropy[i])))  # fmt: skip
+            self.down.append(
+                nn.Identity()
+                if i == 0
+                else ConvNormAct(ndim, cin, cin, _kernel(ndim, isotropy[i]), cfg, stride=_stride(ndim, isotropy[i]))
+            )
             self.blocks.append(Block(ndim, cin, f, _kernel(ndim, isotropy[i]), cfg, block))
 
     def forward(self, x):
@@ -82,10 +85,16 @@ class UNet(_EncoderDecoder):
         self.encoder = _Encoder(ndim, in_channels, filters, isotropy, cfg, block, input_kernel)
         self.decoder = nn.ModuleList()
         for i in range(len(filters) - 1, 0, -1):
-            self.decoder.append(nn.ModuleDict({
-                "reduce": ConvNormAct(ndim, filters[i], filters[i - 1], 1, cfg),
-                "block": Block(ndim, filters[i - 1], filters[i - 1], _kernel(ndim, isotropy[i - 1]), cfg, block),
-            }))  # fmt: skip
+            self.decoder.append(
+                nn.ModuleDict(
+                    {
+                        "reduce": ConvNormAct(ndim, filters[i], filters[i - 1], 1, cfg),
+                        "block": Block(
+                            ndim, filters[i - 1], filters[i - 1], _kernel(ndim, isotropy[i - 1]), cfg, block
+                        ),
+                    }
+                )
+            )
         self.heads = Heads(ndim, filters[0], out_channels)
         self.ndim = ndim
         init_weights(self)
@@ -125,8 +134,12 @@ def check_input(model: nn.Module, x: torch.Tensor) -> None:
     if x.dim() != model.ndim + 2:
         raise fail(fn, "input", f"(N, C, {'Z, ' if model.ndim == 3 else ''}Y, X)", f"shape {tuple(x.shape)}")
     if any(n < m for n, m in zip(x.shape[2:], model.min_size())):
-        raise fail(fn, "input", f"at least {model.min_size()} in space (this model accepts any size from there)",
-                   f"spatial size {tuple(x.shape[2:])}")  # fmt: skip
+        raise fail(
+            fn,
+            "input",
+            f"at least {model.min_size()} in space (this model accepts any size from there)",
+            f"spatial size {tuple(x.shape[2:])}",
+        )
 
 
 def num_parameters(model: nn.Module) -> int:

@@ -18,13 +18,23 @@ from .unet import FPN3D, UNet
 MODELS = Registry("model")
 
 # Lee et al. 2017 ("superhuman"): five levels, the first three only in y-x (anisotropic EM)
-_SUPERHUMAN = dict(filters=(28, 36, 48, 64, 80), isotropy=(False, False, False, True, True), block="residual",
-                   input_kernel=(1, 5, 5))  # fmt: skip
+_SUPERHUMAN = dict(
+    filters=(28, 36, 48, 64, 80), isotropy=(False, False, False, True, True), block="residual", input_kernel=(1, 5, 5)
+)
 
 
-def _parts(in_channels: int, out_channels: int | Sequence[int], defaults: dict[str, Any], *,
-           filters: Sequence[int] | None = None, isotropy: Sequence[bool] | None = None, block: str | None = None,
-           norm: str = "bn", activation: str = "elu", padding_mode: str = "zeros") -> dict[str, Any]:
+def _parts(
+    in_channels: int,
+    out_channels: int | Sequence[int],
+    defaults: dict[str, Any],
+    *,
+    filters: Sequence[int] | None = None,
+    isotropy: Sequence[bool] | None = None,
+    block: str | None = None,
+    norm: str = "bn",
+    activation: str = "elu",
+    padding_mode: str = "zeros",
+) -> dict[str, Any]:
     """The checked constructor arguments shared by the encoder-decoder models (`UNet`, `FPN3D`)."""
     fn = "build_model"
     check_number(in_channels, fn, "in_channels", low=1, integer=True)
@@ -43,8 +53,15 @@ def _parts(in_channels: int, out_channels: int | Sequence[int], defaults: dict[s
         "padding_mode": check_choice(padding_mode, fn, "padding_mode", PADDING_MODES),
     }
     block = check_choice(block or defaults["block"], fn, "block", BLOCKS)
-    return dict(in_channels=in_channels, out_channels=heads, filters=filters, isotropy=isotropy, cfg=cfg, block=block,
-                input_kernel=defaults["input_kernel"])  # fmt: skip
+    return dict(
+        in_channels=in_channels,
+        out_channels=heads,
+        filters=filters,
+        isotropy=isotropy,
+        cfg=cfg,
+        block=block,
+        input_kernel=defaults["input_kernel"],
+    )
 
 
 @MODELS.register("unet_residual_3d")
@@ -73,10 +90,18 @@ def fpn_3d(in_channels: int = 1, out_channels: int | Sequence[int] = 3, **option
     return FPN3D(**_parts(in_channels, out_channels, _SUPERHUMAN, **options))
 
 
-def build_model(name: str, in_channels: int = 1, out_channels: int | Sequence[int] = 3, *,
-                filters: Sequence[int] | None = None, isotropy: Sequence[bool] | None = None,
-                block: str | None = None, norm: str = "bn", activation: str = "elu",
-                padding_mode: str = "zeros") -> nn.Module:  # fmt: skip
+def build_model(
+    name: str,
+    in_channels: int = 1,
+    out_channels: int | Sequence[int] = 3,
+    *,
+    filters: Sequence[int] | None = None,
+    isotropy: Sequence[bool] | None = None,
+    block: str | None = None,
+    norm: str = "bn",
+    activation: str = "elu",
+    padding_mode: str = "zeros",
+) -> nn.Module:
     """Builds the model registered as `name` in `MODELS`.
 
     Parameters
@@ -104,8 +129,16 @@ def build_model(name: str, in_channels: int = 1, out_channels: int | Sequence[in
     >>> model.ndim, model.min_size()
     (3, (4, 4, 4))
     """
-    return MODELS.get(name)(in_channels, out_channels, filters=filters, isotropy=isotropy, block=block, norm=norm,
-                            activation=activation, padding_mode=padding_mode)  # fmt: skip
+    return MODELS.get(name)(
+        in_channels,
+        out_channels,
+        filters=filters,
+        isotropy=isotropy,
+        block=block,
+        norm=norm,
+        activation=activation,
+        padding_mode=padding_mode,
+    )
 
 
 def model_from_config(cfg: Any) -> nn.Module:
@@ -115,9 +148,19 @@ def model_from_config(cfg: Any) -> nn.Module:
     ndim = len(cfg.data.sample_shape)
     heads = [t.output[1] - t.output[0] for t in task_layout(cfg.tasks, ndim)]
     m = cfg.model
-    model = build_model(m.name, m.in_channels, heads, filters=m.filters, isotropy=m.isotropy, block=m.block,
-                        norm=m.norm, activation=m.activation, padding_mode=m.padding_mode)  # fmt: skip
+    model = build_model(
+        m.name,
+        m.in_channels,
+        heads,
+        filters=m.filters,
+        isotropy=m.isotropy,
+        block=m.block,
+        norm=m.norm,
+        activation=m.activation,
+        padding_mode=m.padding_mode,
+    )
     if model.ndim != ndim:
-        raise ValueError(f"model.name: {m.name} is a {model.ndim}D model but data.sample_shape {cfg.data.sample_shape} "
-                         f"is {ndim}D")  # fmt: skip
+        raise ValueError(
+            f"model.name: {m.name} is a {model.ndim}D model but data.sample_shape {cfg.data.sample_shape} is {ndim}D"
+        )
     return model

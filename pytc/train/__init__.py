@@ -29,9 +29,11 @@ def _check(cfg, world, resume, run_dir):
 
     if cfg.system.num_gpu > 0 and torch.cuda.device_count() < (1 if under_torchrun() else cfg.system.num_gpu):
         have = torch.cuda.device_count()
-        raise ConfigError(f"--num-gpu {cfg.system.num_gpu}: this machine has {have} usable GPU{'s' * (have != 1)} "
-                          f"(torch {torch.__version__}, CUDA {torch.version.cuda or 'not built in'}); use "
-                          f"--num-gpu {have} or train on the CPU with --num-gpu 0")  # fmt: skip
+        raise ConfigError(
+            f"--num-gpu {cfg.system.num_gpu}: this machine has {have} usable GPU{'s' * (have != 1)} "
+            f"(torch {torch.__version__}, CUDA {torch.version.cuda or 'not built in'}); use "
+            f"--num-gpu {have} or train on the CPU with --num-gpu 0"
+        )
     check_batch(cfg, world)
     resolve_volumes(cfg, need_val=cfg.val.every > 0)
     try:
@@ -55,14 +57,17 @@ def _check(cfg, world, resume, run_dir):
     minimum = tuple(model.min_size())
     for key, shape in (("data.sample_shape", cfg.data.sample_shape), ("val.window", cfg.val.window)):
         if shape is not None and (len(shape) != len(minimum) or any(s < m for s, m in zip(shape, minimum))):
-            raise ConfigError(f"config: `{key}` {list(shape)} is smaller than the minimum input of {cfg.model.name}, "
-                              f"{list(minimum)}; use at least that")  # fmt: skip
+            raise ConfigError(
+                f"config: `{key}` {list(shape)} is smaller than the minimum input of {cfg.model.name}, "
+                f"{list(minimum)}; use at least that"
+            )
     checkpoints = sorted(run_dir.glob("checkpoint_*.pt")) if run_dir.is_dir() else []
     if resume and not checkpoints:
         raise ConfigError(f"--resume: the run folder {run_dir} holds no checkpoint; start it without --resume")
     if not resume and checkpoints:
-        raise ConfigError(f"the run folder {run_dir} already holds a run: continue it with --resume, or choose "
-                          f"another with --output")  # fmt: skip
+        raise ConfigError(
+            f"the run folder {run_dir} already holds a run: continue it with --resume, or choose another with --output"
+        )
 
 
 def _process(rank, world, device, threads, cfg, run_dir, resume, init_weights):
@@ -89,6 +94,5 @@ def train(cfg, *, name="run", resume=False, init_weights=None):
         write_run_files(run_dir, cfg, world, threads)
     if cfg.system.deterministic:
         torch.use_deterministic_algorithms(True)
-    metrics = launch(_process, world, cfg.system.num_gpu > 0, cfg.system.threads,
-                     (cfg, run_dir, resume, init_weights))  # fmt: skip
+    metrics = launch(_process, world, cfg.system.num_gpu > 0, cfg.system.threads, (cfg, run_dir, resume, init_weights))
     return run_dir, metrics

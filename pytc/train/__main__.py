@@ -20,8 +20,12 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="run folder (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     parser.add_argument("--checkpoint", help="start from the model weights of this checkpoint (fine-tuning)")
-    parser.add_argument("--inference", action="store_true", help="predict the config's inference.image volumes with "
-                        "the run's best checkpoint into its folder, instead of training")  # fmt: skip
+    parser.add_argument(
+        "--inference",
+        action="store_true",
+        help="predict the config's inference.image volumes with "
+        "the run's best checkpoint into its folder, instead of training",
+    )
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
     return parser.parse_args(argv)
@@ -34,8 +38,10 @@ def resolve_config(args):
     config = args.config
     if config is None:
         if not ((args.resume or args.inference) and args.output):
-            raise ConfigError("--config is required (a YAML file or a shipped config: demo, neurons, mitochondria, "
-                              "synapse), except with --resume or --inference and --output RUN")  # fmt: skip
+            raise ConfigError(
+                "--config is required (a YAML file or a shipped config: demo, neurons, mitochondria, "
+                "synapse), except with --resume or --inference and --output RUN"
+            )
         config = Path(args.output) / "config.yaml"
         if not config.is_file():
             raise ConfigError(f"{config} does not exist; give --config")
@@ -62,8 +68,15 @@ def predict_run(cfg, name):
         output = run_dir / "predictions" / f"{Path(split_dataset(image)[0]).stem}.zarr"
         output.parent.mkdir(parents=True, exist_ok=True)
         try:
-            run_inference(run_dir, image, f"{output}:prediction", num_gpu=cfg.system.num_gpu, tta=cfg.inference.tta,
-                          chunk=cfg.inference.chunk, dtype=cfg.inference.dtype)  # fmt: skip
+            run_inference(
+                run_dir,
+                image,
+                f"{output}:prediction",
+                num_gpu=cfg.system.num_gpu,
+                tta=cfg.inference.tta,
+                chunk=cfg.inference.chunk,
+                dtype=cfg.inference.dtype,
+            )
         except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
             raise ConfigError(f"--inference: {e.args[0] if isinstance(e, KeyError) else e}") from None
         print(f"predicted {image} -> {output}:prediction", file=sys.stderr)
@@ -83,7 +96,7 @@ def main(argv=None):
             return predict_run(cfg, name)
         from pytc.train import train
 
-        run_dir, metrics = train(cfg, name=name, resume=args.resume, init_weights=args.checkpoint)
+        run_dir, _metrics = train(cfg, name=name, resume=args.resume, init_weights=args.checkpoint)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -13,11 +13,10 @@ from ..data.colors import affinity_rgb, gray_rgb, label_colors
 def image_grid(rows, gap=2):
     """One (H, W, 3) uint8 image from rows of equally sized (h, w, 3) tiles, with white gaps."""
     height, width = rows[0][0].shape[:2]
-    out = np.full((len(rows) * (height + gap) - gap, max(len(r) for r in rows) * (width + gap) - gap, 3), 255,
-                  np.uint8)  # fmt: skip
+    out = np.full((len(rows) * (height + gap) - gap, max(len(r) for r in rows) * (width + gap) - gap, 3), 255, np.uint8)
     for i, row in enumerate(rows):
         for j, tile in enumerate(row):
-            out[i * (height + gap):i * (height + gap) + height, j * (width + gap):j * (width + gap) + width] = tile
+            out[i * (height + gap) : i * (height + gap) + height, j * (width + gap) : j * (width + gap) + width] = tile
     return out
 
 
@@ -84,8 +83,14 @@ class RunLogger:
 
             total, unit = (round(self.budget), "s") if self.budget else (self.total, "it")
             budget_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{postfix}]"
-            self.bar = tqdm(total=total, initial=0 if self.budget else start, unit=unit, dynamic_ncols=True,
-                            file=sys.stderr, bar_format=budget_format if self.budget else None)  # fmt: skip
+            self.bar = tqdm(
+                total=total,
+                initial=0 if self.budget else start,
+                unit=unit,
+                dynamic_ncols=True,
+                file=sys.stderr,
+                bar_format=budget_format if self.budget else None,
+            )
         self.lines = cfg.log.progress and self.bar is None  # not a terminal: a plain line every 30 seconds
 
     def scalars(self, iteration, values, prefix=""):

@@ -46,14 +46,17 @@ def resolve_volumes(cfg, need_val=False):
         volumes = getattr(cfg.data, split)
         if not volumes.image:
             if split == "train" or need_val:
-                raise ConfigError(f"config: `data.{split}.image` is empty; set it, e.g. "
-                                  f"data.{split}.image=[volume.h5:raw]")  # fmt: skip
+                raise ConfigError(
+                    f"config: `data.{split}.image` is empty; set it, e.g. data.{split}.image=[volume.h5:raw]"
+                )
             continue
         for kind in ("image", "label", "mask"):
             paths = getattr(volumes, kind)
             if paths and len(paths) != len(volumes.image):
-                raise ConfigError(f"config: `data.{split}.{kind}` must list one volume per image "
-                                  f"({len(volumes.image)}); got {len(paths)}")  # fmt: skip
+                raise ConfigError(
+                    f"config: `data.{split}.{kind}` must list one volume per image "
+                    f"({len(volumes.image)}); got {len(paths)}"
+                )
             expanded = []
             for i, text in enumerate(paths):
                 key = f"data.{split}.{kind}.{i}"
@@ -66,8 +69,10 @@ def resolve_volumes(cfg, need_val=False):
         if split == "train" and not volumes.label:
             raise ConfigError("config: `data.train.label` is empty; training needs one label volume per image")
         if split == "val" and not volumes.label:
-            raise ConfigError("config: `data.val.label` is empty; validation needs one label volume per image "
-                              "(or turn it off with val.every=0)")  # fmt: skip
+            raise ConfigError(
+                "config: `data.val.label` is empty; validation needs one label volume per image "
+                "(or turn it off with val.every=0)"
+            )
 
 
 def _git_commit():
@@ -75,10 +80,15 @@ def _git_commit():
     if not (source / ".git").exists():
         return None
     try:
-        out = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)  # fmt: skip
-        dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+        out = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None

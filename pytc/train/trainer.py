@@ -54,14 +54,20 @@ def _as_batch(batch, device, channels_last):
 
 
 def rng_state():
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
-            "numpy_pos": int(np.random.get_state()[2]), "python": list(random.getstate()[1]),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}  # fmt: skip
+    """The global generators' states (workers and user code may draw from numpy's legacy global one)."""
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state()[1].tolist(),  # noqa: NPY002
+        "numpy_pos": int(np.random.get_state()[2]),  # noqa: NPY002
+        "python": list(random.getstate()[1]),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
 
 
 def set_rng_state(state):
     torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", np.array(state["numpy"], np.uint32), state["numpy_pos"], 0, 0.0))
+    legacy = ("MT19937", np.array(state["numpy"], np.uint32), state["numpy_pos"], 0, 0.0)
+    np.random.set_state(legacy)  # noqa: NPY002
     random.setstate((3, tuple(state["python"]), None))
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -76,11 +82,22 @@ def train_dataset(cfg, layout):
     if len(d.sample_shape) == 3 and (a.preset != "none" or a.extra):
         # no output_shape: the dataset owns the sample shape and sets it on the pipeline
         augment = build_augmentations(None, a.preset, a.isotropic, a.skip, a.params, a.extra)
-    return VolumeDataset(d.train.image, d.train.label, valid_masks=d.train.mask or None, sample_shape=d.sample_shape,
-                         augment=augment, targets=[task.target for task in layout], min_foreground=d.min_foreground,
-                         reject_p=d.reject_p, min_instances=d.min_instances, min_valid=d.min_valid,
-                         erode_border=d.erode_border, pad=d.pad, normalize=vars(d.normalize),
-                         seed=cfg.system.seed)  # fmt: skip
+    return VolumeDataset(
+        d.train.image,
+        d.train.label,
+        valid_masks=d.train.mask or None,
+        sample_shape=d.sample_shape,
+        augment=augment,
+        targets=[task.target for task in layout],
+        min_foreground=d.min_foreground,
+        reject_p=d.reject_p,
+        min_instances=d.min_instances,
+        min_valid=d.min_valid,
+        erode_border=d.erode_border,
+        pad=d.pad,
+        normalize=vars(d.normalize),
+        seed=cfg.system.seed,
+    )
 
 
 def check_target_channels(dataset, layout):
@@ -89,8 +106,10 @@ def check_target_channels(dataset, layout):
     got = getattr(dataset, "target_channels", None)
     expected = [(task.target["name"], *task.channels) for task in layout]
     if got is not None and [tuple(c) for c in got] != expected:
-        raise ValueError(f"Trainer: the dataset's target channels {got} are not the task layout's {expected}, "
-                         f"which the criterion reads")  # fmt: skip
+        raise ValueError(
+            f"Trainer: the dataset's target channels {got} are not the task layout's {expected}, "
+            f"which the criterion reads"
+        )
 
 
 class Trainer:
@@ -108,8 +127,9 @@ class Trainer:
         A checkpoint whose model weights start the run (fine-tuning); nothing else is taken from it.
     """
 
-    def __init__(self, cfg, run_dir, rank=0, world=1, device=torch.device("cpu"), resume=False, init_weights=None):
-        self.cfg, self.run_dir, self.rank, self.world, self.device = cfg, Path(run_dir), rank, world, device
+    def __init__(self, cfg, run_dir, rank=0, world=1, device=None, resume=False, init_weights=None):
+        self.cfg, self.run_dir, self.rank, self.world = cfg, Path(run_dir), rank, world
+        self.device = torch.device("cpu") if device is None else device
         self.run_dir.mkdir(parents=True, exist_ok=True)
         solver = cfg.solver
         self.per_rank = solver.batch_size // (world * solver.accumulate)
@@ -175,8 +195,9 @@ class Trainer:
         start = self.iteration * self.cfg.solver.accumulate
         sampler = IndexBatches(self.per_rank, self.rank, self.world, start)
         workers = self.cfg.system.num_workers
-        return build_dataloader(self.dataset, num_workers=workers, batch_sampler=sampler,
-                                **({"prefetch_factor": 4} if workers else {}))  # fmt: skip
+        return build_dataloader(
+            self.dataset, num_workers=workers, batch_sampler=sampler, **({"prefetch_factor": 4} if workers else {})
+        )
 
     def load_val_volumes(self):
         """[(normalised image, label)] of the validation volumes, read once."""
@@ -274,18 +295,28 @@ class Trainer:
             values /= self.world
         scalars = {f"loss/{k}": float(v) for k, v in zip(names, values.tolist())}
         samples = iterations * self.cfg.solver.batch_size
-        scalars.update({"lr": self.optimizer.param_groups[0]["lr"], "samples_per_second": samples / seconds,
-                        "data_wait": self.data_wait / seconds, "elapsed": self.elapsed})  # fmt: skip
+        scalars.update(
+            {
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "samples_per_second": samples / seconds,
+                "data_wait": self.data_wait / seconds,
+                "elapsed": self.elapsed,
+            }
+        )
         self.log.scalars(self.iteration, scalars)
-        self.log.progress(self.iteration, self.elapsed, f"loss={scalars['loss/total']:.4f}, lr={scalars['lr']:.2e}, "
-                                                        f"{scalars['samples_per_second']:.1f} samples/s")  # fmt: skip
+        self.log.progress(
+            self.iteration,
+            self.elapsed,
+            f"loss={scalars['loss/total']:.4f}, lr={scalars['lr']:.2e}, {scalars['samples_per_second']:.1f} samples/s",
+        )
 
     def log_images(self):
         x, target, output = self.last
         with torch.no_grad():
             prediction = self.criterion.activate(output[:1].detach().float())
-        grid = training_grid(x[0].float().cpu().numpy(), target[0].cpu().numpy(), prediction[0].cpu().numpy(),
-                             self.layout)  # fmt: skip
+        grid = training_grid(
+            x[0].float().cpu().numpy(), target[0].cpu().numpy(), prediction[0].cpu().numpy(), self.layout
+        )
         self.log.image(self.iteration, "train/raw_target_prediction", grid)
 
     def eval_model(self):
@@ -296,8 +327,9 @@ class Trainer:
         metrics, improved, score = None, False, None
         if self.rank == 0:
             start = time.perf_counter()
-            metrics, (prediction, segmentation) = validate(self.eval_model(), self.val_volumes, self.layout,
-                                                           self.cfg, self.device, self.channels_last)  # fmt: skip
+            metrics, (prediction, segmentation) = validate(
+                self.eval_model(), self.val_volumes, self.layout, self.cfg, self.device, self.channels_last
+            )
             score = summary_score(metrics, self.metric)
             lower = LOWER_IS_BETTER[self.metric]
             improved = self.best is None or (score < self.best if lower else score > self.best)
@@ -307,10 +339,15 @@ class Trainer:
             task = next((t for t in self.layout if t.target["name"] == "affinity"), None)
             affinities = prediction[slice(*task.output)] if task is not None else None
             if segmentation is not None:
-                self.log.image(self.iteration, "val/raw_gt_segmentation_affinities",
-                               validation_grid(image, label, segmentation, affinities))  # fmt: skip
-            self.log.message(f"iteration {self.iteration}: validation {self.metric} {score:.4f}"
-                             f"{' (best)' if improved else f', best {self.best:.4f}'}")  # fmt: skip
+                self.log.image(
+                    self.iteration,
+                    "val/raw_gt_segmentation_affinities",
+                    validation_grid(image, label, segmentation, affinities),
+                )
+            self.log.message(
+                f"iteration {self.iteration}: validation {self.metric} {score:.4f}"
+                f"{' (best)' if improved else f', best {self.best:.4f}'}"
+            )
         if self.world > 1:  # every process takes part in saving (it gathers the random states)
             shared = [improved, score]
             dist.broadcast_object_list(shared, 0)
@@ -346,7 +383,7 @@ class Trainer:
         if self.rank != 0:
             return
         save_checkpoint(state, self.run_dir / checkpoint_name(self.iteration))
-        for _, old in list_checkpoints(self.run_dir)[:-self.cfg.checkpoint.keep]:
+        for _, old in list_checkpoints(self.run_dir)[: -self.cfg.checkpoint.keep]:
             old.unlink()
 
     def load(self, state):
@@ -369,6 +406,8 @@ def check_batch(cfg, world):
     s = cfg.solver
     split = world * s.accumulate
     if s.batch_size % split:
-        raise ConfigError(f"config: `solver.batch_size` ({s.batch_size}) must be a multiple of the processes "
-                          f"({world}) times `solver.accumulate` ({s.accumulate}); e.g. "
-                          f"solver.batch_size={split * math.ceil(s.batch_size / split)}")  # fmt: skip
+        raise ConfigError(
+            f"config: `solver.batch_size` ({s.batch_size}) must be a multiple of the processes "
+            f"({world}) times `solver.accumulate` ({s.accumulate}); e.g. "
+            f"solver.batch_size={split * math.ceil(s.batch_size / split)}"
+        )

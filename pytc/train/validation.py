@@ -62,8 +62,14 @@ def score_volume(prediction, label, layout, thresholds, scoring="quantile-50-his
                     best = (error, threshold, seg)
             error, threshold, segmentation = best
             split, merge = voi(segmentation, label)
-            metrics.update({f"{task.name}/adapted_rand": error, f"{task.name}/voi_split": split,
-                            f"{task.name}/voi_merge": merge, f"{task.name}/threshold": threshold})  # fmt: skip
+            metrics.update(
+                {
+                    f"{task.name}/adapted_rand": error,
+                    f"{task.name}/voi_split": split,
+                    f"{task.name}/voi_merge": merge,
+                    f"{task.name}/threshold": threshold,
+                }
+            )
         else:
             spec = {k: v for k, v in task.target.items() if k not in ("weight", "alpha", "w0", "sigma")}
             target = build_targets(label, [spec])[0]
@@ -75,7 +81,7 @@ def score_volume(prediction, label, layout, thresholds, scoring="quantile-50-his
 def summary_score(metrics, name):
     """The value of metric `name` over all tasks (mean of the tasks that report it; VOI is split + merge)."""
     if name == "voi":
-        values = [v + metrics[k[:-len("split")] + "merge"] for k, v in metrics.items() if k.endswith("/voi_split")]
+        values = [v + metrics[k[: -len("split")] + "merge"] for k, v in metrics.items() if k.endswith("/voi_split")]
     else:
         values = [v for k, v in metrics.items() if k.endswith("/" + name)]
     if not values:
@@ -93,9 +99,17 @@ def validate(model, volumes, layout, cfg, device, channels_last=False):
     activations = [(*t.output, t.activation) for t in layout]
     totals, first = {}, None
     for image, label in volumes:
-        prediction = predict_array(model, image, window, overlap=cfg.val.overlap, batch=cfg.val.batch,
-                             activations=activations, device=device, precision=cfg.solver.precision,
-                             channels_last=channels_last)  # fmt: skip
+        prediction = predict_array(
+            model,
+            image,
+            window,
+            overlap=cfg.val.overlap,
+            batch=cfg.val.batch,
+            activations=activations,
+            device=device,
+            precision=cfg.solver.precision,
+            channels_last=channels_last,
+        )
         metrics, segmentation = score_volume(prediction, label, layout, cfg.val.thresholds, cfg.val.scoring)
         for key, value in metrics.items():
             totals.setdefault(key, []).append(value)

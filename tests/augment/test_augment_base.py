@@ -6,7 +6,10 @@ from pytc.augment import Compose, Flip, Grayscale, Rotate, center_crop
 
 def sample(shape=(4, 10, 12)):
     rng = np.random.default_rng(0)
-    return {"image": rng.random(shape).astype(np.float32), "label": np.arange(np.prod(shape), dtype=np.uint32).reshape(shape)}
+    return {
+        "image": rng.random(shape).astype(np.float32),
+        "label": np.arange(np.prod(shape), dtype=np.uint32).reshape(shape),
+    }
 
 
 def test_compose_margins_and_crop():
@@ -43,7 +46,9 @@ def test_flip_and_rot90_are_exact_permutations():
 def test_center_crop():
     a = np.arange(2 * 5 * 6).reshape(2, 5, 6)
     np.testing.assert_array_equal(center_crop(a, (3, 2)), a[:, 1:4, 2:4])
-    with pytest.raises(ValueError, match=r"`array` must be at least \(6, 6\) on its last axes; got spatial shape \(5, 6"):
+    with pytest.raises(
+        ValueError, match=r"`array` must be at least \(6, 6\) on its last axes; got spatial shape \(5, 6"
+    ):
         center_crop(a, (6, 6))
 
 

@@ -13,10 +13,12 @@ from pytc.augment import Augmentation, Compose
 from pytc.testing import read_gala
 
 AUGMENTATIONS = sorted(
-    name for name in augment.__all__
-    if inspect.isclass(getattr(augment, name)) and issubclass(getattr(augment, name), Augmentation)
+    name
+    for name in augment.__all__
+    if inspect.isclass(getattr(augment, name))
+    and issubclass(getattr(augment, name), Augmentation)
     and getattr(augment, name) is not Augmentation
-)  # fmt: skip
+)
 OUTPUT = (8, 24, 24)
 
 
@@ -40,8 +42,10 @@ def synthetic_sample(rng, dtype=np.float32, channels=None, shape=(12, 48, 48)):
 def run(name, sample, seed):
     aug = Compose([make(name)], output_shape=OUTPUT)
     needed = aug.input_shape()
-    crop = {k: v[(Ellipsis,) + tuple(slice(0, n) for n in needed)] if isinstance(v, np.ndarray) else v
-            for k, v in sample.items()}  # fmt: skip
+    crop = {
+        k: v[(Ellipsis,) + tuple(slice(0, n) for n in needed)] if isinstance(v, np.ndarray) else v
+        for k, v in sample.items()
+    }
     return aug(crop, np.random.default_rng(seed))
 
 

@@ -50,8 +50,15 @@ def test_motion_blur_changes_only_sections():
     np.testing.assert_array_equal(out["label"], s["label"])
 
 
-@pytest.mark.parametrize("cls,arg", [(MisAlignment, "displacement"), (MissingSection, "num_sections"),
-                                     (MotionBlur, "kernel_size"), (MotionBlur, "sections")])
+@pytest.mark.parametrize(
+    "cls,arg",
+    [
+        (MisAlignment, "displacement"),
+        (MissingSection, "num_sections"),
+        (MotionBlur, "kernel_size"),
+        (MotionBlur, "sections"),
+    ],
+)
 def test_bad_parameters(cls, arg):
     with pytest.raises(ValueError, match=arg):
         cls(**{arg: 0})
@@ -91,8 +98,11 @@ def test_missing_parts_damages_image_only_and_spaces_sections():
 
 
 def test_missing_parts_bad_parameters():
-    for kwargs, match in [({"iterations": -1}, "`iterations` must be in"), ({"deform_ratio": 2}, "`deform_ratio`"),
-                          ({"deformation_strength": -3}, "`deformation_strength`")]:  # fmt: skip
+    for kwargs, match in [
+        ({"iterations": -1}, "`iterations` must be in"),
+        ({"deform_ratio": 2}, "`deform_ratio`"),
+        ({"deformation_strength": -3}, "`deformation_strength`"),
+    ]:
         with pytest.raises(ValueError, match=match):
             MissingParts(**kwargs)
 
@@ -102,7 +112,10 @@ def test_rotated_misalignment_keeps_labels_and_alignment():
     image, gt = _read_gala("train-image"), _read_gala("train-gt")
     aug = _Compose([_MisAlignment(p=1.0, rotate_ratio=1.0)], output_shape=(12, 60, 60))
     needed = aug.input_shape()
-    sample = {"image": image[:12, :needed[1], :needed[2]], "label": gt[:12, :needed[1], :needed[2]].astype(np.uint32)}
+    sample = {
+        "image": image[:12, : needed[1], : needed[2]],
+        "label": gt[:12, : needed[1], : needed[2]].astype(np.uint32),
+    }
     moved = 0
     for seed in range(4):
         out = aug(sample, np.random.default_rng(seed))

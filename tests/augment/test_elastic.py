@@ -48,8 +48,9 @@ def test_warp_with_field_matches_map_coordinates(rng, order):
 def test_field_statistics_like_pytorch_connectomics():
     """The coarse B-spline field has the std and the smoothness (lag correlations) of PyTC's field."""
     shape, sigma, alpha = (512, 512), 4.0, 16.0
-    ours = field_from_coarse_ref(coarse_field(shape, 2, sigma, alpha, np.random.default_rng(0))[0],
-                                 sigma, (1,) + shape, alpha)[1:, 0, 40:-40, 40:-40]  # fmt: skip
+    ours = field_from_coarse_ref(
+        coarse_field(shape, 2, sigma, alpha, np.random.default_rng(0))[0], sigma, (1,) + shape, alpha
+    )[1:, 0, 40:-40, 40:-40]
     theirs = pytc_field_ref(shape, sigma, alpha, np.random.default_rng(1))[:, 40:-40, 40:-40]
     assert abs(ours.std() / theirs.std() - 1) < 0.1
 
@@ -81,6 +82,7 @@ def test_elastic_sample(rng, mode):
     again = Compose([aug], output_shape=out_shape)(sample, np.random.default_rng(3))
     np.testing.assert_array_equal(out["label"], again["label"])
 
+
 def test_max_displacement_bounds_the_field():
     for mode, ndim in (("2d", 2), ("3d", 3)):
         aug = Elastic(mode=mode, alpha=16.0, sigma=4.0)
@@ -103,11 +105,18 @@ def test_uint8_image(rng):
     assert out["image"].dtype == np.uint8
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"alpha": -1}, ValueError, "alpha"), ({"alpha": "a"}, TypeError, "alpha"), ({"sigma": -0.5}, ValueError, "sigma"),
-    ({"mode": "4d"}, ValueError, "mode"), ({"order": 2}, ValueError, "order"), ({"order": True}, ValueError, "order"),
-    ({"p": 2}, ValueError, "`p`"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"alpha": -1}, ValueError, "alpha"),
+        ({"alpha": "a"}, TypeError, "alpha"),
+        ({"sigma": -0.5}, ValueError, "sigma"),
+        ({"mode": "4d"}, ValueError, "mode"),
+        ({"order": 2}, ValueError, "order"),
+        ({"order": True}, ValueError, "order"),
+        ({"p": 2}, ValueError, "`p`"),
+    ],
+)
 def test_bad_params(kwargs, error, match):
     with pytest.raises(error, match=match):
         Elastic(**kwargs)

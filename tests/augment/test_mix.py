@@ -80,8 +80,7 @@ def test_copy_paste_copy_is_one_of_the_least_overlapping_rotations():
     pasted = (out["label"] > 0) & (label == 0)
     # with border 0 and no overlap, the pasted voxels are exactly one of the candidate copies
     copies = [rotate_nearest_ref(label[::-1] if flip else label, a) for a in ANGLES for flip in (0, 1)]
-    assert any(np.array_equal(pasted, (c > 0) & (label == 0)) and not np.any((c > 0) & (label > 0))
-               for c in copies[1:])  # fmt: skip
+    assert any(np.array_equal(pasted, (c > 0) & (label == 0)) and not np.any((c > 0) & (label > 0)) for c in copies[1:])
 
 
 def test_copy_paste_leaves_dense_empty_or_unlabelled_samples_alone():
@@ -155,6 +154,7 @@ def test_mixup_edge_cases_and_bad_input():
 
 def test_mixup_on_torch_tensors():
     import torch
+
     batch = _batch(np.uint8)
     tensor = torch.from_numpy(batch.copy())
     out = Mixup().mix_batch(tensor, np.random.default_rng(0))

@@ -17,9 +17,13 @@ from pytc.augment.presets import EM_PRESET, augmentation_classes
 
 
 def test_every_augmentation_is_registered_by_class_name():
-    per_sample = {name for name in augment.__all__
-                  if isinstance(getattr(augment, name), type) and issubclass(getattr(augment, name), Augmentation)
-                  and name != "Augmentation"}  # fmt: skip
+    per_sample = {
+        name
+        for name in augment.__all__
+        if isinstance(getattr(augment, name), type)
+        and issubclass(getattr(augment, name), Augmentation)
+        and name != "Augmentation"
+    }
     assert set(AUGMENTATIONS.names()) == per_sample  # Mixup, a batch transform, is not an Augmentation
     assert "Mixup" not in AUGMENTATIONS
     for name in AUGMENTATIONS:
@@ -70,8 +74,12 @@ def test_unknown_names_are_errors_that_list_the_known_ones():
 
 
 def test_build_augmentations_skip_params_extra():
-    aug = build_augmentations((8, 32, 32), skip=["Rotate", "CutNoise"], params={"Elastic": {"alpha": 8.0}},
-                              extra=[{"name": "CopyPaste", "p": 0.2}])  # fmt: skip
+    aug = build_augmentations(
+        (8, 32, 32),
+        skip=["Rotate", "CutNoise"],
+        params={"Elastic": {"alpha": 8.0}},
+        extra=[{"name": "CopyPaste", "p": 0.2}],
+    )
     names = [type(t).__name__ for t in aug.transforms]
     assert names == [n for n in EM_PRESET if n not in ("Rotate", "CutNoise")] + ["CopyPaste"]
     assert next(t for t in aug.transforms if isinstance(t, Elastic)).alpha == 8.0
@@ -83,7 +91,9 @@ def test_with_output_shape():
     assert aug.with_output_shape((4, 8, 8)).output_shape == (4, 8, 8) and aug.output_shape is None
     fixed = Compose([Flip()], output_shape=(4, 8, 8))
     assert fixed.with_output_shape((4, 8, 8)) is fixed
-    with pytest.raises(ValueError, match=r"`output_shape` must be this pipeline's output_shape \(4, 8, 8\); got \(4, 8, 9"):
+    with pytest.raises(
+        ValueError, match=r"`output_shape` must be this pipeline's output_shape \(4, 8, 8\); got \(4, 8, 9"
+    ):
         fixed.with_output_shape((4, 8, 9))
 
 

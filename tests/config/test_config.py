@@ -45,9 +45,18 @@ def test_base_inheritance(tmp_path):
 
 
 def test_overrides_are_parsed_as_yaml_and_checked():
-    cfg = load_config("neurons", ["solver.lr=0.01", "data.sample_shape=[18,128,128]", "val.window=null",
-                                  "tasks.0.losses.1.weight=0.25", "tasks.0.options.offsets=[[-1,0,0],[0,-1,0],[0,0,-1]]",
-                                  "data.augment.params.Elastic.alpha=8", "system.deterministic=true"])  # fmt: skip
+    cfg = load_config(
+        "neurons",
+        [
+            "solver.lr=0.01",
+            "data.sample_shape=[18,128,128]",
+            "val.window=null",
+            "tasks.0.losses.1.weight=0.25",
+            "tasks.0.options.offsets=[[-1,0,0],[0,-1,0],[0,0,-1]]",
+            "data.augment.params.Elastic.alpha=8",
+            "system.deterministic=true",
+        ],
+    )
     assert cfg.solver.lr == 0.01 and isinstance(cfg.solver.lr, float)
     assert cfg.data.sample_shape == [18, 128, 128] and cfg.val.window is None
     assert cfg.tasks[0].losses[1].weight == 0.25
@@ -58,29 +67,37 @@ def test_overrides_are_parsed_as_yaml_and_checked():
     assert [t.target for t in cfg.tasks] == ["binary", "boundary"] and cfg.tasks[1].losses[0].weight == 1.0
 
 
-@pytest.mark.parametrize("override, match", [
-    ("solver.lrr=1", r"unknown key `solver.lrr`; did you mean `solver.lr`\?"),
-    ("sover.lr=1", r"unknown key `sover.lr`; did you mean `solver.lr`\?"),
-    ("lr=1", r"unknown key `lr`; did you mean `solver.lr`\?"),
-    ("tasks.0.losses.0.nam=x", r"unknown key `tasks.0.losses.0.nam`; did you mean `tasks.0.losses.0.name`\?"),
-    ("solver.optimizer=adam", r"`solver.optimizer` must be one of 'adamw', 'sgd'; got 'adam' \(did you mean 'adamw'\?\)"),
-    ("solver.lr=-1", r"`solver.lr` must be >= 0.0; got -1.0"),
-    ("solver.lr=fast", r"`solver.lr` must be a number; got 'fast'"),
-    ("solver.iterations=1.5", r"`solver.iterations` must be an integer; got 1.5"),
-    ("model.filters=3", r"`model.filters` must be a list of integers or null; got 3"),
-    ("system.deterministic=1", r"`system.deterministic` must be true or false; got 1"),
-    ("val.overlap=0.95", r"`val.overlap` must be in \[0.0, 0.9\]; got 0.95"),
-    ("tasks.2.target=binary", r"`tasks.2`: `tasks` has 1 entries, so the index must be 0 to 0; got 2"),
-    ("solver.lr.x=1", r"`solver.lr` is a single value; `solver.lr.x` does not exist"),
-    ("solver.lr", r"an override must look like key=value"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("solver.lrr=1", r"unknown key `solver.lrr`; did you mean `solver.lr`\?"),
+        ("sover.lr=1", r"unknown key `sover.lr`; did you mean `solver.lr`\?"),
+        ("lr=1", r"unknown key `lr`; did you mean `solver.lr`\?"),
+        ("tasks.0.losses.0.nam=x", r"unknown key `tasks.0.losses.0.nam`; did you mean `tasks.0.losses.0.name`\?"),
+        (
+            "solver.optimizer=adam",
+            r"`solver.optimizer` must be one of 'adamw', 'sgd'; got 'adam' \(did you mean 'adamw'\?\)",
+        ),
+        ("solver.lr=-1", r"`solver.lr` must be >= 0.0; got -1.0"),
+        ("solver.lr=fast", r"`solver.lr` must be a number; got 'fast'"),
+        ("solver.iterations=1.5", r"`solver.iterations` must be an integer; got 1.5"),
+        ("model.filters=3", r"`model.filters` must be a list of integers or null; got 3"),
+        ("system.deterministic=1", r"`system.deterministic` must be true or false; got 1"),
+        ("val.overlap=0.95", r"`val.overlap` must be in \[0.0, 0.9\]; got 0.95"),
+        ("tasks.2.target=binary", r"`tasks.2`: `tasks` has 1 entries, so the index must be 0 to 0; got 2"),
+        ("solver.lr.x=1", r"`solver.lr` is a single value; `solver.lr.x` does not exist"),
+        ("solver.lr", r"an override must look like key=value"),
+    ],
+)
 def test_bad_overrides_name_the_key(override, match):
     with pytest.raises(ConfigError, match=match):
         load_config("neurons", [override])
 
 
 def test_bad_files(tmp_path):
-    with pytest.raises(ConfigError, match=r"'nope' is neither a file nor a shipped config; shipped: demo, mitochondria"):
+    with pytest.raises(
+        ConfigError, match=r"'nope' is neither a file nor a shipped config; shipped: demo, mitochondria"
+    ):
         load_config("nope")
     (tmp_path / "bad.yaml").write_text("solver: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML"):

@@ -1,6 +1,5 @@
 """The v1 (yacs) config converter on PyTorch Connectomics v1.0.0's own configs (../shared/pytc_v1_configs)."""
 
-
 import pytest
 import yaml
 
@@ -62,8 +61,9 @@ def test_every_v1_config_converts(run):
     assert leaves - conversion.mapped - listed == set()  # nothing silently dropped
     assert not conversion.mapped - leaves
     # notes on v1's defaults (e.g. the default loss of a target) may name keys the files do not set
-    assert all(key.split("[")[0] in leaves or reason.endswith("(v1's default)") for key, _, reason in
-               conversion.unmapped)
+    assert all(
+        key.split("[")[0] in leaves or reason.endswith("(v1's default)") for key, _, reason in conversion.unmapped
+    )
     assert [key for key, _, reason in conversion.unmapped if reason == FALLBACK_REASON] == []
 
 
@@ -78,9 +78,15 @@ def test_converted_tasks_lay_out(run):
         task_layout(cfg.tasks, len(cfg.data.sample_shape))
 
 
-@pytest.mark.parametrize("names", [("SNEMI/SNEMI-Base.yaml", "SNEMI/SNEMI-Affinity-UNet.yaml"),
-                                   ("Lucchi-Mitochondria.yaml",), ("Cellpose/Cellpose-Base.yaml",),
-                                   ("CREMI/CREMI-Base.yaml", "CREMI/CREMI-Foreground-FPN-ResNet.yaml")])  # fmt: skip
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("SNEMI/SNEMI-Base.yaml", "SNEMI/SNEMI-Affinity-UNet.yaml"),
+        ("Lucchi-Mitochondria.yaml",),
+        ("Cellpose/Cellpose-Base.yaml",),
+        ("CREMI/CREMI-Base.yaml", "CREMI/CREMI-Foreground-FPN-ResNet.yaml"),
+    ],
+)
 def test_converted_models_build(names):
     from pytc.models.zoo import model_from_config
 
@@ -107,10 +113,16 @@ def test_snemi():
     assert cfg.data.train.label == ["datasets/SNEMI3D/seg/train-labels.tif"]
     [task] = cfg.tasks
     assert (task.target, task.options, task.weight, task.activation) == ("affinity", {}, "ratio", "sigmoid")
-    assert [(loss.name, loss.weight, loss.activation) for loss in task.losses] == [("bce", 1.0, "none"),
-                                                                                   ("dice", 0.5, "sigmoid")]
-    assert (cfg.solver.lr, cfg.solver.schedule, cfg.solver.iterations, cfg.solver.batch_size) == (0.02, "cosine",
-                                                                                                  150000, 2)
+    assert [(loss.name, loss.weight, loss.activation) for loss in task.losses] == [
+        ("bce", 1.0, "none"),
+        ("dice", 0.5, "sigmoid"),
+    ]
+    assert (cfg.solver.lr, cfg.solver.schedule, cfg.solver.iterations, cfg.solver.batch_size) == (
+        0.02,
+        "cosine",
+        150000,
+        2,
+    )
     assert (cfg.log.every, cfg.log.image_every, cfg.checkpoint.every) == (200, 1000, 10000)
     assert cfg.inference.window == [17, 513, 513]
     assert cfg.inference.overlap == pytest.approx(1 - 256 / 513, abs=1e-3)  # the smallest over the axes
@@ -242,18 +254,21 @@ def test_erosion_rates_per_target():
 # --------------------------------------------------------------------------- small inputs
 
 
-@pytest.mark.parametrize("topt, target, options", [
-    ("0", "binary", {}),
-    ("0-1-3", "binary", {"foreground": [1, 3]}),
-    ("1", "polarity", {}),
-    ("2", "affinity", {}),
-    ("2-1-3-3-v1", "affinity", {"offsets": [[-1, 0, 0], [0, -3, 0], [0, 0, -3]]}),
-    ("3-25-2-1", "small_object", {"threshold": 25, "z_ratio": 2}),
-    ("4-1-0", "boundary", {"thickness": 1, "background": False, "convolve": False}),
-    ("5-2d-0-1-5.0-0", "quantized_edt", {"mode": "2d"}),
-    ("6", "semantic_edt", {"mode": "2d", "alpha_fore": 8.0, "alpha_back": 50.0}),
-    ("9-4", "semantic", {"num_classes": 4}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "topt, target, options",
+    [
+        ("0", "binary", {}),
+        ("0-1-3", "binary", {"foreground": [1, 3]}),
+        ("1", "polarity", {}),
+        ("2", "affinity", {}),
+        ("2-1-3-3-v1", "affinity", {"offsets": [[-1, 0, 0], [0, -3, 0], [0, 0, -3]]}),
+        ("3-25-2-1", "small_object", {"threshold": 25, "z_ratio": 2}),
+        ("4-1-0", "boundary", {"thickness": 1, "background": False, "convolve": False}),
+        ("5-2d-0-1-5.0-0", "quantized_edt", {"mode": "2d"}),
+        ("6", "semantic_edt", {"mode": "2d", "alpha_fore": 8.0, "alpha_back": 50.0}),
+        ("9-4", "semantic", {"num_classes": 4}),
+    ],
+)
 def test_decode_target(topt, target, options):
     assert decode_target(topt)[:2] == (target, options)
 
@@ -262,8 +277,16 @@ def test_decode_target_2d_affinity():
     assert decode_target("2-1-2-2-v1", ndim=2)[1] == {"offsets": [[-2, 0], [0, -2]]}
 
 
-@pytest.mark.parametrize("topt, match", [("7", "cellpose"), ("1-1", "exclusive"), ("2-1-1-1-v2", "one-sided"),
-                                         ("4", "4-THICKNESS-BACKGROUND"), ("x", "unknown")])  # fmt: skip
+@pytest.mark.parametrize(
+    "topt, match",
+    [
+        ("7", "cellpose"),
+        ("1-1", "exclusive"),
+        ("2-1-1-1-v2", "one-sided"),
+        ("4", "4-THICKNESS-BACKGROUND"),
+        ("x", "unknown"),
+    ],
+)
 def test_decode_target_unsupported(topt, match):
     with pytest.raises(ValueError, match=match):
         decode_target(topt)
@@ -271,16 +294,22 @@ def test_decode_target_unsupported(topt, match):
 
 def test_yacs_literals_and_adam(tmp_path):
     path = tmp_path / "v1.yaml"
-    path.write_text("MODEL:\n  ARCHITECTURE: unet_3d\n  FILTERS: [8, 16, 32]\n  ISOTROPY: '(False, True, True)'\n"
-                    "SOLVER:\n  NAME: Adam\n  BETAS: (0.9, 0.99)\n  LR_SCHEDULER_NAME: MultiStepLR\n"
-                    "  STEPS: (100, 200)\n  SAMPLES_PER_BATCH: 3\n  CLIP_GRADIENTS:\n    ENABLED: True\n"
-                    "    CLIP_VALUE: 0.5\nAUGMENTOR:\n  MIXUP:\n    ENABLED: True\n  COPYPASTE:\n    ENABLED: True\n"
-                    "    P: 0.5\n  ROTATE:\n    ENABLED: False\nFOO: 1\n")  # fmt: skip
+    path.write_text(
+        "MODEL:\n  ARCHITECTURE: unet_3d\n  FILTERS: [8, 16, 32]\n  ISOTROPY: '(False, True, True)'\n"
+        "SOLVER:\n  NAME: Adam\n  BETAS: (0.9, 0.99)\n  LR_SCHEDULER_NAME: MultiStepLR\n"
+        "  STEPS: (100, 200)\n  SAMPLES_PER_BATCH: 3\n  CLIP_GRADIENTS:\n    ENABLED: True\n"
+        "    CLIP_VALUE: 0.5\nAUGMENTOR:\n  MIXUP:\n    ENABLED: True\n  COPYPASTE:\n    ENABLED: True\n"
+        "    P: 0.5\n  ROTATE:\n    ENABLED: False\nFOO: 1\n"
+    )
     data, unmapped = convert_v1(path, v1_defaults=False)
     assert data["model"]["isotropy"] == [False, True, True]
     solver = data["solver"]
-    assert (solver["optimizer"], solver["betas"], solver["milestones"], solver["warmup"]) == ("adamw", [0.9, 0.99],
-                                                                                             [100, 200], 0)
+    assert (solver["optimizer"], solver["betas"], solver["milestones"], solver["warmup"]) == (
+        "adamw",
+        [0.9, 0.99],
+        [100, 200],
+        0,
+    )
     assert solver["batch_size"] == 12  # v1's default: 4 GPUs
     assert solver["clip_grad"] == 0.5
     assert data["data"]["augment"] == {"skip": ["Rotate"], "extra": [{"name": "CopyPaste", "p": 0.5}]}
@@ -308,8 +337,9 @@ def test_bad_files(tmp_path, text, match):
 
 def test_command(capsys):
     root = v1_dir()
-    code = convert_command([str(root / "SNEMI/SNEMI-Affinity-EffNet.yaml"), "--base",
-                            str(root / "SNEMI/SNEMI-Base.yaml")])
+    code = convert_command(
+        [str(root / "SNEMI/SNEMI-Affinity-EffNet.yaml"), "--base", str(root / "SNEMI/SNEMI-Base.yaml")]
+    )
     out, err = capsys.readouterr()
     assert code == 0
     from_dict(Config, yaml.safe_load(out))

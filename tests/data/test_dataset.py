@@ -33,8 +33,8 @@ def test_training_crops_are_exact_crops_with_aligned_labels():
         item = ds[i]
         assert item["image"].shape == (1, 4, 8, 9) and item["image"].dtype == np.float32
         z, y, x = locate(item["image"][0])
-        np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 8, x:x + 9])
-        np.testing.assert_array_equal(item["label"], labels[z:z + 4, y:y + 8, x:x + 9])
+        np.testing.assert_array_equal(item["image"][0], volume[z : z + 4, y : y + 8, x : x + 9])
+        np.testing.assert_array_equal(item["label"], labels[z : z + 4, y : y + 8, x : x + 9])
         starts.add((z, y, x))
     assert len(starts) > 15  # random positions
 
@@ -72,8 +72,13 @@ def test_rejection_sampling_and_instances():
 def test_valid_masks_reject_crops():
     mask = np.zeros(SHAPE, bool)
     mask[:, :, 20:] = True
-    ds = VolumeDataset(coordinates_volume(), np.ones(SHAPE, np.uint8), valid_masks=mask.astype(np.uint8),
-                       sample_shape=(2, 8, 8), min_valid=0.9)  # fmt: skip
+    ds = VolumeDataset(
+        coordinates_volume(),
+        np.ones(SHAPE, np.uint8),
+        valid_masks=mask.astype(np.uint8),
+        sample_shape=(2, 8, 8),
+        min_valid=0.9,
+    )
     for i in range(20):
         item = ds[i]
         assert item["mask"].mean() >= 0.9
@@ -84,7 +89,7 @@ def test_reflect_padding_and_2d_samples():
     volume = coordinates_volume()
     padded = np.pad(volume, ((0, 0), (5, 5), (5, 5)), mode="reflect")
     ds = VolumeDataset(volume, sample_shape=(30, 40), pad=(0, 5, 5), length=30)
-    windows = {(z, y, x): padded[z, y:y + 30, x:x + 40] for z in range(10) for y in range(11) for x in range(11)}
+    windows = {(z, y, x): padded[z, y : y + 30, x : x + 40] for z in range(10) for y in range(11) for x in range(11)}
     found = []
     for i in range(30):
         image = ds[i]["image"]
@@ -106,9 +111,9 @@ def test_test_mode_grid_covers_volume_with_last_window_inside():
     covered = np.zeros(SHAPE, bool)
     for i in range(len(ds)):
         item = ds[i]
-        index, z, y, x = item["position"]
-        np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 16, x:x + 16])
-        covered[z:z + 4, y:y + 16, x:x + 16] = True
+        _index, z, y, x = item["position"]
+        np.testing.assert_array_equal(item["image"][0], volume[z : z + 4, y : y + 16, x : x + 16])
+        covered[z : z + 4, y : y + 16, x : x + 16] = True
     assert covered.all()
     assert {tuple(p[1:]) for p in ds.positions} >= {(6, 14, 24)}  # last windows end at the volume's end
 
@@ -126,13 +131,13 @@ def test_tiled_volume_dataset(tmp_path):
     volume = coordinates_volume()
     tiles = []
     for x in (0, 20):
-        np.save(tmp_path / f"t{x}.npy", volume[:, :, x:x + 20])
+        np.save(tmp_path / f"t{x}.npy", volume[:, :, x : x + 20])
         tiles.append({"path": f"t{x}.npy", "offset": [0, 0, x]})
     (tmp_path / "vol.json").write_text(json.dumps({"shape": list(SHAPE), "dtype": "float32", "tiles": tiles}))
     ds = VolumeDataset(str(tmp_path / "vol.json"), sample_shape=(4, 8, 30))
     item = ds[0]
     z, y, x = locate(item["image"][0])
-    np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 8, x:x + 30])
+    np.testing.assert_array_equal(item["image"][0], volume[z : z + 4, y : y + 8, x : x + 30])
 
 
 @pytest.mark.real_data
@@ -183,7 +188,7 @@ def test_path_and_dataset_strings(tmp_path):
     write_volume(tmp_path / "v.h5", volume, dataset="group/raw")
     item = VolumeDataset(f"{tmp_path / 'v.h5'}:group/raw", sample_shape=(4, 8, 9))[0]
     z, y, x = locate(item["image"][0])
-    np.testing.assert_array_equal(item["image"][0], volume[z:z + 4, y:y + 8, x:x + 9])
+    np.testing.assert_array_equal(item["image"][0], volume[z : z + 4, y : y + 8, x : x + 9])
 
 
 @pytest.mark.parametrize(
@@ -213,15 +218,16 @@ def test_targets_and_weights_follow_the_valid_mask():
     gt[:, :, :20], gt[:, :, 20:] = 1, 2
     mask = np.ones(SHAPE, np.uint8)
     mask[:, :15] = 0
-    ds = VolumeDataset(coordinates_volume(), gt, valid_masks=mask, sample_shape=(2, 8, 8),
-                       targets=[{"name": "affinity"}, "binary"])  # fmt: skip
+    ds = VolumeDataset(
+        coordinates_volume(), gt, valid_masks=mask, sample_shape=(2, 8, 8), targets=[{"name": "affinity"}, "binary"]
+    )
     for i in range(10):
         item = ds[i]
         assert item["target"].shape == (4, 2, 8, 8) and item["weight"].shape == (4, 2, 8, 8)
         z, y, x = locate(item["image"][0])
-        crop = gt[z:z + 2, y:y + 8, x:x + 8]
+        crop = gt[z : z + 2, y : y + 8, x : x + 8]
         np.testing.assert_array_equal(item["target"][3], crop > 0)
-        invalid = mask[z:z + 2, y:y + 8, x:x + 8] == 0
+        invalid = mask[z : z + 2, y : y + 8, x : x + 8] == 0
         assert not item["weight"][:, invalid].any()  # weights are zero wherever the mask is
         assert item["weight"][:, ~invalid].all()
 
@@ -235,10 +241,13 @@ def main():
 """
 
 
-@pytest.mark.parametrize("ending, works", [
-    ("main()\n", False),                                 # a plain script: workers would re-run it
-    ('if __name__ == "__main__":\n    main()\n', True),  # guarded
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "ending, works",
+    [
+        ("main()\n", False),  # a plain script: workers would re-run it
+        ('if __name__ == "__main__":\n    main()\n', True),  # guarded
+    ],
+)
 def test_dataloader_workers_from_a_script_need_the_main_guard(tmp_path, ending, works):
     import subprocess
     import sys
@@ -269,8 +278,12 @@ def test_the_main_guard_is_recognised_in_its_forms():
 def test_target_channels_are_those_of_the_items():
     gt = np.zeros(SHAPE, np.uint32)
     gt[:, :, :20], gt[:, :, 20:] = 1, 2
-    specs = [{"name": "affinity", "offsets": [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, -3, 0)]}, "boundary",
-             {"name": "binary", "weight": "ratio"}, "polarity"]  # fmt: skip
+    specs = [
+        {"name": "affinity", "offsets": [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, -3, 0)]},
+        "boundary",
+        {"name": "binary", "weight": "ratio"},
+        "polarity",
+    ]
     ds = VolumeDataset(coordinates_volume(), gt, sample_shape=(2, 8, 8), targets=specs)
     assert ds.target_channels == [("affinity", 0, 4), ("boundary", 4, 5), ("binary", 5, 6), ("polarity", 6, 9)]
     from pytc.data import build_targets
@@ -278,7 +291,7 @@ def test_target_channels_are_those_of_the_items():
     item = ds[0]
     assert item["target"].shape[0] == ds.target_channels[-1][2]
     z, y, x = locate(item["image"][0])
-    assert build_targets(gt[z:z + 2, y:y + 8, x:x + 8], specs)[2] == ds.target_channels
+    assert build_targets(gt[z : z + 2, y : y + 8, x : x + 8], specs)[2] == ds.target_channels
     assert VolumeDataset(coordinates_volume(), gt, sample_shape=(2, 8, 8)).target_channels is None
     with pytest.raises(ValueError, match=r"`nope` is not a known target"):  # specs are checked up front
         VolumeDataset(coordinates_volume(), gt, sample_shape=(2, 8, 8), targets=["nope"])
@@ -294,12 +307,13 @@ def test_2d_samples_get_2d_targets():
     z, y, x = locate(item["image"][0])
     from pytc.kernels import seg_to_affinity
 
-    np.testing.assert_array_equal(item["target"][:2], seg_to_affinity(gt[z, y:y + 8, x:x + 8]))
+    np.testing.assert_array_equal(item["target"][:2], seg_to_affinity(gt[z, y : y + 8, x : x + 8]))
     from pytc.config.schema import TaskConfig
     from pytc.data.tasks import task_layout
 
-    assert [(t.target["name"], *t.channels) for t in task_layout([TaskConfig("affinity"), TaskConfig("binary")], 2)] \
-        == ds.target_channels  # fmt: skip
+    assert [
+        (t.target["name"], *t.channels) for t in task_layout([TaskConfig("affinity"), TaskConfig("binary")], 2)
+    ] == ds.target_channels
 
 
 def test_the_dataset_owns_the_shape_and_the_pipeline_crops():

@@ -56,6 +56,7 @@ def mito():
 
 # ---------------------------------------------------------------- references
 
+
 def boundary_ref(lab, t, bg, mode):
     pad = [(0, 0) if (mode == "2d" and a == 0) else (t, t) for a in range(3)]
     win = [1 if (mode == "2d" and a == 0) else 2 * t + 1 for a in range(3)]
@@ -107,13 +108,16 @@ def small_ref(lab, thr, rr):
 
     mask = np.zeros(lab.shape, bool)
     for z in range(lab.shape[0]):
-        cc = label_cc(lab[z]); ui, uc = np.unique(cc, return_counts=True)
+        cc = label_cc(lab[z])
+        ui, uc = np.unique(cc, return_counts=True)
         mask[z] |= np.isin(cc, ui[(uc < thr) & (ui > 0)])
     for y in range(lab.shape[1]):
-        cc = label_cc(lab[:, y]); ui, uc = np.unique(cc, return_counts=True)
+        cc = label_cc(lab[:, y])
+        ui, uc = np.unique(cc, return_counts=True)
         mask[:, y] |= np.isin(cc, ui[(uc < thr // rr) & (ui > 0)])
     for x in range(lab.shape[2]):
-        cc = label_cc(lab[:, :, x]); ui, uc = np.unique(cc, return_counts=True)
+        cc = label_cc(lab[:, :, x])
+        ui, uc = np.unique(cc, return_counts=True)
         mask[:, :, x] |= np.isin(cc, ui[(uc < thr // rr) & (ui > 0)])
     return mask
 
@@ -131,12 +135,13 @@ def unet_ref(seg, w0, sigma):
         ds.append(d)
     ds = np.sort(np.stack(ds), axis=0)
     s = ds[0] if len(ids) == 1 else ds[0] + ds[1]
-    w = w0 * np.exp(-s ** 2 / (2 * sigma ** 2))
+    w = w0 * np.exp(-(s**2) / (2 * sigma**2))
     bg = (seg == 0).mean()
     return w + np.where(seg > 0, bg, 1 - bg)
 
 
 # ---------------------------------------------------------------- targets
+
 
 def check_all(lab):
     before = lab.copy()
@@ -173,11 +178,17 @@ def check_all(lab):
     for mode in ("2d", "3d"):
         fore, back = lab > 0, lab == 0
         if mode == "3d":
-            d = (ndimage.distance_transform_edt(fore, (6, 1, 1)) / 4
-                 - ndimage.distance_transform_edt(back, (6, 1, 1)) / 50)
+            d = (
+                ndimage.distance_transform_edt(fore, (6, 1, 1)) / 4
+                - ndimage.distance_transform_edt(back, (6, 1, 1)) / 50
+            )
         else:
-            d = np.stack([ndimage.distance_transform_edt(f) / 4 - ndimage.distance_transform_edt(b) / 50
-                          for f, b in zip(fore, back)])
+            d = np.stack(
+                [
+                    ndimage.distance_transform_edt(f) / 4 - ndimage.distance_transform_edt(b) / 50
+                    for f, b in zip(fore, back)
+                ]
+            )
         np.testing.assert_allclose(semantic_edt_target(lab, mode=mode)[0], np.tanh(d), atol=1e-5)
 
     pol = polarity_target(lab)
@@ -229,7 +240,8 @@ def test_2d_labels_and_edge_cases():
     one = np.ones((2, 5, 5), np.uint16)
     assert np.all(instance_edt_target(one) == 1) and np.all(quantized_edt_target(one) == 10)
     np.testing.assert_allclose(semantic_edt_target(one), 1)
-    single = np.zeros((1, 5, 5), np.int32); single[0, 2, 2] = 4
+    single = np.zeros((1, 5, 5), np.int32)
+    single[0, 2, 2] = 4
     assert instance_edt_target(single)[0, 0, 2, 2] == 1 and small_object_target(single)[0, 0, 2, 2] == 1
 
 
@@ -246,18 +258,22 @@ def test_semantic():
 
 # ---------------------------------------------------------------- weights
 
+
 def test_weight_binary_ratio():
-    t = np.zeros((1, 4, 10, 10), np.float32); t[..., :2, :] = 1  # 20% foreground
+    t = np.zeros((1, 4, 10, 10), np.float32)
+    t[..., :2, :] = 1  # 20% foreground
     w = weight_binary_ratio(t)
     assert np.allclose(w[t == 1], 4.0) and np.allclose(w[t == 0], 1.0)
     t2 = 1 - t
     w2 = weight_binary_ratio(t2, alpha=2.0)
     assert np.allclose(w2[t2 == 0], 8.0) and np.allclose(w2[t2 == 1], 1.0)
     assert np.all(weight_binary_ratio(np.ones((2, 3))) == 1)
-    m = np.zeros(t.shape, np.float32); m[..., :4, :] = 1  # 50% foreground within the mask
+    m = np.zeros(t.shape, np.float32)
+    m[..., :4, :] = 1  # 50% foreground within the mask
     wm = weight_binary_ratio(t, m)
     assert np.allclose(wm[m == 1], 1.0) and np.all(wm[m == 0] == 0)
-    tiny = np.zeros((100,)); tiny[0] = 1  # fraction clipped at 0.05
+    tiny = np.zeros((100,))
+    tiny[0] = 1  # fraction clipped at 0.05
     assert np.isclose(weight_binary_ratio(tiny)[0], 19.0)
 
 
@@ -267,22 +283,27 @@ def test_weight_unet():
     w = weight_unet(lab, w0=10, sigma=5)
     np.testing.assert_allclose(w[0], unet_ref(lab[0], 10, 5), rtol=1e-5)
     assert np.all(w[1] == 0)
-    one = np.zeros((12, 12), np.uint8); one[3:8, 3:8] = 2
+    one = np.zeros((12, 12), np.uint8)
+    one[3:8, 3:8] = 2
     np.testing.assert_allclose(weight_unet(one, 5, 3), unet_ref(one, 5, 3), rtol=1e-5)
 
 
 # ---------------------------------------------------------------- build_targets
 
+
 def test_build_targets_channels_and_mask():
     lab = rand_labels()
     before = lab.copy()
     valid = (np.random.default_rng(1).random(lab.shape) > 0.3).astype(np.uint8)
-    specs = [{"name": "affinity", "offsets": [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, -3, 0)]},
-             "boundary", {"name": "binary", "weight": "ratio"}, "polarity",
-             {"name": "instance_edt", "mode": "3d", "weight": "unet", "w0": 5}]
+    specs = [
+        {"name": "affinity", "offsets": [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, -3, 0)]},
+        "boundary",
+        {"name": "binary", "weight": "ratio"},
+        "polarity",
+        {"name": "instance_edt", "mode": "3d", "weight": "unet", "w0": 5},
+    ]
     t, w, ch = build_targets(lab, specs, valid_mask=valid)
-    assert ch == [("affinity", 0, 4), ("boundary", 4, 5), ("binary", 5, 6), ("polarity", 6, 9),
-                  ("instance_edt", 9, 10)]
+    assert ch == [("affinity", 0, 4), ("boundary", 4, 5), ("binary", 5, 6), ("polarity", 6, 9), ("instance_edt", 9, 10)]
     assert t.shape == w.shape == (10,) + lab.shape and t.dtype == w.dtype == np.float32
     assert np.array_equal(t[4:5], boundary_target(lab))
     assert np.array_equal(t[6:9], polarity_target(lab))
@@ -291,7 +312,7 @@ def test_build_targets_channels_and_mask():
     assert np.allclose(w[9], weight_unet(lab, w0=5) * valid)
     assert np.all(w[:, valid == 0] == 0)
     assert np.array_equal(lab, before)
-    t1, w1, ch1 = build_targets(lab, "binary")
+    _t1, w1, ch1 = build_targets(lab, "binary")
     assert ch1 == [("binary", 0, 1)] and np.all(w1 == 1)
 
 
@@ -323,8 +344,14 @@ def test_spec_channels_match_build_targets():
     from pytc.data.targets import spec_channels, target_channels
 
     lab = rand_labels()
-    specs = ["affinity", {"name": "semantic", "num_classes": 4, "one_hot": True}, "semantic",
-             {"name": "quantized_edt", "levels": 5}, "polarity", "small_object"]  # fmt: skip
+    specs = [
+        "affinity",
+        {"name": "semantic", "num_classes": 4, "one_hot": True},
+        "semantic",
+        {"name": "quantized_edt", "levels": 5},
+        "polarity",
+        "small_object",
+    ]
     lab = lab % 4
     assert spec_channels(specs) == build_targets(lab, specs)[2]
     assert spec_channels(["affinity"], ndim=2) == build_targets(lab[0], ["affinity"])[2] == [("affinity", 0, 2)]

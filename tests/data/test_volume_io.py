@@ -52,7 +52,7 @@ def test_tiled_volume(tmp_path):
     for y in (0, 5):
         for x in (0, 6):
             name = f"tile_{y}_{x}.npy"
-            np.save(tmp_path / name, volume[:, y:y + 5, x:x + 6])
+            np.save(tmp_path / name, volume[:, y : y + 5, x : x + 6])
             tiles.append({"path": name, "offset": [0, y, x]})
     (tmp_path / "tiles.json").write_text(json.dumps({"shape": [4, 10, 12], "dtype": "uint16", "tiles": tiles}))
     lazy = open_volume(tmp_path / "tiles.json")
@@ -124,10 +124,19 @@ def _write_then_damage(path, damage):
         path.write_bytes(np.random.default_rng(3).bytes(2000))
 
 
-@pytest.mark.parametrize("name, damage", [
-    ("v.h5", "truncated"), ("v.npy", "truncated"), ("v.tif", "truncated"), ("v.png", "truncated"),
-    ("v.h5", "corrupt"), ("v.npy", "corrupt"), ("v.tif", "corrupt"), ("v.png", "corrupt"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, damage",
+    [
+        ("v.h5", "truncated"),
+        ("v.npy", "truncated"),
+        ("v.tif", "truncated"),
+        ("v.png", "truncated"),
+        ("v.h5", "corrupt"),
+        ("v.npy", "corrupt"),
+        ("v.tif", "corrupt"),
+        ("v.png", "corrupt"),
+    ],
+)
 def test_unreadable_files_name_the_file_and_chain_the_cause(tmp_path, name, damage):
     from pytc.data import VolumeReadError
 
@@ -160,7 +169,7 @@ def test_unreadable_slices_and_hdf5_data_name_the_file_and_dataset(tmp_path):
     with h5py.File(path, "r") as f:
         chunk = f["raw"].id.get_chunk_info(0)
     data = bytearray(path.read_bytes())
-    data[chunk.byte_offset:chunk.byte_offset + chunk.size] = b"\xff" * chunk.size
+    data[chunk.byte_offset : chunk.byte_offset + chunk.size] = b"\xff" * chunk.size
     path.write_bytes(bytes(data))
     for dataset in ("raw", None):  # named by the caller, or the file's only dataset
         with pytest.raises(VolumeReadError, match=rf"^read_volume: cannot read dataset 'raw' of {path}; ") as error:

@@ -7,9 +7,12 @@ import pytest
 from pytc.data import read_volume
 from pytc.data.targets import boundary_target, instance_edt_target, polarity_target
 from pytc.decode import (
-    affinities_to_segmentation, binary_contour_to_instances, connected_components, polarity_to_instances,
+    affinities_to_segmentation,
+    binary_contour_to_instances,
+    connected_components,
+    polarity_to_instances,
     seeded_watershed,
-)  # fmt: skip
+)
 from pytc.decode._reference import seeded_watershed_ref
 from pytc.kernels import seg_to_affinity
 from pytc.metrics import adapted_rand, average_precision
@@ -25,9 +28,11 @@ def test_seeded_watershed_matches_reference(rng, shape, levels):
     markers = np.where(rng.random(shape) < 0.05, rng.integers(1, 6, shape), 0)
     mask = rng.random(shape) < 0.85
     out = seeded_watershed(landscape, markers, mask)
-    ref = seeded_watershed_ref(landscape[np.newaxis] if len(shape) == 2 else landscape,
-                               markers.reshape(out.shape if len(shape) == 3 else (1,) + shape),
-                               mask.reshape((1,) + shape) if len(shape) == 2 else mask)  # fmt: skip
+    ref = seeded_watershed_ref(
+        landscape[np.newaxis] if len(shape) == 2 else landscape,
+        markers.reshape(out.shape if len(shape) == 3 else (1,) + shape),
+        mask.reshape((1,) + shape) if len(shape) == 2 else mask,
+    )
     np.testing.assert_array_equal(out.reshape(ref.shape), ref)
     assert out.dtype == np.uint64 and out.shape == shape
 
@@ -58,7 +63,9 @@ def test_seeded_watershed_rejects_bad_input():
         seeded_watershed(np.zeros((2, 2), np.uint8), np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"of one shape; got \(2, 2\) and \(2, 3\)"):
         seeded_watershed(np.zeros((2, 2), np.uint8), np.zeros((2, 3), int))
-    with pytest.raises(ValueError, match=r"must be probabilities in \[0, 1\]; got -3.0 at \[0, 0\].*finite values in \[-3, 2\]"):
+    with pytest.raises(
+        ValueError, match=r"must be probabilities in \[0, 1\]; got -3.0 at \[0, 0\].*finite values in \[-3, 2\]"
+    ):
         seeded_watershed(np.array([[-3.0, 2.0]]), np.zeros((1, 2), int))
 
 
@@ -101,11 +108,14 @@ def test_affinities_decode_real_neurons():
     assert adapted_rand(segmentation, gt) < 0.01
 
 
-@pytest.mark.parametrize("call", [
-    lambda p: affinities_to_segmentation(p, [0.5]),
-    lambda p: binary_contour_to_instances(p[0], p[1]),
-    lambda p: polarity_to_instances(p[:3]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: affinities_to_segmentation(p, [0.5]),
+        lambda p: binary_contour_to_instances(p[0], p[1]),
+        lambda p: polarity_to_instances(p[:3]),
+    ],
+)
 def test_logits_are_rejected_with_a_hint(call):
     logits = np.random.default_rng(0).normal(0, 3, (3, 4, 8, 8)).astype(np.float32)
     with pytest.raises(ValueError, match=r"must be probabilities in \[0, 1\].*Apply the network's output activation"):

@@ -21,8 +21,12 @@ from hypothesis import HealthCheck, settings
 
 CI_EXAMPLES = 60
 
-_common = dict(deadline=None, database=None, print_blob=True,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+_common = dict(
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.register_profile("pytc-ci", max_examples=CI_EXAMPLES, derandomize=True, **_common)
 if os.environ.get("PYTC_FUZZ_EXAMPLES"):
     settings.register_profile("pytc-fuzz", max_examples=int(os.environ["PYTC_FUZZ_EXAMPLES"]), **_common)

@@ -25,23 +25,34 @@ from tempfile import TemporaryDirectory
 HERE = Path(__file__).resolve().parent
 # a key in the test's name -> the kernel it exercises; first match wins (the regressions by module)
 KERNELS = [
-    ("regressions", "regressions (earlier findings)"), ("seg_to_affinity", "seg_to_affinity"),
-    ("seeded_watershed", "seeded_watershed (pytc.decode)"), ("mutex_watershed", "mutex_watershed"),
-    ("agglomerate", "agglomerate / iter_agglomerate"), ("watershed", "watershed"),
-    ("contingency_table", "contingency_table"), ("metrics", "adapted_rand / voi / evaluate"),
-    ("label_pair", "contingency_table, adapted_rand, voi, evaluate"), ("affine_slices", "augment: affine_slices"),
-    ("box_blur", "augment: box_blur_axis"), ("missing_part", "augment: missing_part"),
-    ("elastic", "augment: elastic_2d / elastic_3d"), ("warp_with_field", "augment: warp_with_field"),
-    ("rotated_overlaps", "augment: rotated_overlaps"), ("blur_cuboid", "augment: blur_cuboid (scipy)"),
+    ("regressions", "regressions (earlier findings)"),
+    ("seg_to_affinity", "seg_to_affinity"),
+    ("seeded_watershed", "seeded_watershed (pytc.decode)"),
+    ("mutex_watershed", "mutex_watershed"),
+    ("agglomerate", "agglomerate / iter_agglomerate"),
+    ("watershed", "watershed"),
+    ("contingency_table", "contingency_table"),
+    ("metrics", "adapted_rand / voi / evaluate"),
+    ("label_pair", "contingency_table, adapted_rand, voi, evaluate"),
+    ("affine_slices", "augment: affine_slices"),
+    ("box_blur", "augment: box_blur_axis"),
+    ("missing_part", "augment: missing_part"),
+    ("elastic", "augment: elastic_2d / elastic_3d"),
+    ("warp_with_field", "augment: warp_with_field"),
+    ("rotated_overlaps", "augment: rotated_overlaps"),
+    ("blur_cuboid", "augment: blur_cuboid (scipy)"),
     ("", "other"),
-]  # fmt: skip
+]
 # a key in the test's module or name -> the property it checks; first match wins
 PROPERTIES = [
-    ("regressions", "minimal examples"), ("bad_arguments", "bad arguments raise"),
+    ("regressions", "minimal examples"),
+    ("bad_arguments", "bad arguments raise"),
     ("outside_0_1", "rejects outside [0, 1], NaN"),
-    ("depend_on_threads", "threads 1-3 agree"), ("large_volumes", "= reference, large volumes"),
-    ("starts_from_the_watershed", "= with watershed fragments"), ("", "= reference"),
-]  # fmt: skip
+    ("depend_on_threads", "threads 1-3 agree"),
+    ("large_volumes", "= reference, large volumes"),
+    ("starts_from_the_watershed", "= with watershed fragments"),
+    ("", "= reference"),
+]
 COLUMNS = ("tests", "examples", "failing examples", "failed tests", "xfailed", "crashes", "hangs", "seconds")
 TIMEOUT = float(os.environ.get("PYTC_FUZZ_TIMEOUT", 3600))  # seconds per test file before it counts as a hang
 # hypothesis' statistics: "<test id>:", "- during <phase> phase", "<n> passing, <n> failing, and <n> invalid ..."
@@ -59,8 +70,18 @@ def run_file(path, args, tmp):
     """pytest on one test file: (stdout lines, junit test cases, exit status or "hang", the test that crashed or
     hung, output tail)."""
     report = Path(tmp) / f"{path.stem}.xml"
-    command = [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider",
-               "--hypothesis-show-statistics", f"--junitxml={report}", *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(path),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--hypothesis-show-statistics",
+        f"--junitxml={report}",
+        *args,
+    ]
     try:
         run = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parents[1], timeout=TIMEOUT)
     except subprocess.TimeoutExpired as hang:

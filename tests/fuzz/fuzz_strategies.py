@@ -12,8 +12,9 @@ import numpy as np
 from hypothesis import event, note
 from hypothesis import strategies as st
 
-LABEL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64,
-                                            np.int8, np.int16, np.int32, np.int64))  # fmt: skip
+LABEL_DTYPES = tuple(
+    np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64)
+)
 # C order, Fortran order, axes in another memory order (neither C nor F), a view with step 2 on every axis, a
 # view with negative strides on every axis, and a view with step -2 on every axis
 LAYOUTS = ("C", "F", "permuted", "strided", "reversed", "strided-reversed")
@@ -47,7 +48,7 @@ def large_shapes(draw, ndim=3, min_voxels=2**15, max_voxels=2**17):
 
 def _poison(dtype):
     """A value for the voxels around a strided view: a kernel reading outside the view sees it."""
-    if dtype == bool:
+    if dtype == np.bool_:
         return True
     if np.issubdtype(dtype, np.integer):
         return np.iinfo(dtype).max // 3  # 0x5555...: not in the palettes below
@@ -117,8 +118,9 @@ def fill(shape, palette, pattern, seed, dtype):
 
 
 @st.composite
-def label_arrays(draw, shape, dtypes=LABEL_DTYPES, nonnegative=False, layouts=LAYOUTS, patterns=PATTERNS,
-                 name="labels"):  # fmt: skip
+def label_arrays(
+    draw, shape, dtypes=LABEL_DTYPES, nonnegative=False, layouts=LAYOUTS, patterns=PATTERNS, name="labels"
+):
     """Integer labels of `shape` (a tuple or a strategy) in any dtype of `dtypes` and any layout of `layouts`."""
     shape = draw(shape) if isinstance(shape, st.SearchStrategy) else tuple(shape)
     dtype = np.dtype(draw(st.sampled_from(dtypes)))
@@ -130,9 +132,17 @@ def label_arrays(draw, shape, dtypes=LABEL_DTYPES, nonnegative=False, layouts=LA
     return with_layout(values, layout)
 
 
-FLOAT_EXTREMES = (0.0, -0.0, 1.0, 0.5, float(np.float32(0.0001)), float(np.float32(0.9999)),
-                  float(np.nextafter(np.float32(0), np.float32(1))),  # the smallest subnormal
-                  float(np.finfo(np.float32).tiny), float(np.nextafter(np.float32(1), np.float32(0))))  # fmt: skip
+FLOAT_EXTREMES = (
+    0.0,
+    -0.0,
+    1.0,
+    0.5,
+    float(np.float32(0.0001)),
+    float(np.float32(0.9999)),
+    float(np.nextafter(np.float32(0), np.float32(1))),  # the smallest subnormal
+    float(np.finfo(np.float32).tiny),
+    float(np.nextafter(np.float32(1), np.float32(0))),
+)
 AFFINITY_KINDS = ("uniform", "levels", "constant", "extremes")
 
 
@@ -146,7 +156,7 @@ def affinity_values(shape, kind, seed, dtype, constant=0.5, levels=4):
         if kind == "levels":
             return (rng.integers(0, levels, size=shape) * (255 // (levels - 1))).astype(np.uint8)
         if kind == "constant":
-            return np.full(shape, int(round(constant * 255)), np.uint8)
+            return np.full(shape, round(constant * 255), np.uint8)
         return rng.choice(np.array([0, 1, 127, 128, 254, 255], np.uint8), size=shape)
     if kind == "uniform":
         return rng.random(shape, dtype=np.float32)
@@ -174,8 +184,17 @@ def affinity_arrays(draw, shape, dtypes=(np.float32, np.uint8), layouts=LAYOUTS,
 
 
 # NaN, infinities, logits, the float32 just above 1 and the negative subnormal closest to 0
-BAD_AFFINITIES = (np.nan, -np.inf, np.inf, -1.0, 2.0, 1e30, -1e-30, float(np.nextafter(np.float32(1), np.float32(2))),
-                  float(-np.nextafter(np.float32(0), np.float32(1))))  # fmt: skip
+BAD_AFFINITIES = (
+    np.nan,
+    -np.inf,
+    np.inf,
+    -1.0,
+    2.0,
+    1e30,
+    -1e-30,
+    float(np.nextafter(np.float32(1), np.float32(2))),
+    float(-np.nextafter(np.float32(0), np.float32(1))),
+)
 
 
 @st.composite

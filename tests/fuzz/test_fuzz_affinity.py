@@ -26,8 +26,13 @@ def offset_lists(draw, ndim):
 def cases(draw):
     ndim = draw(st.sampled_from([2, 3]))
     seg = draw(label_arrays(shapes(ndim, MAX_SIDE), LABEL_DTYPES, name="seg"))
-    return dict(seg=seg, offsets=draw(offset_lists(ndim)), dtype=draw(st.sampled_from([np.float32, np.uint8])),
-                threads=draw(threads), use_out=draw(st.booleans()))  # fmt: skip
+    return dict(
+        seg=seg,
+        offsets=draw(offset_lists(ndim)),
+        dtype=draw(st.sampled_from([np.float32, np.uint8])),
+        threads=draw(threads),
+        use_out=draw(st.booleans()),
+    )
 
 
 @given(case=cases())
@@ -48,8 +53,11 @@ def test_seg_to_affinity_matches_reference(case):
     np.testing.assert_array_equal(seg, before)
 
 
-@given(seg=st.sampled_from([2, 3]).flatmap(lambda ndim: label_arrays(large_shapes(ndim), name="seg")),
-       data=st.data(), threads=threads)  # fmt: skip
+@given(
+    seg=st.sampled_from([2, 3]).flatmap(lambda ndim: label_arrays(large_shapes(ndim), name="seg")),
+    data=st.data(),
+    threads=threads,
+)
 def test_seg_to_affinity_on_large_volumes_matches_reference(seg, data, threads):
     """Volumes above the kernel's parallel cutoff, on 1 to 3 threads."""
     offsets = data.draw(offset_lists(seg.ndim))

@@ -2,12 +2,20 @@
 result up to relabelling and the order of exactly tied merges; the reference says which inputs have such ties),
 and the rejection of affinities outside [0, 1]."""
 
+import itertools
+
 import numpy as np
 import pytest
 from fuzz_strategies import (
-    LABEL_DTYPES, affinity_arrays, bad_affinity_arrays, label_arrays, large_shapes, same_partition, shapes,
+    LABEL_DTYPES,
+    affinity_arrays,
+    bad_affinity_arrays,
+    label_arrays,
+    large_shapes,
+    same_partition,
+    shapes,
     size_event,
-)  # fmt: skip
+)
 from fuzz_strategies import threads as thread_counts
 from hypothesis import event, given, note
 from hypothesis import strategies as st
@@ -19,11 +27,26 @@ from pytc.kernels._reference.agglomerate import TieError
 pytestmark = [pytest.mark.fuzz, pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")]
 
 MAX_SIDE = 8  # the reference searches all edges for each merge
-SCORINGS = ("mean", "max", "min", "quantile-0", "quantile-50", "quantile-75", "quantile-100", "quantile-0-histogram",
-            "quantile-25-histogram", "quantile-50-histogram", "quantile-99-histogram", "quantile-100-histogram",
-            "OneMinus<QuantileAffinity<RegionGraphType, 50, ScoreValue, false>>")  # fmt: skip
-threshold_values = st.one_of(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, 1.1, -1.0, 1e39]), st.floats(-0.5, 1.5),
-                             st.floats(allow_nan=False, allow_infinity=False))  # fmt: skip
+SCORINGS = (
+    "mean",
+    "max",
+    "min",
+    "quantile-0",
+    "quantile-50",
+    "quantile-75",
+    "quantile-100",
+    "quantile-0-histogram",
+    "quantile-25-histogram",
+    "quantile-50-histogram",
+    "quantile-99-histogram",
+    "quantile-100-histogram",
+    "OneMinus<QuantileAffinity<RegionGraphType, 50, ScoreValue, false>>",
+)
+threshold_values = st.one_of(
+    st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, 1.1, -1.0, 1e39]),
+    st.floats(-0.5, 1.5),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 
 
 @st.composite
@@ -32,8 +55,13 @@ def cases(draw, volume_shapes=shapes(3, MAX_SIDE)):
     fragments = draw(label_arrays(shape, LABEL_DTYPES, nonnegative=True, name="fragments"))
     aff = draw(affinity_arrays((draw(st.sampled_from([3, 4])),) + shape))
     thresholds = sorted(draw(st.lists(threshold_values, max_size=4)))
-    return dict(affinities=aff, thresholds=thresholds, fragments=fragments, scoring=draw(st.sampled_from(SCORINGS)),
-                init_with_max=draw(st.booleans()))  # fmt: skip
+    return dict(
+        affinities=aff,
+        thresholds=thresholds,
+        fragments=fragments,
+        scoring=draw(st.sampled_from(SCORINGS)),
+        init_with_max=draw(st.booleans()),
+    )
 
 
 def assert_coarsens(seg, fragments):
@@ -59,7 +87,7 @@ def test_agglomerate_matches_reference(case, threads):
         assert seg.dtype == np.uint64 and seg.shape == fragments.shape
         np.testing.assert_array_equal(seg, again)
         assert_coarsens(seg, fragments)
-    for finer, coarser in zip(result, result[1:]):  # ascending thresholds only merge
+    for finer, coarser in itertools.pairwise(result):  # ascending thresholds only merge
         assert_coarsens(coarser, finer)
     np.testing.assert_array_equal(aff, before[0])
     np.testing.assert_array_equal(fragments, before[1])
@@ -89,18 +117,24 @@ def test_agglomerate_does_not_depend_on_threads(case):
 low_high_pairs = st.floats(0, 0.99).flatmap(lambda low: st.tuples(st.just(low), st.floats(low, 1, exclude_min=True)))
 
 
-@given(aff=affinity_arrays(st.tuples(st.just(3), *[st.integers(0, MAX_SIDE)] * 3)),
-       thresholds=st.lists(threshold_values, max_size=3).map(sorted), low_high=low_high_pairs)  # fmt: skip
+@given(
+    aff=affinity_arrays(st.tuples(st.just(3), *[st.integers(0, MAX_SIDE)] * 3)),
+    thresholds=st.lists(threshold_values, max_size=3).map(sorted),
+    low_high=low_high_pairs,
+)
 def test_agglomerate_without_fragments_starts_from_the_watershed(aff, thresholds, low_high):
     low, high = low_high
     fragments = watershed(aff, low=low, high=high)
-    for a, b in zip(agglomerate(aff, thresholds, low=low, high=high),
-                    agglomerate(aff, thresholds, fragments=fragments)):  # fmt: skip
+    for a, b in zip(
+        agglomerate(aff, thresholds, low=low, high=high), agglomerate(aff, thresholds, fragments=fragments)
+    ):
         np.testing.assert_array_equal(a, b)
 
 
-@given(aff=bad_affinity_arrays(st.tuples(st.sampled_from([3, 4]), *[st.integers(1, MAX_SIDE)] * 3)),
-       with_fragments=st.booleans())  # fmt: skip
+@given(
+    aff=bad_affinity_arrays(st.tuples(st.sampled_from([3, 4]), *[st.integers(1, MAX_SIDE)] * 3)),
+    with_fragments=st.booleans(),
+)
 def test_agglomerate_rejects_values_outside_0_1(aff, with_fragments):
     fragments = np.ones(aff.shape[1:], np.uint64) if with_fragments else None
     with pytest.raises(ValueError, match="`affinities`"):

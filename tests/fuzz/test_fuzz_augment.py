@@ -18,9 +18,14 @@ from pytc.augment._defects import box_blur_axis, missing_part
 from pytc.augment._elastic import coarse_field, elastic_2d, elastic_3d, warp_with_field
 from pytc.augment._mix import rotated_overlaps, rotation_sources
 from pytc.augment._reference import (
-    affine_slices_ref, blur_cuboid_ref, box_blur_axis_ref, field_from_coarse_ref, missing_part_ref,
-    rotated_overlaps_ref, warp_with_field_ref,
-)  # fmt: skip
+    affine_slices_ref,
+    blur_cuboid_ref,
+    box_blur_axis_ref,
+    field_from_coarse_ref,
+    missing_part_ref,
+    rotated_overlaps_ref,
+    warp_with_field_ref,
+)
 from pytc.augment._warp import affine_slices, rotation_matrix
 from pytc.augment.cut import blur_cuboid
 
@@ -43,12 +48,13 @@ def images(draw, shape, dtypes=(np.float32,), layouts=("C",), name="image"):
         values = np.random.default_rng(seed).random(shape, dtype=np.float32)
         if pattern != "random":
             values = fill(shape, [0.0, 1.0, 0.25, 0.5], pattern, seed, np.float32)
-    elif dtype == bool:
+    elif dtype == np.bool_:
         values = fill(shape, [False, True], pattern, seed, dtype)
     else:
         info = np.iinfo(dtype)
-        values = fill(shape, sorted({0, 1, 7, min(int(info.max), 2**53), max(int(info.min), -(2**53))}), pattern, seed,
-                      dtype)  # fmt: skip
+        values = fill(
+            shape, sorted({0, 1, 7, min(int(info.max), 2**53), max(int(info.min), -(2**53))}), pattern, seed, dtype
+        )
     layout = draw(st.sampled_from(layouts))
     note(f"{name}: dtype {dtype}, shape {shape}, pattern {pattern}, layout {layout}")
     return with_layout(values, layout)
@@ -98,8 +104,11 @@ def test_affine_slices_matches_map_coordinates(case):
     np.testing.assert_array_equal(src, before)
 
 
-@given(section=images(shapes(2, MAX_SIDE, min_side=1), name="section"), size=st.integers(1, 15),
-       axis=st.sampled_from([0, 1]))  # fmt: skip
+@given(
+    section=images(shapes(2, MAX_SIDE, min_side=1), name="section"),
+    size=st.integers(1, 15),
+    axis=st.sampled_from([0, 1]),
+)
 def test_box_blur_axis_matches_scipy(section, size, axis):
     before = section.copy()
     np.testing.assert_allclose(box_blur_axis(section, size, axis), box_blur_axis_ref(section, size, axis), atol=1e-5)
@@ -186,8 +195,12 @@ def test_warp_with_field_matches_map_coordinates(case):
     np.testing.assert_array_equal(volume, before)
 
 
-@given(shape=shapes(3, MAX_SIDE), density=st.sampled_from([0.0, 0.2, 0.5, 1.0]), seed=seeds,
-       angles=st.lists(st.one_of(st.sampled_from([0.0, np.pi / 2, np.pi, np.pi / 4]), st.floats(-7, 7)), max_size=4))
+@given(
+    shape=shapes(3, MAX_SIDE),
+    density=st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+    seed=seeds,
+    angles=st.lists(st.one_of(st.sampled_from([0.0, np.pi / 2, np.pi, np.pi / 4]), st.floats(-7, 7)), max_size=4),
+)
 def test_rotated_overlaps_matches_reference(shape, density, seed, angles):
     foreground = np.random.default_rng(seed).random(shape) < density
     size_event(foreground)
@@ -199,8 +212,10 @@ def test_rotated_overlaps_matches_reference(shape, density, seed, angles):
     np.testing.assert_array_equal(overlap, want_overlap)
 
 
-@given(block=images(shapes(3, MAX_SIDE, min_side=1), layouts=LAYOUTS, name="block"),
-       factor=st.tuples(*[st.one_of(st.sampled_from([1.0, 2.0, 8.0]), st.floats(1, 9))] * 3))  # fmt: skip
+@given(
+    block=images(shapes(3, MAX_SIDE, min_side=1), layouts=LAYOUTS, name="block"),
+    factor=st.tuples(*[st.one_of(st.sampled_from([1.0, 2.0, 8.0]), st.floats(1, 9))] * 3),
+)
 def test_blur_cuboid_matches_skimage_resize(block, factor):
     before = block.copy()
     np.testing.assert_allclose(blur_cuboid(block, factor), blur_cuboid_ref(block, factor), atol=1e-6)

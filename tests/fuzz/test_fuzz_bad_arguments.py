@@ -34,58 +34,128 @@ def read_only(array):
 
 # (argument, bad value as a function of the volume shape); the other arguments are valid
 SEG_TO_AFFINITY = [
-    ("seg", lambda s: labels(s, np.float32)), ("seg", lambda s: labels(s).astype(bool)),
-    ("seg", lambda s: labels(s).astype(str)), ("seg", lambda s: labels(s)[0, 0]), ("seg", lambda s: labels(s)[0, 0, 0]),
-    ("seg", lambda s: labels((2,) + s)), ("offsets", lambda s: [(1,)]), ("offsets", lambda s: [(0.5, 0, 0)]),
-    ("offsets", lambda s: [(1, 0, 0), (1,)]), ("offsets", lambda s: [(True, False, False)]),
-    ("offsets", lambda s: [(2**64, 0, 0)]), ("offsets", lambda s: "abc"), ("dtype", lambda s: np.float64),
-    ("dtype", lambda s: np.int32), ("dtype", lambda s: "foo"), ("threads", lambda s: 0), ("threads", lambda s: -1),
-    ("threads", lambda s: 1.5), ("threads", lambda s: "2"),
+    ("seg", lambda s: labels(s, np.float32)),
+    ("seg", lambda s: labels(s).astype(bool)),
+    ("seg", lambda s: labels(s).astype(str)),
+    ("seg", lambda s: labels(s)[0, 0]),
+    ("seg", lambda s: labels(s)[0, 0, 0]),
+    ("seg", lambda s: labels((2,) + s)),
+    ("offsets", lambda s: [(1,)]),
+    ("offsets", lambda s: [(0.5, 0, 0)]),
+    ("offsets", lambda s: [(1, 0, 0), (1,)]),
+    ("offsets", lambda s: [(True, False, False)]),
+    ("offsets", lambda s: [(2**64, 0, 0)]),
+    ("offsets", lambda s: "abc"),
+    ("dtype", lambda s: np.float64),
+    ("dtype", lambda s: np.int32),
+    ("dtype", lambda s: "foo"),
+    ("threads", lambda s: 0),
+    ("threads", lambda s: -1),
+    ("threads", lambda s: 1.5),
+    ("threads", lambda s: "2"),
     ("out", lambda s: np.empty((3,) + s[:2] + (s[2] + 1,), np.float32)),
-    ("out", lambda s: np.empty((3,) + s, np.float64)), ("out", lambda s: np.empty((3,) + s + (2,), np.float32)[..., 0]),
-    ("out", lambda s: read_only(np.empty((3,) + s, np.float32))), ("out", lambda s: [[0.0]]),
-]  # fmt: skip
+    ("out", lambda s: np.empty((3,) + s, np.float64)),
+    ("out", lambda s: np.empty((3,) + s + (2,), np.float32)[..., 0]),
+    ("out", lambda s: read_only(np.empty((3,) + s, np.float32))),
+    ("out", lambda s: [[0.0]]),
+]
 AFFINITIES = [
-    ("affinities", lambda s: affinities(s, dtype=np.float64)), ("affinities", lambda s: affinities(s, dtype=np.int32)),
-    ("affinities", lambda s: affinities(s, dtype=bool)), ("affinities", lambda s: affinities(s)[0]),
-    ("affinities", lambda s: affinities(s)[np.newaxis]), ("affinities", lambda s: affinities(s, channels=2)),
-]  # fmt: skip
+    ("affinities", lambda s: affinities(s, dtype=np.float64)),
+    ("affinities", lambda s: affinities(s, dtype=np.int32)),
+    ("affinities", lambda s: affinities(s, dtype=bool)),
+    ("affinities", lambda s: affinities(s)[0]),
+    ("affinities", lambda s: affinities(s)[np.newaxis]),
+    ("affinities", lambda s: affinities(s, channels=2)),
+]
 THREADS = [("threads", lambda s: 0), ("threads", lambda s: 1.5), ("threads", lambda s: "2")]
-WATERSHED = AFFINITIES + THREADS + [
-    ("low", lambda s: -0.1), ("low", lambda s: float("nan")), ("low", lambda s: float("inf")), ("low", lambda s: "0.1"),
-    ("low", lambda s: True), ("low", lambda s: None), ("high", lambda s: 0.00001), ("high", lambda s: float("nan")),
-    ("size_threshold", lambda s: -1), ("size_threshold", lambda s: 1.5), ("size_threshold", lambda s: True),
-    ("size_threshold", lambda s: None), ("dust", lambda s: -1), ("dust", lambda s: 2.0), ("dust", lambda s: "3"),
-    ("mask", lambda s: np.ones(s[:2], bool)), ("mask", lambda s: np.ones(s, np.float32)),
-    ("weight_threshold", lambda s: -1.0), ("weight_threshold", lambda s: float("nan")),
-]  # fmt: skip
-AGGLOMERATE = AFFINITIES + THREADS + [
-    ("thresholds", lambda s: [0.5, 0.2]), ("thresholds", lambda s: [float("nan")]), ("thresholds", lambda s: [np.inf]),
-    ("thresholds", lambda s: 0.5), ("thresholds", lambda s: ["a"]), ("thresholds", lambda s: None),
-    ("fragments", lambda s: labels(s, np.float32)), ("fragments", lambda s: labels(s).astype(bool)),
-    ("fragments", lambda s: -labels(s, np.int32) - 1), ("fragments", lambda s: labels(s[:2])),
-    ("scoring", lambda s: "median"), ("scoring", lambda s: "quantile-101"), ("scoring", lambda s: "quantile--1"),
-    ("scoring", lambda s: 3), ("scoring", lambda s: None), ("scoring", lambda s: "OneMinus<Foo>"),
-]  # fmt: skip
-MUTEX_WATERSHED = AFFINITIES[:3] + THREADS + [
-    ("affinities", lambda s: affinities(s)[0, 0]), ("affinities", lambda s: affinities(s)[np.newaxis]),
-    ("offsets", lambda s: NEAREST_3D[:2]), ("offsets", lambda s: None), ("offsets", lambda s: [(0.5, 0, 0)] * 3),
-    ("offsets", lambda s: [(1, 0)] * 3), ("attractive", lambda s: 4), ("attractive", lambda s: -1),
-    ("attractive", lambda s: 1.5), ("strides", lambda s: (1, 2)), ("strides", lambda s: (1, 0, 1)),
-    ("strides", lambda s: (1, 1.5, 1)), ("strides", lambda s: 2), ("mask", lambda s: np.ones(s[:2], bool)),
-    ("mask", lambda s: np.ones(s, np.float32)),
-]  # fmt: skip
+WATERSHED = (
+    AFFINITIES
+    + THREADS
+    + [
+        ("low", lambda s: -0.1),
+        ("low", lambda s: float("nan")),
+        ("low", lambda s: float("inf")),
+        ("low", lambda s: "0.1"),
+        ("low", lambda s: True),
+        ("low", lambda s: None),
+        ("high", lambda s: 0.00001),
+        ("high", lambda s: float("nan")),
+        ("size_threshold", lambda s: -1),
+        ("size_threshold", lambda s: 1.5),
+        ("size_threshold", lambda s: True),
+        ("size_threshold", lambda s: None),
+        ("dust", lambda s: -1),
+        ("dust", lambda s: 2.0),
+        ("dust", lambda s: "3"),
+        ("mask", lambda s: np.ones(s[:2], bool)),
+        ("mask", lambda s: np.ones(s, np.float32)),
+        ("weight_threshold", lambda s: -1.0),
+        ("weight_threshold", lambda s: float("nan")),
+    ]
+)
+AGGLOMERATE = (
+    AFFINITIES
+    + THREADS
+    + [
+        ("thresholds", lambda s: [0.5, 0.2]),
+        ("thresholds", lambda s: [float("nan")]),
+        ("thresholds", lambda s: [np.inf]),
+        ("thresholds", lambda s: 0.5),
+        ("thresholds", lambda s: ["a"]),
+        ("thresholds", lambda s: None),
+        ("fragments", lambda s: labels(s, np.float32)),
+        ("fragments", lambda s: labels(s).astype(bool)),
+        ("fragments", lambda s: -labels(s, np.int32) - 1),
+        ("fragments", lambda s: labels(s[:2])),
+        ("scoring", lambda s: "median"),
+        ("scoring", lambda s: "quantile-101"),
+        ("scoring", lambda s: "quantile--1"),
+        ("scoring", lambda s: 3),
+        ("scoring", lambda s: None),
+        ("scoring", lambda s: "OneMinus<Foo>"),
+    ]
+)
+MUTEX_WATERSHED = (
+    AFFINITIES[:3]
+    + THREADS
+    + [
+        ("affinities", lambda s: affinities(s)[0, 0]),
+        ("affinities", lambda s: affinities(s)[np.newaxis]),
+        ("offsets", lambda s: NEAREST_3D[:2]),
+        ("offsets", lambda s: None),
+        ("offsets", lambda s: [(0.5, 0, 0)] * 3),
+        ("offsets", lambda s: [(1, 0)] * 3),
+        ("attractive", lambda s: 4),
+        ("attractive", lambda s: -1),
+        ("attractive", lambda s: 1.5),
+        ("strides", lambda s: (1, 2)),
+        ("strides", lambda s: (1, 0, 1)),
+        ("strides", lambda s: (1, 1.5, 1)),
+        ("strides", lambda s: 2),
+        ("mask", lambda s: np.ones(s[:2], bool)),
+        ("mask", lambda s: np.ones(s, np.float32)),
+    ]
+)
 LABEL_PAIRS = THREADS + [
-    ("gt", lambda s: labels(s[:2])), ("gt", lambda s: labels(s, np.float64)), ("seg", lambda s: labels(s).astype(bool)),
-    ("seg", lambda s: labels(s).astype(complex)), ("ignore_gt", lambda s: 0.5), ("ignore_gt", lambda s: True),
-    ("ignore_seg", lambda s: ["a"]), ("ignore_seg", lambda s: [1, 2.5]),
-]  # fmt: skip
+    ("gt", lambda s: labels(s[:2])),
+    ("gt", lambda s: labels(s, np.float64)),
+    ("seg", lambda s: labels(s).astype(bool)),
+    ("seg", lambda s: labels(s).astype(complex)),
+    ("ignore_gt", lambda s: 0.5),
+    ("ignore_gt", lambda s: True),
+    ("ignore_seg", lambda s: ["a"]),
+    ("ignore_seg", lambda s: [1, 2.5]),
+]
 SEEDED_WATERSHED = [
-    ("markers", lambda s: labels(s, np.float32)), ("markers", lambda s: -labels(s, np.int16) - 1),
-    ("markers", lambda s: labels(s[:2])), ("mask", lambda s: np.ones(s[:2], bool)),
-    ("landscape", lambda s: np.full(s, 2.0)), ("landscape", lambda s: np.full(s, -0.5, np.float32)),
-    ("landscape", lambda s: np.full(s, np.nan)), ("landscape", lambda s: labels(s, np.int32)),
-]  # fmt: skip
+    ("markers", lambda s: labels(s, np.float32)),
+    ("markers", lambda s: -labels(s, np.int16) - 1),
+    ("markers", lambda s: labels(s[:2])),
+    ("mask", lambda s: np.ones(s[:2], bool)),
+    ("landscape", lambda s: np.full(s, 2.0)),
+    ("landscape", lambda s: np.full(s, -0.5, np.float32)),
+    ("landscape", lambda s: np.full(s, np.nan)),
+    ("landscape", lambda s: labels(s, np.int32)),
+]
 
 
 def cases(bad):

@@ -22,8 +22,10 @@ DTYPES = LABEL_DTYPES + (np.dtype(">u2"), np.dtype(">i4"), np.dtype(">u8"))  # n
 def ignore_labels(draw, labels):
     """None, one label or a list: labels of the volume, extremes of any dtype (also out of `labels`' range)."""
     present = np.unique(labels).tolist() if labels.size else [0]
-    value = st.one_of(st.sampled_from(present), st.sampled_from([0, 1, -1, 127, -128, 255, 300, 2**31 - 1, 2**32 - 1,
-                                                                 2**63 - 1, -(2**63), 2**63, 2**64 - 1]))  # fmt: skip
+    value = st.one_of(
+        st.sampled_from(present),
+        st.sampled_from([0, 1, -1, 127, -128, 255, 300, 2**31 - 1, 2**32 - 1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1]),
+    )
     return draw(st.one_of(st.none(), value, st.lists(value, max_size=3), st.lists(value, max_size=3).map(tuple)))
 
 
@@ -44,8 +46,9 @@ def test_contingency_table_matches_reference(case, threads):
     size_event(seg)
     before = seg.copy(), gt.copy()
     table = contingency_table(seg, gt, ignore_seg=ignore_seg, ignore_gt=ignore_gt, threads=threads)
-    expected = contingency_table_ref(seg, gt, ignore_seg=() if ignore_seg is None else ignore_seg,
-                                     ignore_gt=() if ignore_gt is None else ignore_gt)  # fmt: skip
+    expected = contingency_table_ref(
+        seg, gt, ignore_seg=() if ignore_seg is None else ignore_seg, ignore_gt=() if ignore_gt is None else ignore_gt
+    )
     for got, want, dtype in zip(table, expected, (np.uint64, np.uint64, np.int64)):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)
@@ -76,5 +79,11 @@ def test_metrics_match_references(case):
         assert rand == (0.0, 1.0, 1.0) and split_merge == (0.0, 0.0)
         return
     scores = evaluate(seg, gt, **kwargs)
-    assert scores == {"adapted_rand_error": rand[0], "rand_precision": rand[1], "rand_recall": rand[2],
-                      "voi_split": split_merge[0], "voi_merge": split_merge[1], "voi": split_merge[0] + split_merge[1]}
+    assert scores == {
+        "adapted_rand_error": rand[0],
+        "rand_precision": rand[1],
+        "rand_recall": rand[2],
+        "voi_split": split_merge[0],
+        "voi_merge": split_merge[1],
+        "voi": split_merge[0] + split_merge[1],
+    }

@@ -5,8 +5,15 @@ affinities outside [0, 1]."""
 import numpy as np
 import pytest
 from fuzz_strategies import (
-    affinity_arrays, assert_consecutive_ids, bad_affinity_arrays, large_shapes, masks, seeds, shapes, size_event,
-)  # fmt: skip
+    affinity_arrays,
+    assert_consecutive_ids,
+    bad_affinity_arrays,
+    large_shapes,
+    masks,
+    seeds,
+    shapes,
+    size_event,
+)
 from fuzz_strategies import threads as thread_counts
 from hypothesis import given
 from hypothesis import strategies as st
@@ -60,8 +67,13 @@ def test_mutex_watershed_does_not_depend_on_threads(case):
     assert_consecutive_ids(one)
 
 
-@given(aff=bad_affinity_arrays(st.sampled_from([2, 3]).flatmap(
-    lambda ndim: st.tuples(st.integers(1, 5), *[st.integers(1, MAX_SIDE[ndim])] * ndim))))  # fmt: skip
+@given(
+    aff=bad_affinity_arrays(
+        st.sampled_from([2, 3]).flatmap(
+            lambda ndim: st.tuples(st.integers(1, 5), *[st.integers(1, MAX_SIDE[ndim])] * ndim)
+        )
+    )
+)
 def test_mutex_watershed_rejects_values_outside_0_1(aff):
     offsets = [tuple(-int(i == c % (aff.ndim - 1)) for i in range(aff.ndim - 1)) for c in range(aff.shape[0])]
     with pytest.raises(ValueError, match="`affinities`"):

@@ -26,8 +26,9 @@ def cases(draw):
     dtype = draw(st.sampled_from([np.uint8, np.uint8, np.float32, np.float64]))
     landscape = levels8 if dtype == np.uint8 else (levels8 / dtype(255)).astype(dtype)
     landscape = with_layout(landscape, draw(st.sampled_from(LAYOUTS)))
-    markers = draw(label_arrays(shape, LABEL_DTYPES, nonnegative=True, patterns=("sparse", "random", "constant"),
-                                name="markers"))  # fmt: skip
+    markers = draw(
+        label_arrays(shape, LABEL_DTYPES, nonnegative=True, patterns=("sparse", "random", "constant"), name="markers")
+    )
     mask = None
     if draw(st.booleans()):
         density = draw(st.sampled_from([0.0, 0.5, 0.85, 1.0]))

@@ -75,19 +75,30 @@ def test_an_interrupted_run_resumes_with_the_chunks_left(model, image, tmp_path,
     assert done == 2
     total = len(chunk_regions(source.spatial, (6, 16, 16)))
     assert predict_volume(predictor, source, out, (6, 16, 16), channels=4) == total - 2  # only the rest
-    np.testing.assert_allclose(read_volume(tmp_path / "pred.zarr", "pred"), predictor.predict_region(source)["mean"],
-                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        read_volume(tmp_path / "pred.zarr", "pred"), predictor.predict_region(source)["mean"], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_uint8_float16_and_uncertainty_outputs(model, image, tmp_path):
     whole = predict_array(model, image, (8, 16, 16), activations=ACTIVATIONS)
     out = tmp_path / "q.zarr"
-    predict(model, image, f"{out}:p", window=(8, 16, 16), activations=ACTIVATIONS, dtype="uint8", tta=4,
-            uncertainty=True, offsets=[(-1, 0, 0), (0, -1, 0), (0, 0, -1), None])  # fmt: skip
+    predict(
+        model,
+        image,
+        f"{out}:p",
+        window=(8, 16, 16),
+        activations=ACTIVATIONS,
+        dtype="uint8",
+        tta=4,
+        uncertainty=True,
+        offsets=[(-1, 0, 0), (0, -1, 0), (0, 0, -1), None],
+    )
     stored = open_volume(out, "p")
     assert stored.dtype == np.uint8 and stored.shape == whole.shape
-    tta = predict_array(model, image, (8, 16, 16), activations=ACTIVATIONS, tta=4,
-                        offsets=[(-1, 0, 0), (0, -1, 0), (0, 0, -1), None])  # fmt: skip
+    tta = predict_array(
+        model, image, (8, 16, 16), activations=ACTIVATIONS, tta=4, offsets=[(-1, 0, 0), (0, -1, 0), (0, 0, -1), None]
+    )
     assert np.abs(stored[:].astype(np.float32) / 255 - tta).max() <= 0.5 / 255 + 1e-6
     assert open_volume(out, "p_variance").shape == whole.shape
     assert open_volume(out, "p_entropy").shape == (2,) + image.shape  # one channel per sigmoid task

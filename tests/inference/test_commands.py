@@ -21,8 +21,14 @@ pytestmark = pytest.mark.real_data
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
-    cfg = tiny_config(folder, "solver.iterations=6", "val.every=6", "val.thresholds=[0.2, 0.4, 0.6]",
-                      "model.filters=[8, 16]", "solver.lr=0.01")  # fmt: skip
+    cfg = tiny_config(
+        folder,
+        "solver.iterations=6",
+        "val.every=6",
+        "val.thresholds=[0.2, 0.4, 0.6]",
+        "model.filters=[8, 16]",
+        "solver.lr=0.01",
+    )
     run_dir, metrics = train(cfg)
     return run_dir, metrics
 
@@ -30,11 +36,38 @@ def trained(tmp_path_factory):
 def test_predict_decode_evaluate_reproduce_the_validation(trained, tmp_path, capsys):
     run_dir, metrics = trained
     prediction = f"{tmp_path / 'pred.zarr'}:affinities"
-    assert infer_main(["--checkpoint", str(run_dir), "--input", gala("test-image"), "--output", prediction,
-                       "--chunk", "25", "50", "100"]) == 0  # fmt: skip
+    assert (
+        infer_main(
+            [
+                "--checkpoint",
+                str(run_dir),
+                "--input",
+                gala("test-image"),
+                "--output",
+                prediction,
+                "--chunk",
+                "25",
+                "50",
+                "100",
+            ]
+        )
+        == 0
+    )
     threshold = metrics["affinity/threshold"]
-    assert decode_main(["affinity", "--input", prediction, "--output", f"{tmp_path / 'seg.h5'}:seg",
-                        "--thresholds", str(threshold)]) == 0  # fmt: skip
+    assert (
+        decode_main(
+            [
+                "affinity",
+                "--input",
+                prediction,
+                "--output",
+                f"{tmp_path / 'seg.h5'}:seg",
+                "--thresholds",
+                str(threshold),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert evaluate_main(["--seg", f"{tmp_path / 'seg.h5'}:seg", "--gt", gala("test-gt"), "--json", "-"]) == 0
     figures = json.loads(capsys.readouterr().out)
@@ -58,8 +91,19 @@ def test_infer_errors_are_one_line(trained, tmp_path, capsys):
     base = ["--checkpoint", str(run_dir), "--input", gala("test-image")]
     assert infer_main(base + ["--output", str(tmp_path / "p.zarr"), "--num-gpu", "1"]) == 2
     assert "this machine has 0 usable GPUs" in capsys.readouterr().err
-    assert infer_main(["--checkpoint", str(tmp_path / "nope"), "--input", gala("test-image"), "--output",
-                       str(tmp_path / "p.zarr")]) == 2  # fmt: skip
+    assert (
+        infer_main(
+            [
+                "--checkpoint",
+                str(tmp_path / "nope"),
+                "--input",
+                gala("test-image"),
+                "--output",
+                str(tmp_path / "p.zarr"),
+            ]
+        )
+        == 2
+    )
     assert "neither a checkpoint file nor a run folder" in capsys.readouterr().err
     assert infer_main(base + ["--output", str(tmp_path / "p.zarr"), "--uncertainty"]) == 2
     assert "needs test-time augmentation" in capsys.readouterr().err
@@ -68,8 +112,23 @@ def test_infer_errors_are_one_line(trained, tmp_path, capsys):
 def test_tta_and_uncertainty_from_the_command_line(trained, tmp_path):
     run_dir, _ = trained
     out = tmp_path / "u.zarr"
-    assert infer_main(["--checkpoint", str(run_dir), "--input", gala("test-image"), "--output", f"{out}:p", "--tta",
-                       "--uncertainty", "--dtype", "float16"]) == 0  # fmt: skip
+    assert (
+        infer_main(
+            [
+                "--checkpoint",
+                str(run_dir),
+                "--input",
+                gala("test-image"),
+                "--output",
+                f"{out}:p",
+                "--tta",
+                "--uncertainty",
+                "--dtype",
+                "float16",
+            ]
+        )
+        == 0
+    )
     assert read_volume(out, "p").dtype == np.float16
     assert read_volume(out, "p_variance").shape == (3, 50, 100, 200)
     entropy = read_volume(out, "p_entropy")

@@ -47,8 +47,9 @@ def test_pointwise_model_gives_the_whole_volume_prediction(rng, blending):
     image = rng.random((9, 20, 17)).astype(np.float32)
     with torch.no_grad():
         whole = torch.sigmoid(model(torch.from_numpy(image)[None, None]))[0].numpy()
-    out = predict_array(model, image, (4, 8, 8), overlap=0.5, batch=3, blending=blending,
-                        activations=[(0, 2, "sigmoid")])
+    out = predict_array(
+        model, image, (4, 8, 8), overlap=0.5, batch=3, blending=blending, activations=[(0, 2, "sigmoid")]
+    )
     assert out.shape == (2, 9, 20, 17) and out.dtype == np.float32
     np.testing.assert_allclose(out, whole, rtol=1e-6, atol=1e-6)
 

@@ -66,8 +66,9 @@ def test_tta_prediction_equals_plain_for_an_equivariant_model(rng):
     offsets = list(DEFAULT_OFFSETS[3])
     model = AffinityOf(offsets)
     plain = predict_array(model, image, (8, 20, 20))
-    result = predict_array(model, image, (8, 20, 20), tta=16, offsets=offsets, uncertainty=True,
-                           activations=[(0, 3, "none")])  # fmt: skip
+    result = predict_array(
+        model, image, (8, 20, 20), tta=16, offsets=offsets, uncertainty=True, activations=[(0, 3, "none")]
+    )
     interior = (slice(None), slice(1, -1), slice(1, -1), slice(1, -1))
     np.testing.assert_allclose(result["mean"][interior], plain[interior], atol=1e-6)
     assert result["variance"][interior].max() < 1e-5  # all variants agree (up to float sums of squares)

@@ -6,8 +6,18 @@ from pytc.kernels._agglomerate import agglomerate, iter_agglomerate, parse_scori
 from pytc.kernels._reference.agglomerate import TieError, agglomerate_ref
 from pytc.testing import read_gala, require_data, require_module
 
-SCORINGS = ["mean", "max", "min", "quantile-0", "quantile-50", "quantile-75", "quantile-100",
-            "quantile-25-histogram", "quantile-50-histogram", "quantile-90-histogram"]  # fmt: skip
+SCORINGS = [
+    "mean",
+    "max",
+    "min",
+    "quantile-0",
+    "quantile-50",
+    "quantile-75",
+    "quantile-100",
+    "quantile-25-histogram",
+    "quantile-50-histogram",
+    "quantile-90-histogram",
+]
 WATERZ_MEAN = "OneMinus<MeanAffinity<RegionGraphType,ScoreValue>>"
 
 
@@ -39,8 +49,12 @@ def adapted_rand(gt, seg):
 
 def waterz_segmentations(affinities, thresholds, fragments, scoring_function):
     waterz = require_module("waterz", "the comparison with the peer")
-    return [s.copy() for s in waterz.agglomerate(affinities, thresholds, fragments=fragments.astype(np.uint64),
-                                                 scoring_function=scoring_function)]
+    return [
+        s.copy()
+        for s in waterz.agglomerate(
+            affinities, thresholds, fragments=fragments.astype(np.uint64), scoring_function=scoring_function
+        )
+    ]
 
 
 @pytest.mark.parametrize("scoring", SCORINGS)
@@ -50,12 +64,12 @@ def test_matches_reference_on_random_inputs(rng, scoring, init_with_max):
     for _ in range(12):
         affinities, thresholds, fragments = random_case(rng)
         try:
-            expected = agglomerate_ref(affinities, thresholds, fragments=fragments, scoring=scoring,
-                                       init_with_max=init_with_max, strict=True)
+            expected = agglomerate_ref(
+                affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init_with_max, strict=True
+            )
         except TieError:
             continue  # implementations may merge exactly tied edges in another order
-        result = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring,
-                             init_with_max=init_with_max)
+        result = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init_with_max)
         assert len(result) == len(thresholds)
         for seg, ref in zip(result, expected):
             assert seg.dtype == np.uint64
@@ -64,11 +78,14 @@ def test_matches_reference_on_random_inputs(rng, scoring, init_with_max):
     assert compared >= 3
 
 
-@pytest.mark.parametrize("scoring,waterz_name", [
-    ("mean", WATERZ_MEAN),
-    ("quantile-50-histogram", waterz_histogram(50, True)),
-    ("quantile-25-histogram", waterz_histogram(25, True)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "scoring,waterz_name",
+    [
+        ("mean", WATERZ_MEAN),
+        ("quantile-50-histogram", waterz_histogram(50, True)),
+        ("quantile-25-histogram", waterz_histogram(25, True)),
+    ],
+)
 @pytest.mark.parametrize("init_with_max", [True, False])
 def test_matches_waterz_on_random_inputs(rng, scoring, waterz_name, init_with_max):
     if scoring == "mean" and not init_with_max:
@@ -78,12 +95,12 @@ def test_matches_waterz_on_random_inputs(rng, scoring, waterz_name, init_with_ma
     for _ in range(12):
         affinities, thresholds, fragments = random_case(rng)
         try:
-            agglomerate_ref(affinities, thresholds, fragments=fragments, scoring=scoring,
-                            init_with_max=init_with_max, strict=True)
+            agglomerate_ref(
+                affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init_with_max, strict=True
+            )
         except TieError:
             continue
-        result = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring,
-                             init_with_max=init_with_max)
+        result = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init_with_max)
         for seg, theirs in zip(result, waterz_segmentations(affinities, thresholds, fragments, waterz_name)):
             assert_same_partition(seg, theirs)
         compared += 1
@@ -100,8 +117,10 @@ def test_waterz_scoring_strings_are_accepted(rng):
         ("quantile-50-histogram", "OneMinus<HistogramQuantileAffinity<RegionGraphType, 50, ScoreValue, 256>>"),
     ]:
         assert parse_scoring(ours) == parse_scoring(theirs)
-        for a, b in zip(agglomerate(affinities, thresholds, fragments=fragments, scoring=ours),
-                        agglomerate(affinities, thresholds, fragments=fragments, scoring=theirs)):
+        for a, b in zip(
+            agglomerate(affinities, thresholds, fragments=fragments, scoring=ours),
+            agglomerate(affinities, thresholds, fragments=fragments, scoring=theirs),
+        ):
             np.testing.assert_array_equal(a, b)
     assert parse_scoring(waterz_histogram(30, False)) == ("histogram", 30, False)
     assert parse_scoring("quantile-30-histogram", init_with_max=False) == ("histogram", 30, False)
@@ -127,7 +146,7 @@ def test_iter_agglomerate_equals_list_and_thresholds_are_incremental(rng):
 
 def test_labels_are_fragment_labels_and_background_stays(rng):
     affinities, thresholds, fragments = random_case(rng, max_side=6)
-    fragments = (fragments * np.uint64(1000) + (fragments > 0).astype(np.uint64) * np.uint64(7))  # sparse labels
+    fragments = fragments * np.uint64(1000) + (fragments > 0).astype(np.uint64) * np.uint64(7)  # sparse labels
     for seg in agglomerate(affinities, thresholds + [2.0], fragments=fragments):
         assert set(np.unique(seg[seg > 0])) <= set(np.unique(fragments[fragments > 0]))
         np.testing.assert_array_equal(seg == 0, fragments == 0)
@@ -138,8 +157,9 @@ def test_labels_are_fragment_labels_and_background_stays(rng):
 def test_huge_labels_use_the_sparse_path(rng):
     affinities, thresholds, fragments = random_case(rng, max_side=6)
     huge = np.where(fragments > 0, fragments + np.uint64(2**60), 0).astype(np.uint64)
-    for a, b in zip(agglomerate(affinities, thresholds, fragments=huge),
-                    agglomerate(affinities, thresholds, fragments=fragments)):
+    for a, b in zip(
+        agglomerate(affinities, thresholds, fragments=huge), agglomerate(affinities, thresholds, fragments=fragments)
+    ):
         assert_same_partition(a, b)
         assert a[a > 0].min(initial=2**60) >= 2**60
 
@@ -151,8 +171,9 @@ def test_a_huge_label_after_small_ones_switches_to_the_sparse_path(rng):
     fragments[-1] = np.where(fragments[-1] > 0, fragments[-1] + np.uint64(2**62), 0)
     small = fragments.copy()
     small[-1] = np.where(small[-1] > 0, small[-1] - np.uint64(2**62) + np.uint64(100), 0)
-    for a, b in zip(agglomerate(affinities, thresholds, fragments=fragments),
-                    agglomerate(affinities, thresholds, fragments=small)):
+    for a, b in zip(
+        agglomerate(affinities, thresholds, fragments=fragments), agglomerate(affinities, thresholds, fragments=small)
+    ):
         assert_same_partition(a, b)
         assert set(np.unique(a)) <= set(np.unique(fragments))
 
@@ -206,8 +227,13 @@ def test_large_volume_threads_and_iteration_agree(rng, scoring):
     one = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, threads=1)
     two = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, threads=2)
     iterated = list(iter_agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, threads=2))
-    sparse = agglomerate(affinities, thresholds, scoring=scoring, threads=2,
-                         fragments=np.where(fragments > 0, fragments + np.uint64(2**50), 0).astype(np.uint64))
+    sparse = agglomerate(
+        affinities,
+        thresholds,
+        scoring=scoring,
+        threads=2,
+        fragments=np.where(fragments > 0, fragments + np.uint64(2**50), 0).astype(np.uint64),
+    )
     counts = []
     for a, b, c, d in zip(one, two, iterated, sparse):
         np.testing.assert_array_equal(a, b)
@@ -233,18 +259,25 @@ def test_slabs_of_large_fragments_match_the_reference_on_any_thread_count(rng, s
     init = False  # all boundary values kept for the quantiles: the slabs' value lists are joined
     one = agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init, threads=1)
     for threads in (2, 3):
-        for a, b in zip(one, agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring,
-                                         init_with_max=init, threads=threads)):
+        for a, b in zip(
+            one,
+            agglomerate(
+                affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init, threads=threads
+            ),
+        ):
             np.testing.assert_array_equal(a, b)
-    for a, b in zip(one, iter_agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring,
-                                          init_with_max=init, threads=2)):
+    for a, b in zip(
+        one,
+        iter_agglomerate(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init, threads=2),
+    ):
         np.testing.assert_array_equal(a, b)
     counts = [len(np.unique(seg)) for seg in one]
     assert counts[0] > counts[-1] > 2 or scoring == "min"
     if scoring.endswith("histogram"):
         return  # 256 bins: exact ties, which implementations may break differently
-    expected = agglomerate_ref(affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init,
-                               strict=True)
+    expected = agglomerate_ref(
+        affinities, thresholds, fragments=fragments, scoring=scoring, init_with_max=init, strict=True
+    )
     for seg, ref in zip(one, expected):
         assert_same_partition(seg, ref)
 
@@ -272,16 +305,19 @@ def test_fragment_dtypes_and_layouts(rng, dtype):
             np.testing.assert_array_equal(a, b)
     # uint8 affinities are scaled by 1/255, like float32 k/255
     aff8 = (affinities * 255).round().astype(np.uint8)
-    for a, b in zip(agglomerate(aff8, thresholds, fragments=fragments),
-                    agglomerate(aff8.astype(np.float32) / np.float32(255), thresholds, fragments=fragments)):
+    for a, b in zip(
+        agglomerate(aff8, thresholds, fragments=fragments),
+        agglomerate(aff8.astype(np.float32) / np.float32(255), thresholds, fragments=fragments),
+    ):
         np.testing.assert_array_equal(a, b)
 
 
 def test_extra_channels_are_ignored(rng):
     affinities, thresholds, fragments = random_case(rng)
     more = np.concatenate([affinities, rng.random((4,) + affinities.shape[1:]).astype(np.float32)])
-    for a, b in zip(agglomerate(more, thresholds, fragments=fragments),
-                    agglomerate(affinities, thresholds, fragments=fragments)):
+    for a, b in zip(
+        agglomerate(more, thresholds, fragments=fragments), agglomerate(affinities, thresholds, fragments=fragments)
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -377,14 +413,17 @@ def test_real_gala_fibsem_beats_its_fragments():
     check_real(affinities, fragments, gt, [0.1, 0.3, 0.5, 0.7])
     # same result as waterz (uint8-free float input: ties are rare here)
     thresholds = [0.2, 0.5]
-    for ours, theirs in zip(agglomerate(affinities, thresholds, fragments=fragments),
-                            waterz_segmentations(affinities, thresholds, fragments, WATERZ_MEAN)):
+    for ours, theirs in zip(
+        agglomerate(affinities, thresholds, fragments=fragments),
+        waterz_segmentations(affinities, thresholds, fragments, WATERZ_MEAN),
+    ):
         assert_same_partition(ours, theirs)
 
 
 @pytest.mark.real_data
 def test_real_gala_snemi_beats_its_fragments():
     import tifffile
+
     folder = require_data("gala_snemi_mini_labels_only")
     fragments = tifffile.imread(folder / "train-fragments.tif").astype(np.uint64)
     p = tifffile.imread(folder / "train-probabilities.tif").astype(np.float32) / np.float32(255)

@@ -60,7 +60,7 @@ def test_random_labels_match_reference(rng, seg_dtype, gt_dtype, ndim):
 def test_signed_ids_round_trip():
     seg = np.array([-1, -128, 127, 0, -1], dtype=np.int8)
     gt = np.array([5, 5, 5, 5, 5], dtype=np.uint64)
-    seg_ids, gt_ids, counts = contingency_table(seg, gt)
+    seg_ids, _gt_ids, counts = contingency_table(seg, gt)
     np.testing.assert_array_equal(seg_ids.view(np.int64), [0, 127, -128, -1])  # sorted as uint64
     np.testing.assert_array_equal(counts, [1, 1, 1, 2])
     # by value: -1 is not a uint64 label, 2**64 - 1 is not an int8 label
@@ -112,12 +112,14 @@ def test_real_gala_fragments_against_gt():
 @pytest.mark.real_data
 def test_real_snemi_fragments_against_labels():
     import tifffile
+
     folder = require_data("gala_snemi_mini_labels_only")
     labels = tifffile.imread(folder / "train-labels.tif")
     fragments = tifffile.imread(folder / "train-fragments.tif")
     assert labels.shape == fragments.shape
-    assert_tables_equal(contingency_table(fragments, labels, ignore_gt=0),
-                        contingency_table_ref(fragments, labels, ignore_gt=0))  # fmt: skip
+    assert_tables_equal(
+        contingency_table(fragments, labels, ignore_gt=0), contingency_table_ref(fragments, labels, ignore_gt=0)
+    )
 
 
 @pytest.mark.parametrize("shape", [(0,), (0, 5, 5), (5, 0), ()])
@@ -159,7 +161,10 @@ def test_non_native_byte_order():
 
 def test_bad_inputs():
     seg = np.zeros((3, 4), dtype=np.uint32)
-    with pytest.raises(ValueError, match=r"contingency_table: `seg` and `gt` must have the same shape; got seg shape \(3, 4\) and gt shape \(4, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"contingency_table: `seg` and `gt` must have the same shape; got seg shape \(3, 4\) and gt shape \(4, 3\)",
+    ):
         contingency_table(seg, seg.T.copy()[:4])
     with pytest.raises(TypeError, match="`seg` must be an integer label array.*float32"):
         contingency_table(seg.astype(np.float32), seg)

@@ -62,9 +62,9 @@ def check_labels(labels, mask=None):
         ((9, 11), MIXED_2D, {"strides": (2, 3)}),
         ((9, 11), MIXED_2D, {"strides": (2, 1), "randomize_strides": True, "seed": 5}),
     ],
-)  # fmt: skip
+)
 def test_matches_reference(rng, shape, offsets, kwargs, ties):
-    for trial in range(3):
+    for _ in range(3):
         aff = rng.random((len(offsets),) + shape, dtype=np.float32)
         if ties:
             aff = np.round(aff * 4) / np.float32(4)  # many equal weights: the tie order must agree
@@ -92,8 +92,9 @@ def test_threads_and_uint8_input(rng):
         np.testing.assert_array_equal(mutex_watershed(aff, LONG_RANGE_3D, threads=threads), labels)
     as_uint8 = (aff * 255).astype(np.uint8)
     np.testing.assert_array_equal(
-        mutex_watershed(as_uint8, LONG_RANGE_3D), mutex_watershed(as_uint8.astype(np.float32) / np.float32(255), LONG_RANGE_3D)
-    )  # fmt: skip
+        mutex_watershed(as_uint8, LONG_RANGE_3D),
+        mutex_watershed(as_uint8.astype(np.float32) / np.float32(255), LONG_RANGE_3D),
+    )
 
 
 def test_randomized_strides_are_seeded(rng):
@@ -199,7 +200,13 @@ A3 = np.ones((3, 2, 3, 4), np.float32)
     [
         (np.ones((3, 4), np.float32), [(1,), (2,), (3,)], {}, ValueError, r"`affinities` must be 3D.*ndim=2"),
         (A3.astype(np.float64), NEAREST_3D, {}, TypeError, r"`affinities` must be float32.*float64"),
-        (np.where(A3 > 0, np.nan, 0).astype(np.float32), NEAREST_3D, {}, ValueError, r"`affinities` must be probabilities in \[0, 1\]; got nan"),
+        (
+            np.where(A3 > 0, np.nan, 0).astype(np.float32),
+            NEAREST_3D,
+            {},
+            ValueError,
+            r"`affinities` must be probabilities in \[0, 1\]; got nan",
+        ),
         (A3, NEAREST_3D[:2], {}, ValueError, r"`offsets` must have one entry per channel.*got 2"),
         (A3, [(1, 0), (0, 1), (1, 1)], {}, ValueError, r"`offsets` must hold one 3-tuple per channel"),
         (A3, [(0.5, 0, 0)] * 3, {}, TypeError, r"`offsets` must contain integers"),
@@ -213,7 +220,7 @@ A3 = np.ones((3, 2, 3, 4), np.float32)
         (A3, NEAREST_3D, {"mask": np.ones((2, 3, 4), np.float32)}, TypeError, r"`mask` must be a bool.*float32"),
         (A3, NEAREST_3D, {"threads": 0}, ValueError, r"`threads` must be a positive int"),
     ],
-)  # fmt: skip
+)
 def test_bad_input(aff, offsets, kwargs, error, match):
     with pytest.raises(error, match=match):
         mutex_watershed(aff, offsets, **kwargs)

@@ -5,8 +5,8 @@ import pytest
 
 from pytc.decode import boundary_to_affinity
 from pytc.kernels import agglomerate, mutex_watershed, watershed
-from pytc.validation import as_probabilities
 from pytc.testing import read_gala
+from pytc.validation import as_probabilities
 
 NEAREST = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]
 KERNELS = {

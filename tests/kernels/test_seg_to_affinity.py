@@ -5,8 +5,20 @@ from pytc.kernels import DEFAULT_OFFSETS, seg_to_affinity, seg_to_affinity_ref
 from pytc.testing import read_gala
 
 LABEL_DTYPES = [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64]
-LONG_RANGE_3D = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (-2, 0, 0), (0, -3, 0), (0, 0, -3),
-                 (-3, 0, 0), (0, -9, 0), (0, 0, -9), (-4, 0, 0), (0, -27, 0), (0, 0, -27)]  # fmt: skip
+LONG_RANGE_3D = [
+    (-1, 0, 0),
+    (0, -1, 0),
+    (0, 0, -1),
+    (-2, 0, 0),
+    (0, -3, 0),
+    (0, 0, -3),
+    (-3, 0, 0),
+    (0, -9, 0),
+    (0, 0, -9),
+    (-4, 0, 0),
+    (0, -27, 0),
+    (0, 0, -27),
+]
 MIXED_3D = [(1, 0, 0), (0, 2, -1), (-1, -1, 3), (0, 0, 5), (2, -3, 1), (0, 0, 0), (7, 0, 0)]
 MIXED_2D = [(1, 0), (0, 2), (-1, 3), (-2, -2), (0, 0), (0, 9), (4, 0)]
 
@@ -82,7 +94,7 @@ def test_long_range_offsets_on_real_labels():
     assert gt.shape == (50, 100, 200) and gt.dtype == np.int32
     aff = assert_matches_reference(gt, LONG_RANGE_3D)
     assert 0.3 < aff.mean() < 0.95  # real neurons: mostly connected, far from trivial
-    for layout, seg in layouts(gt[:, :40, :60]).items():
+    for seg in layouts(gt[:, :40, :60]).values():
         assert_matches_reference(seg.astype(np.uint64), MIXED_3D)
 
 
@@ -145,15 +157,30 @@ def test_out_buffer_is_filled_and_returned(rng):
         (np.ones((4, 4), np.uint32), {"offsets": [(1, 0, 0)]}, ValueError, r"one 2-tuple per channel.*\(1, 3\)"),
         (np.ones((4, 4), np.uint32), {"offsets": [(1, 0), (1,)]}, ValueError, r"list of 2-tuples"),
         (np.ones((4, 4), np.uint32), {"offsets": [(0.5, 0)]}, TypeError, r"`offsets` must contain integers"),
-        (np.ones((4, 4), np.uint32), {"dtype": np.float64}, TypeError, r"`dtype` must be float32 or uint8; got float64"),
+        (
+            np.ones((4, 4), np.uint32),
+            {"dtype": np.float64},
+            TypeError,
+            r"`dtype` must be float32 or uint8; got float64",
+        ),
         (np.ones((4, 4), np.uint32), {"threads": 0}, ValueError, r"`threads` must be a positive int or None; got 0"),
         (np.ones((4, 4), np.uint32), {"threads": 1.5}, TypeError, r"`threads`.*got 1.5"),
-        (np.ones((4, 4), np.uint32), {"out": np.zeros((2, 4, 5), np.float32)}, ValueError, r"`out` must have shape \(2, 4, 4\).*got shape \(2, 4, 5\)"),
-        (np.ones((4, 4), np.uint32), {"out": np.zeros((2, 4, 4), np.uint8)}, ValueError, r"dtype float32.*got.*dtype uint8"),
+        (
+            np.ones((4, 4), np.uint32),
+            {"out": np.zeros((2, 4, 5), np.float32)},
+            ValueError,
+            r"`out` must have shape \(2, 4, 4\).*got shape \(2, 4, 5\)",
+        ),
+        (
+            np.ones((4, 4), np.uint32),
+            {"out": np.zeros((2, 4, 4), np.uint8)},
+            ValueError,
+            r"dtype float32.*got.*dtype uint8",
+        ),
         (np.ones((4, 4), np.uint32), {"out": np.zeros((2, 4, 4), np.float32, order="F")}, ValueError, r"C-contiguous"),
         (np.ones((4, 4), np.uint32), {"out": [[0]]}, TypeError, r"`out` must be a numpy array"),
     ],
-)  # fmt: skip
+)
 def test_bad_input(seg, kwargs, error, match):
     with pytest.raises(error, match=match):
         seg_to_affinity(seg, **kwargs)

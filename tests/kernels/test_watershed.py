@@ -19,8 +19,12 @@ def test_matches_reference(rng, kind):
             aff = rng.integers(0, 256, (3,) + shape).astype(np.uint8)
         else:
             aff = rng.random((3,) + shape).astype(np.float32)
-        kw = dict(size_threshold=int(rng.integers(0, 10)), dust=int(rng.integers(0, 5)),
-                  low=float(rng.choice([0.0001, 0.2])), high=float(rng.choice([0.9999, 0.7])))
+        kw = dict(
+            size_threshold=int(rng.integers(0, 10)),
+            dust=int(rng.integers(0, 5)),
+            low=float(rng.choice([0.0001, 0.2])),
+            high=float(rng.choice([0.9999, 0.7])),
+        )
         if kind == "masked":
             kw["mask"] = rng.random(shape) > 0.2
         before = aff.copy()
@@ -39,13 +43,16 @@ def test_edge_cases():
     assert watershed(np.ones((3, 2, 2, 2), np.float32), mask=np.zeros((2, 2, 2), bool)).max() == 0
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(low=0.9, high=0.1), ValueError, "`low` must be <= `high`"),
-    (dict(low=-0.1), ValueError, "`low`"),
-    (dict(size_threshold=-1), ValueError, "`size_threshold`"),
-    (dict(dust=-1), ValueError, "`dust`"),
-    (dict(mask=np.ones((2, 2, 2), bool)), ValueError, "`mask`"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(low=0.9, high=0.1), ValueError, "`low` must be <= `high`"),
+        (dict(low=-0.1), ValueError, "`low`"),
+        (dict(size_threshold=-1), ValueError, "`size_threshold`"),
+        (dict(dust=-1), ValueError, "`dust`"),
+        (dict(mask=np.ones((2, 2, 2), bool)), ValueError, "`mask`"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         watershed(np.ones((3, 3, 3, 3), np.float32), **kwargs)
@@ -62,8 +69,9 @@ def test_bad_affinities():
         watershed(aff)
 
 
-@pytest.mark.parametrize("where", [(0, 0, 0, 0), (0, 0, 5, 7), (1, 3, 0, 9), (2, 4, 6, 0), (2, 39, 35, 29),
-                                   (1, 20, 10, 10), (0, 39, 35, 29)])
+@pytest.mark.parametrize(
+    "where", [(0, 0, 0, 0), (0, 0, 5, 7), (1, 3, 0, 9), (2, 4, 6, 0), (2, 39, 35, 29), (1, 20, 10, 10), (0, 39, 35, 29)]
+)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, -0.25, 1.5])
 def test_non_probability_anywhere_is_rejected(where, threads, value):
@@ -88,7 +96,7 @@ def test_real_data_is_an_oversegmentation():
     gt = read_gala("train-gt")
     aff = boundary_to_affinity(read_gala("train-p1"))
     seg = watershed(aff)
-    error, precision, recall = adapted_rand_error(gt, seg, ignore_labels=(0,))
+    error, _precision, recall = adapted_rand_error(gt, seg, ignore_labels=(0,))
     assert error < 0.4 and recall > 0.7
     inside = (gt > 0) & (seg > 0)
     s, g = seg[inside].astype(np.int64), gt[inside].astype(np.int64)
@@ -109,8 +117,12 @@ def test_plateaus_match_reference_on_all_thread_counts(rng, levels):
     for i in range(6):
         shape = tuple(rng.integers(1, 14, 3))
         aff = (rng.integers(0, levels, (3,) + shape) / (levels - 1)).astype(np.float32)
-        kw = dict(size_threshold=int(rng.integers(0, 30)), dust=int(rng.integers(0, 8)),
-                  low=float(rng.choice([0.0001, 0.34])), high=float(rng.choice([0.9999, 0.5])))
+        kw = dict(
+            size_threshold=int(rng.integers(0, 30)),
+            dust=int(rng.integers(0, 8)),
+            low=float(rng.choice([0.0001, 0.34])),
+            high=float(rng.choice([0.9999, 0.5])),
+        )
         if i % 2:
             kw["mask"] = rng.random(shape) > 0.2
         ref = watershed_ref(aff, **kw)
@@ -129,8 +141,9 @@ def test_parallel_stages_match_reference(rng, shape, masked):
     ref = watershed_ref(aff, **kw)
     for threads in (1, 2, 3):
         np.testing.assert_array_equal(watershed(aff, threads=threads, **kw), ref)
-    np.testing.assert_array_equal(watershed(aff, threads=2, size_threshold=0, dust=0),
-                                  watershed(aff, threads=1, size_threshold=0, dust=0))
+    np.testing.assert_array_equal(
+        watershed(aff, threads=2, size_threshold=0, dust=0), watershed(aff, threads=1, size_threshold=0, dust=0)
+    )
 
 
 @pytest.mark.parametrize("size_threshold, dust, weight_threshold", [(10, 5, 0.5), (3, 8, None), (6, 6, 0.3)])

@@ -52,7 +52,8 @@ def test_average_precision_matches_loops_on_real_labels():
     seg[seg == 5] = 7  # a merge
     for threshold in (0.5, 0.75):
         assert average_precision(seg, gt, [threshold])[f"ap_{round(100 * threshold)}"] == pytest.approx(
-            ap_loops(seg, gt, threshold))  # fmt: skip
+            ap_loops(seg, gt, threshold)
+        )
 
 
 def test_semantic_scores():
@@ -64,12 +65,15 @@ def test_semantic_scores():
     assert semantic_scores(np.array([True, False]), np.array([True, True]))["iou"] == 0.5
 
 
-@pytest.mark.parametrize("call", [
-    lambda z: evaluate(z, z),
-    lambda z: average_precision(z, z),
-    lambda z: semantic_scores(z, z),
-    lambda z: evaluate(z[:0], z[:0]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda z: evaluate(z, z),
+        lambda z: average_precision(z, z),
+        lambda z: semantic_scores(z, z),
+        lambda z: evaluate(z[:0], z[:0]),
+    ],
+)
 def test_nothing_to_score_is_an_error_not_a_perfect_score(call):
     with pytest.raises(ValueError, match="nothing to score"):
         call(np.zeros((4, 5), np.uint32))
@@ -84,8 +88,21 @@ def test_evaluate_command(tmp_path, capsys):
     write_volume(tmp_path / "seg.h5", gt, dataset="seg")
     assert evaluate_main(["--seg", f"{tmp_path / 'seg.h5'}:seg", "--gt", str(tmp_path / "gt.h5"), "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["adapted_rand_error"] == 0.0
-    assert evaluate_main(["--seg", f"{tmp_path / 'seg.h5'}:seg", "--gt", str(tmp_path / "gt.h5"), "--task",
-                          "instance", "--json", str(tmp_path / "f.json")]) == 0  # fmt: skip
+    assert (
+        evaluate_main(
+            [
+                "--seg",
+                f"{tmp_path / 'seg.h5'}:seg",
+                "--gt",
+                str(tmp_path / "gt.h5"),
+                "--task",
+                "instance",
+                "--json",
+                str(tmp_path / "f.json"),
+            ]
+        )
+        == 0
+    )
     assert "ap_75" in capsys.readouterr().out and json.loads((tmp_path / "f.json").read_text())["ap"] == 1.0
     write_volume(tmp_path / "zero.h5", np.zeros((2, 3, 4), np.uint8))
     assert evaluate_main(["--seg", str(tmp_path / "zero.h5"), "--gt", str(tmp_path / "zero.h5")]) == 2

@@ -61,7 +61,9 @@ def test_ignore_seg_matches_skimage_on_masked_gt(rng):
     masked = np.where(np.isin(seg, (0, 4)), 0, gt)  # ignoring seg 0 and 4 = gt 0 there
     np.testing.assert_allclose(
         [scores[k] for k in ("adapted_rand_error", "rand_precision", "rand_recall", "voi_split", "voi_merge")],
-        skimage_scores(seg, masked, (0,)), **TOL)  # fmt: skip
+        skimage_scores(seg, masked, (0,)),
+        **TOL,
+    )
 
 
 def test_skimage_voi_ignores_only_its_first_image(rng):
@@ -69,7 +71,9 @@ def test_skimage_voi_ignores_only_its_first_image(rng):
     gt = labels(rng, (10, 30), np.uint16, 4)
     seg = labels(rng, (10, 30), np.uint16, 4)
     assert 0 in seg and 0 in gt
-    np.testing.assert_allclose(voi(seg, gt, ignore_gt=(0,)), variation_of_information(gt, seg, ignore_labels=(0,)), **TOL)
+    np.testing.assert_allclose(
+        voi(seg, gt, ignore_gt=(0,)), variation_of_information(gt, seg, ignore_labels=(0,)), **TOL
+    )
     np.testing.assert_allclose(voi(seg, gt, ignore_gt=()), variation_of_information(gt, seg), **TOL)
 
 
@@ -90,12 +94,15 @@ def test_real_gala_watershed_fragments():
     gt, ws = read_gala("train-gt"), read_gala("train-ws")
     scores = assert_agrees(ws, gt)
     assert 0.05 < scores["adapted_rand_error"] < 0.95 and scores["voi_split"] > scores["voi_merge"]  # over-segmentation
-    assert evaluate(ws.astype(np.uint64), np.asfortranarray(gt).astype(np.uint16), threads=2) == pytest.approx(scores, abs=1e-12)
+    assert evaluate(ws.astype(np.uint64), np.asfortranarray(gt).astype(np.uint16), threads=2) == pytest.approx(
+        scores, abs=1e-12
+    )
 
 
 @pytest.mark.real_data
 def test_real_snemi_fragments():
     import tifffile
+
     folder = require_data("gala_snemi_mini_labels_only")
     gt = tifffile.imread(folder / "train-labels.tif")
     seg = tifffile.imread(folder / "train-fragments.tif")
@@ -110,18 +117,26 @@ def test_perfect_segmentation_has_zero_errors(dtype):
     _, relabeled = np.unique(gt, return_inverse=True)  # same segments, other ids
     seg = (relabeled.reshape(gt.shape) * 7 + 3).astype(np.int64)
     scores = evaluate(seg, gt.astype(dtype) if dtype == np.int64 else gt)
-    assert scores == {"adapted_rand_error": 0.0, "rand_precision": 1.0, "rand_recall": 1.0,
-                      "voi_split": 0.0, "voi_merge": 0.0, "voi": 0.0}  # fmt: skip
+    assert scores == {
+        "adapted_rand_error": 0.0,
+        "rand_precision": 1.0,
+        "rand_recall": 1.0,
+        "voi_split": 0.0,
+        "voi_merge": 0.0,
+        "voi": 0.0,
+    }
     small = np.array([[1, 1], [2, 2]], dtype=dtype)
     assert adapted_rand(small, small) == 0.0 and voi(small, small) == (0.0, 0.0)
 
 
 @pytest.mark.parametrize(
     "seg, gt",
-    [(np.zeros((0, 4), np.uint32), np.zeros((0, 4), np.uint32)),  # no voxel
-     (np.arange(12).reshape(3, 4), np.zeros((3, 4), np.uint8)),  # every voxel ignored
-     (np.array(5), np.array(1))],  # one voxel (0-d)
-)  # fmt: skip
+    [
+        (np.zeros((0, 4), np.uint32), np.zeros((0, 4), np.uint32)),  # no voxel
+        (np.arange(12).reshape(3, 4), np.zeros((3, 4), np.uint8)),  # every voxel ignored
+        (np.array(5), np.array(1)),
+    ],  # one voxel (0-d)
+)
 def test_empty_or_fully_ignored_gives_zero_errors(seg, gt):
     """The metrics themselves take 0/0 as a perfect score; `evaluate`, which reports, refuses to score nothing."""
     assert adapted_rand(seg, gt, return_all=True) == (0.0, 1.0, 1.0) and voi(seg, gt) == (0.0, 0.0)
@@ -148,7 +163,10 @@ def test_inputs_are_unchanged(rng):
 def test_bad_inputs(fn):
     name = fn.__name__
     seg = np.zeros((3, 4, 5), dtype=np.uint32)
-    with pytest.raises(ValueError, match=rf"{name}: `seg` and `gt` must have the same shape; got seg shape \(3, 4, 5\) and gt shape \(3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: `seg` and `gt` must have the same shape; got seg shape \(3, 4, 5\) and gt shape \(3, 4\)",
+    ):
         fn(seg, seg[..., 0])
     with pytest.raises(TypeError, match=rf"{name}: `gt` must be an integer label array.*float64"):
         fn(seg, seg.astype(np.float64))

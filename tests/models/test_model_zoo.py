@@ -1,13 +1,16 @@
 import pytest
-
 import torch
 
-from pytc.models import MODELS, SyncBatchNorm, build_model, num_parameters  # noqa: E402
+from pytc.models import MODELS, SyncBatchNorm, build_model, num_parameters
 
 # Parameter counts of the default models (1 input channel, 3 outputs): a change here changes the architecture.
 PARAMETERS = {"unet_residual_3d": 1092915, "unet_3d": 5372419, "unet_2d": 7427011, "fpn_3d": 852067}
-TRAINING_SIZES = {"unet_residual_3d": (18, 160, 160), "unet_3d": (16, 64, 64), "unet_2d": (128, 128),
-                  "fpn_3d": (16, 64, 64)}  # fmt: skip
+TRAINING_SIZES = {
+    "unet_residual_3d": (18, 160, 160),
+    "unet_3d": (16, 64, 64),
+    "unet_2d": (128, 128),
+    "fpn_3d": (16, 64, 64),
+}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -38,10 +41,15 @@ def test_odd_sizes_and_gradients_reach_every_parameter(name):
     assert not missing
 
 
-@pytest.mark.parametrize("option, values", [("norm", ["bn", "sync_bn", "in", "gn", "none"]),
-                                            ("activation", ["relu", "elu", "leaky_relu", "gelu", "silu"]),
-                                            ("padding_mode", ["zeros", "reflect", "replicate"]),
-                                            ("block", ["residual", "residual_se", "dilated", "plain"])])  # fmt: skip
+@pytest.mark.parametrize(
+    "option, values",
+    [
+        ("norm", ["bn", "sync_bn", "in", "gn", "none"]),
+        ("activation", ["relu", "elu", "leaky_relu", "gelu", "silu"]),
+        ("padding_mode", ["zeros", "reflect", "replicate"]),
+        ("block", ["residual", "residual_se", "dilated", "plain"]),
+    ],
+)
 def test_options(option, values):
     for value in values:
         model = build_model("unet_3d", out_channels=1, filters=[4, 8], isotropy=[True, True], **{option: value})
@@ -51,7 +59,9 @@ def test_options(option, values):
 
 def test_too_small_inputs_say_which_sizes_work():
     model = build_model("unet_residual_3d")
-    with pytest.raises(ValueError, match=r"UNet: `input` must be at least \(8, 32, 32\) in space.*; got spatial size \(4, 160, 160\)"):
+    with pytest.raises(
+        ValueError, match=r"UNet: `input` must be at least \(8, 32, 32\) in space.*; got spatial size \(4, 160, 160\)"
+    ):
         model(torch.randn(1, 1, 4, 160, 160))
     with pytest.raises(ValueError, match=r"UNet: `input` must be \(N, C, Z, Y, X\); got shape \(1, 160, 160\)"):
         model(torch.randn(1, 160, 160))
@@ -60,12 +70,21 @@ def test_too_small_inputs_say_which_sizes_work():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"name": "unet_4d"}, r"`unet_4d` is not a known model; the known ones are \['fpn_3d', 'unet_2d', 'unet_3d', "
-                              r"'unet_residual_3d'\]"),
-        ({"name": "unet_3d", "norm": "batch"}, r"`norm` must be one of \('bn', 'sync_bn', 'in', 'gn', 'none'\); got 'batch'"),
+        (
+            {"name": "unet_4d"},
+            r"`unet_4d` is not a known model; the known ones are \['fpn_3d', 'unet_2d', 'unet_3d', "
+            r"'unet_residual_3d'\]",
+        ),
+        (
+            {"name": "unet_3d", "norm": "batch"},
+            r"`norm` must be one of \('bn', 'sync_bn', 'in', 'gn', 'none'\); got 'batch'",
+        ),
         ({"name": "unet_3d", "activation": "tanh"}, r"`activation` must be one of"),
         ({"name": "unet_3d", "block": "dense"}, r"`block` must be one of"),
-        ({"name": "unet_3d", "isotropy": [True]}, r"`isotropy` must be one bool per level \(4 values\); got 1: \[True\]"),
+        (
+            {"name": "unet_3d", "isotropy": [True]},
+            r"`isotropy` must be one bool per level \(4 values\); got 1: \[True\]",
+        ),
         ({"name": "unet_3d", "out_channels": 0}, r"`out_channels` must be a positive int"),
     ],
 )

@@ -46,14 +46,25 @@ def worker(rank, world, init_file, out_dir, cases, backend="gloo", device="cpu")
     for sizes, offset, use_compiled in cases:
         x, dy, weight, bias = (t.to(device) for t in global_batch(sizes, offset))
         start = sum(sizes[:rank])
-        x_local = x[start:start + sizes[rank]].clone().requires_grad_()
+        x_local = x[start : start + sizes[rank]].clone().requires_grad_()
         bn = make_bn(weight, bias, use_compiled=use_compiled).to(device)
         y = bn(x_local)
-        y.backward(dy[start:start + sizes[rank]])
+        y.backward(dy[start : start + sizes[rank]])
         grads = torch.cat([bn.weight.grad, bn.bias.grad])
         dist.all_reduce(grads)  # DDP sums parameter gradients across ranks (then averages)
-        results.append({k: v.cpu() for k, v in {"y": y.detach(), "dx": x_local.grad, "dw": grads[:C], "db": grads[C:],
-                        "mean": bn.running_mean, "var": bn.running_var}.items()})  # fmt: skip
+        results.append(
+            {
+                k: v.cpu()
+                for k, v in {
+                    "y": y.detach(),
+                    "dx": x_local.grad,
+                    "dw": grads[:C],
+                    "db": grads[C:],
+                    "mean": bn.running_mean,
+                    "var": bn.running_var,
+                }.items()
+            }
+        )
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
@@ -72,8 +83,14 @@ def reference(sizes, offset, round_to=None):
     with torch.no_grad():
         y.weight.copy_(weight)
         y.bias.copy_(bias)
-    return {"y": y(x.detach()), "dx": x.grad, "dw": bn.weight.grad, "db": bn.bias.grad,
-            "mean": bn.running_mean, "var": bn.running_var}  # fmt: skip
+    return {
+        "y": y(x.detach()),
+        "dx": x.grad,
+        "dw": bn.weight.grad,
+        "db": bn.bias.grad,
+        "mean": bn.running_mean,
+        "var": bn.running_var,
+    }
 
 
 CASES = [([3, 5], 0.0), ([2, 0, 4], 1e4), ([1, 6, 2], 0.0)]
@@ -88,14 +105,20 @@ def check_ranks(cases, per_rank, world):
             torch.testing.assert_close(value, ref[name], atol=1e-5, rtol=0, msg=f"{name} {sizes} {offset} {compiled}")
         for r in range(world):  # parameter gradients and running statistics agree on every rank
             for name in ("dw", "db", "mean", "var"):
-                torch.testing.assert_close(per_rank[r][i][name], ref[name], atol=1e-5, rtol=1e-6,
-                                           msg=f"{name} rank {r} {sizes} {offset} {compiled}")  # fmt: skip
+                torch.testing.assert_close(
+                    per_rank[r][i][name],
+                    ref[name],
+                    atol=1e-5,
+                    rtol=1e-6,
+                    msg=f"{name} rank {r} {sizes} {offset} {compiled}",
+                )
 
 
 def run_ranks(tmp_path, world, backend="gloo", device="cpu"):
     cases = [(sizes, offset, compiled) for sizes, offset in CASES if len(sizes) == world for compiled in (True, False)]
-    mp.spawn(worker, args=(world, str(tmp_path / "init"), str(tmp_path), cases, backend, device), nprocs=world,
-             join=True)  # fmt: skip
+    mp.spawn(
+        worker, args=(world, str(tmp_path / "init"), str(tmp_path), cases, backend, device), nprocs=world, join=True
+    )
     per_rank = [torch.load(tmp_path / f"rank{r}.pt") for r in range(world)]
     check_ranks(cases, per_rank, world)
 
@@ -120,8 +143,12 @@ def test_compiled_ops_match_torch_ops():
         invstd = torch.rsqrt(m2 / 189 + 1e-5)
         w, b = torch.rand(4, dtype=dtype), torch.rand(4, dtype=dtype)
         tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {}
-        torch.testing.assert_close(ops.bn_normalize(x, mean, invstd, w, b), torch_ops.bn_normalize(x, mean, invstd, w, b), **tol)
-        torch.testing.assert_close(ops.bn_normalize(x, mean, invstd, None, None), torch_ops.bn_normalize(x, mean, invstd, None, None), **tol)
+        torch.testing.assert_close(
+            ops.bn_normalize(x, mean, invstd, w, b), torch_ops.bn_normalize(x, mean, invstd, w, b), **tol
+        )
+        torch.testing.assert_close(
+            ops.bn_normalize(x, mean, invstd, None, None), torch_ops.bn_normalize(x, mean, invstd, None, None), **tol
+        )
         s1, s2 = ops.bn_backward_reduce(dy, x, mean)
         r1, r2 = torch_ops.bn_backward_reduce(dy, x, mean)
         torch.testing.assert_close(s1, r1)
@@ -136,7 +163,9 @@ def test_compiled_ops_match_torch_ops():
 def reject_bad_shapes(ops, device):
     x = torch.randn(2, 3, 4, 5, device=device)
     with pytest.raises(RuntimeError, match=r"`mean` must have shape \(3\)"):
-        ops.bn_normalize(x, torch.zeros(2, dtype=torch.float64, device=device), torch.ones(3, device=device), None, None)
+        ops.bn_normalize(
+            x, torch.zeros(2, dtype=torch.float64, device=device), torch.ones(3, device=device), None, None
+        )
     with pytest.raises(RuntimeError, match="`grad_output` has shape"):
         ops.bn_backward_reduce(torch.randn(2, 3, device=device), x, torch.zeros(3, device=device))
     with pytest.raises(RuntimeError, match=r"`input` must be \(N, C, \*\)"):
@@ -152,7 +181,7 @@ def test_compiled_ops_reject_bad_shapes():
 
 def test_float32_far_from_zero_keeps_precision():
     """Inputs offset by 1e4 in float32: the float64 shifted sums keep the variance; sum-of-squares does not."""
-    x, dy, weight, bias = global_batch([4], 1e4)
+    x, _dy, weight, bias = global_batch([4], 1e4)
     ref = reference([4], 1e4, round_to=torch.float32)
     x32 = x.float().requires_grad_()
     bn = make_bn(weight, bias).float()
@@ -173,8 +202,11 @@ def test_gradcheck_float64(eps_mode):
         return _SyncBatchNormFunction.apply(x, w, b, None, None, eps, 0.1, None, eps_mode, ops)
 
     x = torch.randn(3, 2, 5, dtype=torch.float64) * torch.tensor([0.3, 2.0], dtype=torch.float64)[None, :, None]
-    args = (x.requires_grad_(), torch.rand(2, dtype=torch.float64, requires_grad=True),
-            torch.rand(2, dtype=torch.float64, requires_grad=True))  # fmt: skip
+    args = (
+        x.requires_grad_(),
+        torch.rand(2, dtype=torch.float64, requires_grad=True),
+        torch.rand(2, dtype=torch.float64, requires_grad=True),
+    )
     assert torch.autograd.gradcheck(fn, args)
 
 
@@ -187,8 +219,9 @@ def test_max_eps_mode_is_pytorch_connectomics_normalization():
 
 
 def test_module_behaviour():
-    model = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.BatchNorm3d(4), torch.nn.ReLU(),
-                                torch.nn.Sequential(torch.nn.BatchNorm3d(4)))  # fmt: skip
+    model = torch.nn.Sequential(
+        torch.nn.Conv3d(1, 4, 3), torch.nn.BatchNorm3d(4), torch.nn.ReLU(), torch.nn.Sequential(torch.nn.BatchNorm3d(4))
+    )
     model[1].running_mean.fill_(0.5)
     converted = convert_sync_batchnorm(model)
     assert isinstance(converted[1], SyncBatchNorm) and isinstance(converted[3][0], SyncBatchNorm)
@@ -284,7 +317,9 @@ def test_cuda_ops_match_cpu_ops(dtype, shape):
     # elementwise outputs are in the input dtype: within a couple of its units in the last place
     tol = {torch.float32: 1e-5, torch.float64: 1e-12, torch.float16: 2e-3, torch.bfloat16: 2e-2}[dtype]
     for weight, bias in ((w, b), (None, None)):
-        y = ops.bn_normalize(xc, ref_mean.cuda(), invstd.cuda(), None if weight is None else wc, None if bias is None else bc)
+        y = ops.bn_normalize(
+            xc, ref_mean.cuda(), invstd.cuda(), None if weight is None else wc, None if bias is None else bc
+        )
         assert y.dtype == dtype and y.is_cuda
         torch.testing.assert_close(y.cpu(), ref.bn_normalize(x, ref_mean, invstd, weight, bias), rtol=tol, atol=tol)
     args = (ref_mean, invstd, w, r1 / count, r2 / count)
@@ -314,8 +349,11 @@ def test_cuda_module_matches_batchnorm(dtype, eps_mode):
     """Forward, input and parameter gradients and running statistics against BatchNorm3d on the GPU."""
     cuda_ops()
     torch.manual_seed(0)
-    x = (torch.randn(2, 8, 6, 20, 20, device="cuda", dtype=dtype) * torch.linspace(0.5, 3, 8, device="cuda",
-         dtype=dtype)[:, None, None, None] + 2).requires_grad_()  # fmt: skip
+    x = (
+        torch.randn(2, 8, 6, 20, 20, device="cuda", dtype=dtype)
+        * torch.linspace(0.5, 3, 8, device="cuda", dtype=dtype)[:, None, None, None]
+        + 2
+    ).requires_grad_()
     dy = torch.randn_like(x)
     eps = 1e-5 if eps_mode == "add" else 1e-3
     bn = SyncBatchNorm(8, eps=eps, eps_mode=eps_mode).to("cuda", dtype)
@@ -330,15 +368,21 @@ def test_cuda_module_matches_batchnorm(dtype, eps_mode):
     y.backward(dy)
     yr.backward(dy)
     tol = {"atol": 2e-5, "rtol": 2e-5} if dtype == torch.float32 else {}
-    for got, want in ((y, yr), (x.grad, xr.grad), (bn.weight.grad, ref.weight.grad), (bn.bias.grad, ref.bias.grad),
-                      (bn.running_mean, ref.running_mean), (bn.running_var, ref.running_var)):  # fmt: skip
+    for got, want in (
+        (y, yr),
+        (x.grad, xr.grad),
+        (bn.weight.grad, ref.weight.grad),
+        (bn.bias.grad, ref.bias.grad),
+        (bn.running_mean, ref.running_mean),
+        (bn.running_var, ref.running_var),
+    ):
         torch.testing.assert_close(got, want, **tol)
 
 
 @cuda
 def test_cuda_float32_far_from_zero_keeps_precision():
     cuda_ops()
-    x, dy, weight, bias = global_batch([4], 1e4)
+    x, _dy, weight, bias = global_batch([4], 1e4)
     ref = reference([4], 1e4, round_to=torch.float32)
     bn = make_bn(weight, bias).float().cuda()
     y = bn(x.float().cuda())

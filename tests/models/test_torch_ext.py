@@ -24,7 +24,7 @@ def copied_sources(tmp_path, monkeypatch):
 
     def use(i):
         moved = [str(copies[i] / Path(path).relative_to(root)) for path in cpu + cuda]
-        monkeypatch.setattr(_torch_ext, "sources", lambda: (moved[:len(cpu)], moved[len(cpu):]))
+        monkeypatch.setattr(_torch_ext, "sources", lambda: (moved[: len(cpu)], moved[len(cpu) :]))
         return copies[i]
 
     return use

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -20,7 +21,7 @@ def test_warmup_then_cosine():
     assert learning_rate(s, 110) == pytest.approx(0.2)
     assert learning_rate(s, 60, progress=1.0) == pytest.approx(0.2)  # a time budget drives the decay
     rates = [learning_rate(s, i) for i in range(10, 111)]
-    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(rates))
 
 
 def test_multistep_and_constant():

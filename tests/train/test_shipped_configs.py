@@ -23,9 +23,19 @@ pytestmark = pytest.mark.real_data
 def short(name, tmp_path, volume_shape, sample_shape, *overrides):
     """The shipped config `name`, for 2 iterations and a validation (one window), with padding for the
     augmentations."""
-    cfg = load_config(name, [("data.sample_shape", sample_shape), ("output", str(tmp_path / name)),
-                             ("solver.iterations", 2), ("val.every", 2), ("val.window", list(volume_shape)),
-                             ("log.progress", False), ("system.num_workers", 0), *overrides])  # fmt: skip
+    cfg = load_config(
+        name,
+        [
+            ("data.sample_shape", sample_shape),
+            ("output", str(tmp_path / name)),
+            ("solver.iterations", 2),
+            ("val.every", 2),
+            ("val.window", list(volume_shape)),
+            ("log.progress", False),
+            ("system.num_workers", 0),
+            *overrides,
+        ],
+    )
     a = cfg.data.augment
     read = build_augmentations(sample_shape, a.preset, a.isotropic, a.skip, a.params, a.extra).input_shape()
     return apply_overrides(cfg, [("data.pad", [max(0, math.ceil((r - n) / 2)) for r, n in zip(read, volume_shape)])])
@@ -39,13 +49,17 @@ def vnc(tmp_path, kind):
     for split, (y, x) in (("train", (0, 0)), ("val", (512, 512))):
         for name, volume in (("image", raw), ("label", labels)):
             paths[split, name] = str(tmp_path / f"{kind}-{split}-{name}.npy")
-            np.save(paths[split, name], volume[:, y:y + 256, x:x + 256])
+            np.save(paths[split, name], volume[:, y : y + 256, x : x + 256])
     return [(f"data.{split}.{name}", [path]) for (split, name), path in paths.items()]
 
 
 def test_neurons_on_gala(tmp_path):
-    volumes = [("data.train.image", [gala("train-image")]), ("data.train.label", [gala("train-gt")]),
-               ("data.val.image", [gala("test-image")]), ("data.val.label", [gala("test-gt")])]  # fmt: skip
+    volumes = [
+        ("data.train.image", [gala("train-image")]),
+        ("data.train.label", [gala("train-gt")]),
+        ("data.val.image", [gala("test-image")]),
+        ("data.val.label", [gala("test-gt")]),
+    ]
     cfg = short("neurons", tmp_path, (50, 100, 200), [18, 96, 96], *volumes, ("solver.batch_size", 1))
     assert cfg.model.name == "unet_residual_3d" and cfg.data.augment.preset == "em"
     _, metrics = train(cfg)
@@ -53,16 +67,30 @@ def test_neurons_on_gala(tmp_path):
 
 
 def test_mitochondria_on_vnc(tmp_path):
-    cfg = short("mitochondria", tmp_path, (20, 256, 256), [16, 128, 128], *vnc(tmp_path, "mitochondria"),
-                ("data.augment.isotropic", False), ("solver.batch_size", 1))  # ssTEM is anisotropic
+    cfg = short(
+        "mitochondria",
+        tmp_path,
+        (20, 256, 256),
+        [16, 128, 128],
+        *vnc(tmp_path, "mitochondria"),
+        ("data.augment.isotropic", False),
+        ("solver.batch_size", 1),
+    )  # ssTEM is anisotropic
     assert [t.target for t in cfg.tasks] == ["binary", "boundary"] and cfg.model.block == "residual_se"
     _, metrics = train(cfg)
     assert {"binary/iou", "binary/dice", "boundary/iou", "boundary/dice"} <= set(metrics)
 
 
 def test_synaptic_polarity_on_vnc(tmp_path):
-    cfg = short("synapse", tmp_path, (20, 256, 256), [18, 128, 128], *vnc(tmp_path, "synapses"),
-                ("solver.batch_size", 1), ("data.min_foreground", 100))
+    cfg = short(
+        "synapse",
+        tmp_path,
+        (20, 256, 256),
+        [18, 128, 128],
+        *vnc(tmp_path, "synapses"),
+        ("solver.batch_size", 1),
+        ("data.min_foreground", 100),
+    )
     assert cfg.tasks[0].target == "polarity" and cfg.tasks[0].weight == "ratio"
     _, metrics = train(cfg)
     assert 0 <= metrics["polarity/iou"] <= 1

@@ -22,16 +22,20 @@ def test_layout_and_dataset_agree(ndim):
     ds = dataset([task.target for task in layout], (2, 8, 8)[-ndim:])
     check_target_channels(ds, layout)
     # the dataset's channels give the criterion `from_target_channels` the same tasks as the layout
-    criterion = MultitaskCriterion.from_target_channels(ds.target_channels, {"affinity": [("bce", 1.0)],
-                                                                             "binary": [("bce", 1.0)]})  # fmt: skip
+    criterion = MultitaskCriterion.from_target_channels(
+        ds.target_channels, {"affinity": [("bce", 1.0)], "binary": [("bce", 1.0)]}
+    )
     assert [task["target"] for task in criterion.tasks] == [task.channels for task in layout]
 
 
 def test_disagreement_is_an_error():
     layout = task_layout([TaskConfig("affinity")], 3)
     ds = dataset([{"name": "affinity", "offsets": [(-1, 0, 0), (0, -1, 0)]}])
-    with pytest.raises(ValueError, match=r"dataset's target channels \[\('affinity', 0, 2\)\] are not the task "
-                                         r"layout's \[\('affinity', 0, 3\)\]"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"dataset's target channels \[\('affinity', 0, 2\)\] are not the task "
+        r"layout's \[\('affinity', 0, 3\)\]",
+    ):
         check_target_channels(ds, layout)
     no_targets = VolumeDataset(np.zeros((4, 16, 16), np.float32), sample_shape=(2, 8, 8))
     check_target_channels(no_targets, layout)

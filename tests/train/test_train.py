@@ -31,8 +31,8 @@ def read_events(folder):
         data = path.read_bytes()
         offset = 0
         while offset < len(data):
-            (length,) = struct.unpack("<Q", data[offset:offset + 8])
-            event = Event.FromString(data[offset + 12:offset + 12 + length])
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            event = Event.FromString(data[offset + 12 : offset + 12 + length])
             offset += 12 + length + 4
             for value in event.summary.value:
                 (images if value.HasField("image") else scalars).add(value.tag)
@@ -43,8 +43,14 @@ def test_a_run_folder_holds_everything(tiny):
     cfg = tiny("val.every=2", "checkpoint.keep=1")
     run_dir, metrics = train(cfg)
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["checkpoint_0000004.pt", "checkpoint_best.pt", "config.yaml", "env.json", "metrics.jsonl",
-                     "tensorboard"]  # fmt: skip
+    assert names == [
+        "checkpoint_0000004.pt",
+        "checkpoint_best.pt",
+        "config.yaml",
+        "env.json",
+        "metrics.jsonl",
+        "tensorboard",
+    ]
     saved = from_dict(Config, yaml.safe_load((run_dir / "config.yaml").read_text()))
     assert saved.data.train.image == cfg.data.train.image and os.path.isabs(saved.data.train.image[0].split(":")[0])
     env = json.loads((run_dir / "env.json").read_text())
@@ -58,8 +64,14 @@ def test_a_run_folder_holds_everything(tiny):
     assert [line["iteration"] for line in vals] == [2, 4]
     assert 0 <= metrics["affinity/adapted_rand"] <= 1 and metrics["affinity/threshold"] in (0.3, 0.5)
     scalars, images = read_events(run_dir / "tensorboard")
-    assert {"loss/total", "loss/affinity/bce", "lr", "samples_per_second", "val/adapted_rand",
-            "val/affinity/voi_split"} <= scalars  # fmt: skip
+    assert {
+        "loss/total",
+        "loss/affinity/bce",
+        "lr",
+        "samples_per_second",
+        "val/adapted_rand",
+        "val/affinity/voi_split",
+    } <= scalars
     assert images == {"train/raw_target_prediction", "val/raw_gt_segmentation_affinities"}
     best = load_checkpoint(run_dir)
     assert best["metric"] == min(line["val/adapted_rand"] for line in vals)
@@ -110,8 +122,15 @@ def _params(run_dir):
 @pytest.mark.parametrize("norm", ["bn", "gn"])
 def test_two_processes_train_like_one_with_the_global_batch(tiny, tmp_path, norm):
     """2 processes x 2 samples = 1 process x 4 (bn: pytc's SyncBatchNorm; gn: also with accumulation)."""
-    common = (f"model.norm={norm}", "solver.batch_size=4", "solver.iterations=3", "tasks.0.losses=[bce]",
-              "solver.optimizer=sgd", "solver.lr=0.05", "solver.warmup=0")  # fmt: skip
+    common = (
+        f"model.norm={norm}",
+        "solver.batch_size=4",
+        "solver.iterations=3",
+        "tasks.0.losses=[bce]",
+        "solver.optimizer=sgd",
+        "solver.lr=0.05",
+        "solver.warmup=0",
+    )
     one, _ = train(tiny(*common, f"output={tmp_path / 'one'}"))
     two, _ = train(tiny(*common, f"output={tmp_path / 'two'}", "system.num_proc=2", "val.every=2"))
     assert (two / "checkpoint_best.pt").exists()  # validated on rank 0, saved with every rank's state
@@ -142,7 +161,7 @@ def test_a_process_killed_while_saving_leaves_the_previous_checkpoint(tmp_path):
             time.sleep(600)
         torch.save = slow_save
         save_checkpoint({{"iteration": 2, "weights": torch.zeros(10**7)}}, r"{tmp_path}/checkpoint_0000002.pt")
-    """)  # fmt: skip
+    """)
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "inside"
@@ -170,8 +189,20 @@ def test_torchrun_starts_the_processes(tiny, tmp_path):
     config.write_text(dump_config(tiny("solver.iterations=2", "system.num_proc=2")))
     from pytc.distributed import free_port
 
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
-               str(free_port()), "-m", "pytc.train", "--config", str(config), f"output={tmp_path / 'run'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "pytc.train",
+        "--config",
+        str(config),
+        f"output={tmp_path / 'run'}",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     state = load_checkpoint(tmp_path / "run", "last")

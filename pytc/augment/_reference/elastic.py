@@ -42,5 +42,6 @@ def warp_with_field_ref(volume, field, order):
 
 def pytc_field_ref(shape, sigma, alpha, rng):
     """PyTorch Connectomics' 2D field: gaussian_filter(uniform(-1, 1), sigma, mode='constant') * alpha."""
-    return np.stack([ndimage.gaussian_filter(rng.uniform(-1, 1, shape), sigma, mode="constant") * alpha
-                     for _ in range(2)])  # fmt: skip
+    return np.stack(
+        [ndimage.gaussian_filter(rng.uniform(-1, 1, shape), sigma, mode="constant") * alpha for _ in range(2)]
+    )

@@ -8,8 +8,9 @@ from ...validation import as_label_array, check_choice, check_ndim, fail
 def _labels(label, fn, allow_2d=True):
     """`label` as an integer or bool ndarray, (Z, Y, X) (or (Y, X) with `allow_2d`)."""
     label = as_label_array(label, fn, "label", allow_bool=True)
-    return check_ndim(label, fn, "label", (2, 3) if allow_2d else (3,),
-                      "3D (Z, Y, X) or 2D (Y, X)" if allow_2d else "3D (Z, Y, X)")
+    return check_ndim(
+        label, fn, "label", (2, 3) if allow_2d else (3,), "3D (Z, Y, X) or 2D (Y, X)" if allow_2d else "3D (Z, Y, X)"
+    )
 
 
 def _as3d(label):

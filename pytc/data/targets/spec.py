@@ -21,10 +21,16 @@ TargetSpecs = TargetSpec | Sequence[TargetSpec]
 
 # the activation a network's output for each target usually gets at inference
 DEFAULT_ACTIVATIONS = {
-    "binary": "sigmoid", "affinity": "sigmoid", "boundary": "sigmoid", "instance_edt": "sigmoid",
-    "quantized_edt": "softmax", "semantic_edt": "tanh", "polarity": "sigmoid", "semantic": "softmax",
+    "binary": "sigmoid",
+    "affinity": "sigmoid",
+    "boundary": "sigmoid",
+    "instance_edt": "sigmoid",
+    "quantized_edt": "softmax",
+    "semantic_edt": "tanh",
+    "polarity": "sigmoid",
+    "semantic": "softmax",
     "small_object": "sigmoid",
-}  # fmt: skip
+}
 
 
 def target_channels(name: str, options: Mapping[str, Any] | None = None, ndim: int = 3) -> tuple[int, int]:
@@ -95,8 +101,9 @@ def _parse(spec: TargetSpec) -> tuple[str, dict, str | None, dict]:
     wopts = {k: opts.pop(k) for k in ("alpha", "w0", "sigma") if k in opts}
     allowed = {"ratio": {"alpha"}, "unet": {"w0", "sigma"}}.get(weight, set())
     if set(wopts) - allowed:
-        raise ValueError(f"build_targets: target {name!r}: options {sorted(set(wopts) - allowed)} "
-                         f"do not apply to weight={weight!r}")
+        raise ValueError(
+            f"build_targets: target {name!r}: options {sorted(set(wopts) - allowed)} do not apply to weight={weight!r}"
+        )
     params = set(inspect.signature(function).parameters) - {"label"}
     bad = sorted(set(opts) - params)
     if bad:
@@ -113,8 +120,9 @@ def _parse_all(specs: TargetSpecs) -> list[tuple[str, dict, str | None, dict]]:
     return parsed
 
 
-def build_targets(label: np.ndarray, specs: TargetSpecs, valid_mask: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
+def build_targets(
+    label: np.ndarray, specs: TargetSpecs, valid_mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
     """Several targets stacked along channels, with weights and channel ranges.
 
     Parameters
@@ -147,15 +155,17 @@ def build_targets(label: np.ndarray, specs: TargetSpecs, valid_mask: np.ndarray 
     if valid_mask is not None:
         valid_mask = np.asarray(valid_mask)
         if valid_mask.shape != label.shape:
-            raise fail("build_targets", "valid_mask", f"of the label's shape {label.shape}",
-                       f"shape {valid_mask.shape}")
+            raise fail(
+                "build_targets", "valid_mask", f"of the label's shape {label.shape}", f"shape {valid_mask.shape}"
+            )
         valid_mask = valid_mask.astype(np.float32)
     targets, weights, channels, start = [], [], [], 0
     for name, opts, weight, wopts in parsed:
         t = TARGETS.get(name)(label, **opts)
         if weight == "ratio":
-            w = weight_binary_ratio(t, valid_mask if valid_mask is None else
-                                    np.broadcast_to(valid_mask, t.shape), **wopts)
+            w = weight_binary_ratio(
+                t, valid_mask if valid_mask is None else np.broadcast_to(valid_mask, t.shape), **wopts
+            )
         elif weight == "unet":
             w = np.broadcast_to(weight_unet(label, **wopts), t.shape).astype(np.float32)
         else:
@@ -166,5 +176,8 @@ def build_targets(label: np.ndarray, specs: TargetSpecs, valid_mask: np.ndarray 
         weights.append(w.astype(np.float32, copy=False))
         channels.append((name, start, start + t.shape[0]))
         start += t.shape[0]
-    return (np.ascontiguousarray(np.concatenate(targets), dtype=np.float32),
-            np.ascontiguousarray(np.concatenate(weights), dtype=np.float32), channels)
+    return (
+        np.ascontiguousarray(np.concatenate(targets), dtype=np.float32),
+        np.ascontiguousarray(np.concatenate(weights), dtype=np.float32),
+        channels,
+    )

@@ -41,8 +41,9 @@ def binary_target(label: np.ndarray, foreground: Sequence[int] | None = None) ->
 
 
 @TARGETS.register("affinity")
-def affinity_target(label: np.ndarray, offsets: Sequence[Sequence[int]] | None = None, threads: int | None = 1
-                    ) -> np.ndarray:
+def affinity_target(
+    label: np.ndarray, offsets: Sequence[Sequence[int]] | None = None, threads: int | None = 1
+) -> np.ndarray:
     """Affinities (C, Z, Y, X): 1 where both ends are in the same nonzero object.
 
     Thin wrapper over :func:`pytc.kernels.seg_to_affinity`; default offsets are the nearest
@@ -58,8 +59,9 @@ def affinity_target(label: np.ndarray, offsets: Sequence[Sequence[int]] | None =
 
 
 @TARGETS.register("boundary")
-def boundary_target(label: np.ndarray, thickness: int = 1, background: bool = True, mode: str = "2d",
-                    convolve: bool = False) -> np.ndarray:
+def boundary_target(
+    label: np.ndarray, thickness: int = 1, background: bool = True, mode: str = "2d", convolve: bool = False
+) -> np.ndarray:
     """Instance boundary mask (PyTC ``seg_to_instance_bd``), one channel.
 
     A voxel is boundary when the window of half-size `thickness` around it (``(2t+1)^2`` in each
@@ -81,7 +83,7 @@ def boundary_target(label: np.ndarray, thickness: int = 1, background: bool = Tr
     if convolve and background:
         p = np.pad(lab, [(0, 0) if (mode == "2d" and a == 0) else (1, 1) for a in range(3)], mode="symmetric")
         contour = np.zeros(lab.shape, bool)
-        for a in ((1, 2) if mode == "2d" else (0, 1, 2)):
+        for a in (1, 2) if mode == "2d" else (0, 1, 2):
             lo_sl = [slice(None) if (mode == "2d" and b == 0) else slice(1, -1) for b in range(3)]
             hi_sl = list(lo_sl)
             lo_sl[a], hi_sl[a] = slice(0, -2), slice(2, None)
@@ -121,16 +123,24 @@ def _instance_energy(lab3, mode, resolution, split_components):
     else:
         ids = lab3
         if mode == "2d":  # distinct ids per slice so a slice's max normalises only its part
-            ids = np.where(lab3 > 0, lab3.astype(np.uint64) * lab3.shape[0]
-                           + np.arange(lab3.shape[0], dtype=np.uint64)[:, None, None], 0)
+            ids = np.where(
+                lab3 > 0,
+                lab3.astype(np.uint64) * lab3.shape[0] + np.arange(lab3.shape[0], dtype=np.uint64)[:, None, None],
+                0,
+            )
     ids, _ = fastremap.renumber(np.ascontiguousarray(ids), in_place=False)
     ids = ids.astype(np.uint32)
     if mode == "3d":
         dist = edt.edt(ids, anisotropy=tuple(float(r) for r in resolution), black_border=False)
     else:
         an = tuple(float(r) for r in resolution[-2:])
-        dist = np.stack([edt.edt(np.ascontiguousarray(ids[z]), anisotropy=an, black_border=False)
-                         for z in range(ids.shape[0])]) if ids.shape[0] else np.zeros(ids.shape, np.float32)
+        dist = (
+            np.stack(
+                [edt.edt(np.ascontiguousarray(ids[z]), anisotropy=an, black_border=False) for z in range(ids.shape[0])]
+            )
+            if ids.shape[0]
+            else np.zeros(ids.shape, np.float32)
+        )
     dist = dist.astype(np.float32)
     n = int(ids.max()) if ids.size else 0
     energy = np.full(ids.shape, -1.0, np.float32)
@@ -147,8 +157,13 @@ def _instance_energy(lab3, mode, resolution, split_components):
 
 
 @TARGETS.register("instance_edt")
-def instance_edt_target(label: np.ndarray, mode: str = "2d", resolution: Resolution = (1.0, 1.0, 1.0),
-                        split_components: bool = True, background: float = 0.0) -> np.ndarray:
+def instance_edt_target(
+    label: np.ndarray,
+    mode: str = "2d",
+    resolution: Resolution = (1.0, 1.0, 1.0),
+    split_components: bool = True,
+    background: float = 0.0,
+) -> np.ndarray:
     """Distance transform normalised per instance (PyTC ``edt_instance`` without quantisation).
 
     Each instance voxel gets its Euclidean distance to the nearest voxel outside the instance
@@ -174,8 +189,13 @@ def energy_quantize(energy: np.ndarray, levels: int = 10) -> np.ndarray:
 
 
 @TARGETS.register("quantized_edt")
-def quantized_edt_target(label: np.ndarray, mode: str = "2d", resolution: Resolution = (1.0, 1.0, 1.0),
-                         split_components: bool = True, levels: int = 10) -> np.ndarray:
+def quantized_edt_target(
+    label: np.ndarray,
+    mode: str = "2d",
+    resolution: Resolution = (1.0, 1.0, 1.0),
+    split_components: bool = True,
+    levels: int = 10,
+) -> np.ndarray:
     """Quantised instance distance (PyTC ``edt_instance(quantize=True)``): one channel of class
     indices in 0..levels (11 classes by default), 0 = background, to train with cross-entropy.
 
@@ -191,8 +211,13 @@ def quantized_edt_target(label: np.ndarray, mode: str = "2d", resolution: Resolu
 
 
 @TARGETS.register("semantic_edt")
-def semantic_edt_target(label: np.ndarray, mode: str = "2d", alpha_fore: float = 4.0, alpha_back: float = 50.0,
-                        resolution: Resolution = (6.0, 1.0, 1.0)) -> np.ndarray:
+def semantic_edt_target(
+    label: np.ndarray,
+    mode: str = "2d",
+    alpha_fore: float = 4.0,
+    alpha_back: float = 50.0,
+    resolution: Resolution = (6.0, 1.0, 1.0),
+) -> np.ndarray:
     """tanh of the signed distance (PyTC ``edt_semantic``), one channel in (-1, 1).
 
     ``tanh(d_fore / alpha_fore - d_back / alpha_back)``, d_fore the distance of a foreground
@@ -246,8 +271,9 @@ def semantic_target(label: np.ndarray, num_classes: int | None = None, one_hot: 
     if num_classes is not None:
         check_number(num_classes, "semantic_target", "num_classes", 1, integer=True)
         if label.size and int(label.max()) >= num_classes:
-            raise fail("semantic_target", "label", f"class ids < num_classes={num_classes}",
-                       f"class id {int(label.max())}")
+            raise fail(
+                "semantic_target", "label", f"class ids < num_classes={num_classes}", f"class id {int(label.max())}"
+            )
     if not one_hot:
         return np.ascontiguousarray(label[None], dtype=np.float32)
     if num_classes is None:

@@ -52,7 +52,7 @@ def _unet_slice(seg, w0, sigma):
         d2 = np.minimum(d2, np.maximum(d1, d))
         d1 = np.minimum(d1, d)
     s = d1 if len(ids) == 1 else d1 + d2
-    w = w0 * np.exp(-(s ** 2) / (2.0 * sigma ** 2))
+    w = w0 * np.exp(-(s**2) / (2.0 * sigma**2))
     bg = (seg == 0).mean()
     w += np.where(seg > 0, bg, 1.0 - bg)
     return w

@@ -8,8 +8,9 @@ from numpy.typing import ArrayLike, DTypeLike
 from .._offsets import as_offsets, overlap_slices
 
 
-def seg_to_affinity_ref(seg: ArrayLike, offsets: ArrayLike | None = None, *, dtype: DTypeLike = np.float32,
-                        return_mask: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def seg_to_affinity_ref(
+    seg: ArrayLike, offsets: ArrayLike | None = None, *, dtype: DTypeLike = np.float32, return_mask: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Affinity graph of a segmentation by numpy slicing; see `pytc.kernels.seg_to_affinity`.
 
     For each offset o, the voxels v whose neighbour v + o lies inside the volume form one

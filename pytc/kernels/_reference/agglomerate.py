@@ -81,8 +81,15 @@ class TieError(ValueError):
     """Raised by `agglomerate_ref(..., strict=True)` when two edges share the lowest score."""
 
 
-def agglomerate_ref(affinities: ArrayLike, thresholds: Sequence[float], *, fragments: ArrayLike, scoring: str = "mean",
-                    init_with_max: bool = True, strict: bool = False) -> list[np.ndarray]:
+def agglomerate_ref(
+    affinities: ArrayLike,
+    thresholds: Sequence[float],
+    *,
+    fragments: ArrayLike,
+    scoring: str = "mean",
+    init_with_max: bool = True,
+    strict: bool = False,
+) -> list[np.ndarray]:
     """Segmentations by hierarchical agglomeration; see `pytc.kernels.agglomerate`.
 
     The region graph is a dict {(region a, region b): statistic} of the boundary affinities
@@ -131,5 +138,5 @@ def agglomerate_ref(affinities: ArrayLike, thresholds: Sequence[float], *, fragm
                 new_key = (min(keep, other), max(keep, other))
                 graph[new_key] = _merge(kind, graph[new_key], moved) if new_key in graph else moved
         lut = {0: 0, **region}
-        results.append(np.vectorize(lambda v: lut[int(v)], otypes=[np.uint64])(frag).reshape(frag.shape))
+        results.append(np.vectorize(lambda v, lut=lut: lut[int(v)], otypes=[np.uint64])(frag).reshape(frag.shape))
     return results

@@ -21,8 +21,9 @@ def _ids(labels):
     return labels.astype(np.uint64)
 
 
-def contingency_table_ref(seg: ArrayLike, gt: ArrayLike, *, ignore_seg: int | Sequence[int] = (),
-                          ignore_gt: int | Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def contingency_table_ref(
+    seg: ArrayLike, gt: ArrayLike, *, ignore_seg: int | Sequence[int] = (), ignore_gt: int | Sequence[int] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(seg_ids, gt_ids, counts) like `pytc.kernels.contingency_table`, by ``np.unique`` over
     the stacked pairs of labels of the voxels that are not ignored."""
     seg, gt = np.asarray(seg).ravel(), np.asarray(gt).ravel()
@@ -47,9 +48,14 @@ def _sparse_table(seg, gt, ignore_seg, ignore_gt):
     return sparse.csr_array((counts.astype(np.float64), (rows, cols)), shape=shape)
 
 
-def adapted_rand_ref(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
-                     ignore_seg: int | Sequence[int] = (),
-                     return_all: bool = False) -> float | tuple[float, float, float]:
+def adapted_rand_ref(
+    seg: ArrayLike,
+    gt: ArrayLike,
+    *,
+    ignore_gt: int | Sequence[int] = (0,),
+    ignore_seg: int | Sequence[int] = (),
+    return_all: bool = False,
+) -> float | tuple[float, float, float]:
     """SNEMI3D adapted Rand error from a scipy.sparse contingency table.
 
     With n_ij the table, a_i its row sums (seg segment sizes), b_j its column sums (gt segment
@@ -69,8 +75,9 @@ def adapted_rand_ref(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence
     return (float(error), float(precision), float(recall)) if return_all else float(error)
 
 
-def voi_ref(seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,),
-            ignore_seg: int | Sequence[int] = ()) -> tuple[float, float]:
+def voi_ref(
+    seg: ArrayLike, gt: ArrayLike, *, ignore_gt: int | Sequence[int] = (0,), ignore_seg: int | Sequence[int] = ()
+) -> tuple[float, float]:
     """(split, merge) = (H(seg | gt), H(gt | seg)) in bits, from the joint distribution
     p_ij = n_ij / N and its marginals: H(seg | gt) = -sum p_ij log2(p_ij / p_j)."""
     n = _sparse_table(seg, gt, ignore_seg, ignore_gt).tocoo()

@@ -10,10 +10,16 @@ from numpy.typing import ArrayLike
 from .._offsets import as_offsets
 
 
-def mutex_watershed_ref(affinities: ArrayLike, offsets: ArrayLike, *, attractive: int | None = None,
-                        strides: Sequence[int] | None = None, randomize_strides: bool = False,
-                        mask: ArrayLike | None = None,
-                        seed: int | np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+def mutex_watershed_ref(
+    affinities: ArrayLike,
+    offsets: ArrayLike,
+    *,
+    attractive: int | None = None,
+    strides: Sequence[int] | None = None,
+    randomize_strides: bool = False,
+    mask: ArrayLike | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
     """Mutex watershed (Wolf et al. 2018, Algorithm 1) with a sorted edge list and a dict of sets.
 
     Same arguments, edge order and labelling as `pytc.kernels.mutex_watershed`: edges sorted by

@@ -51,8 +51,16 @@ def _edge(aff, v, d, mask):
     return float(aff[(channel,) + at]), u
 
 
-def watershed_ref(affinities: ArrayLike, *, low: float = 0.0001, high: float = 0.9999, size_threshold: int = 64,
-                  dust: int = 16, mask: ArrayLike | None = None, weight_threshold: float | None = None) -> np.ndarray:
+def watershed_ref(
+    affinities: ArrayLike,
+    *,
+    low: float = 0.0001,
+    high: float = 0.9999,
+    size_threshold: int = 64,
+    dust: int = 16,
+    mask: ArrayLike | None = None,
+    weight_threshold: float | None = None,
+) -> np.ndarray:
     """Same contract as `pytc.kernels.watershed` (without threads)."""
     aff = as_affinities(affinities, "watershed_ref")
     weight_threshold = low if weight_threshold is None else weight_threshold
