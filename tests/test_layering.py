@@ -13,7 +13,19 @@ import pytc
 PACKAGE = Path(pytc.__file__).parent
 
 LAYERS = [
-    {"_ext", "_C", "_extension", "_torch_ext", "_timing", "validation", "registry", "geometry", "sample", "kernels"},
+    {
+        "_ext",
+        "_C",
+        "_extension",
+        "_torch_ext",
+        "_torch_sources",
+        "_timing",
+        "validation",
+        "registry",
+        "geometry",
+        "sample",
+        "kernels",
+    },
     {"data", "augment", "decode", "metrics", "config", "synthetic"},
     {"models", "losses"},
     {"train", "inference", "distributed", "blockwise"},

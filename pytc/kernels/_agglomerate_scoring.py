@@ -33,7 +33,7 @@ def parse_scoring(scoring, init_with_max=True, fn="agglomerate"):
         return compact, 0, bool(init_with_max)
     if compact in _WATERZ:
         return _WATERZ[compact], 0, bool(init_with_max)
-    for pattern in (_WATERZ_QUANTILE, _WATERZ_HISTOGRAM):
+    for pattern, kind in ((_WATERZ_QUANTILE, "quantile"), (_WATERZ_HISTOGRAM, "histogram")):  # noqa: B007 (kind: after the loop)
         match = pattern.fullmatch(compact)
         if match:
             q = int(match.group(1))

@@ -139,9 +139,11 @@ class Trainer:
         self.module = self.build_model()
         self.ema = ModelEMA(self.module, solver.ema) if solver.ema > 0 else None
         self.model = self.wrap(self.module)
-        self.criterion = criterion_from_layout(self.layout).to(device)
+        self.criterion = criterion_from_layout(self.layout).to(self.device)
         self.optimizer = self.build_optimizer()
-        self.scaler = torch.amp.GradScaler(device.type, enabled=solver.precision == "fp16" and device.type == "cuda")
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=solver.precision == "fp16" and self.device.type == "cuda"
+        )
         self.iteration, self.elapsed, self.best = 0, 0.0, None
         if resume:
             self.load(load_checkpoint(run_dir, which="last"))
