@@ -1,7 +1,11 @@
 """`predict`: a trained model (or a checkpoint or run folder) applied to a volume, in memory or chunk by chunk."""
 
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from ..data import Normalization, open_volume, split_dataset, write_volume
@@ -97,29 +101,29 @@ def _open(image):
 
 
 def predict(
-    model_or_checkpoint,
-    image,
-    output=None,
+    model_or_checkpoint: torch.nn.Module | str | os.PathLike,
+    image: np.ndarray | str | os.PathLike,
+    output: str | os.PathLike | None = None,
     *,
-    window=None,
-    overlap=None,
-    batch=None,
-    blending=None,
-    crop=None,
-    tta=1,
-    uncertainty=False,
-    chunk=None,
-    dtype="float32",
-    activations=None,
-    offsets=None,
-    normalization=None,
-    device=None,
-    precision=None,
-    channels_last=None,
-    which="best",
-    weights="auto",
-    progress=None,
-):
+    window: Sequence[int] | None = None,
+    overlap: float | Sequence[float] | None = None,
+    batch: int | None = None,
+    blending: str | None = None,
+    crop: int | Sequence[int] | None = None,
+    tta: int = 1,
+    uncertainty: bool = False,
+    chunk: Sequence[int] | None = None,
+    dtype: str = "float32",
+    activations: Sequence[tuple[int, int, str]] | None = None,
+    offsets: Sequence[Sequence[int]] | None = None,
+    normalization: Any = None,
+    device: torch.device | str | None = None,
+    precision: str | None = None,
+    channels_last: bool | None = None,
+    which: str = "best",
+    weights: str = "auto",
+    progress: Callable[..., Any] | None = None,
+) -> np.ndarray | dict[str, np.ndarray] | str:
     """Predicts a volume with a trained model, returning an array or writing to a volume.
 
     Parameters

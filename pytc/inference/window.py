@@ -1,6 +1,7 @@
 """Sliding-window geometry: window positions over a volume and the weights that blend overlapping windows."""
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -9,7 +10,7 @@ from ..geometry import grid_starts
 BLENDINGS = ("gaussian", "bump", "constant")
 
 
-def window_starts(size, window, overlap):
+def window_starts(size: int, window: int, overlap: float) -> list[int]:
     """Start positions along one axis: stride ``window * (1 - overlap)`` (at least 1), the last window
     pushed back inside so it ends at `size` (`pytc.geometry.grid_starts`, the grid of test-mode
     `VolumeDataset` windows too). A window larger than the axis starts at 0 only."""
@@ -18,12 +19,12 @@ def window_starts(size, window, overlap):
     return grid_starts(size, window, max(1, int(window * (1 - overlap))))
 
 
-def sliding_windows(shape, window, overlap):
+def sliding_windows(shape: Sequence[int], window: Sequence[int], overlap: float) -> list[tuple[int, ...]]:
     """Every window start (z, y, x) over a volume of `shape`, in C order."""
     return list(itertools.product(*(window_starts(n, w, overlap) for n, w in zip(shape, window))))
 
 
-def blend_weights(window, blending="gaussian", sigma=0.125):
+def blend_weights(window: Sequence[int], blending: str = "gaussian", sigma: float = 0.125) -> np.ndarray:
     """Per-voxel weight of a window's prediction when overlapping windows are averaged.
 
     'gaussian': a Gaussian centred on the window with standard deviation `sigma` times the window size

@@ -6,7 +6,7 @@
 import os
 from pathlib import Path
 
-from ..config import ConfigError
+from ..config import Config, ConfigError
 from ..distributed import launch, under_torchrun
 from .run import resolve_volumes, write_run_files
 from .trainer import Trainer, check_batch, train_dataset
@@ -75,7 +75,9 @@ def _process(rank, world, device, threads, cfg, run_dir, resume, init_weights):
     return metrics if rank == 0 else None
 
 
-def train(cfg, *, name="run", resume=False, init_weights=None):
+def train(
+    cfg: Config, *, name: str = "run", resume: bool = False, init_weights: str | os.PathLike | None = None
+) -> tuple[Path, dict]:
     """Trains `cfg` (a `pytc.config.Config`) and returns (run folder, last validation metrics or None).
 
     The run folder is `cfg.output`, else runs/<name>. Raises ConfigError for anything in the config or the
