@@ -17,24 +17,14 @@ import numpy as np
 import pytest
 from bench_utils import best_seconds, fibsem_metrics_case, full_or_smoke, peak_memory_mib, timed_seconds
 
-from pytc.kernels import max_threads, seg_to_affinity, seg_to_affinity_ref
+from pytc.kernels import DEFAULT_OFFSETS, LONG_RANGE_OFFSETS, max_threads, seg_to_affinity, seg_to_affinity_ref
 from pytc.synthetic import random_segmentation
 from pytc.testing import read_gala
 
 LARGEST = full_or_smoke(256, 64)
 
-NEAREST = [(-1, 0, 0), (0, -1, 0), (0, 0, -1)]
-LONG_RANGE = NEAREST + [
-    (-2, 0, 0),
-    (0, -3, 0),
-    (0, 0, -3),
-    (-3, 0, 0),
-    (0, -9, 0),
-    (0, 0, -9),
-    (-4, 0, 0),
-    (0, -27, 0),
-    (0, 0, -27),
-]
+NEAREST = DEFAULT_OFFSETS[3]
+LONG_RANGE = LONG_RANGE_OFFSETS
 OFFSETS = {3: NEAREST, 12: LONG_RANGE}
 ALL = max_threads()
 IMPLEMENTATIONS = [

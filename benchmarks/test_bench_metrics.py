@@ -39,30 +39,29 @@ IMPLEMENTATIONS = [
 ]
 
 
+def score_dict(error, precision, recall, split, merge):
+    """The keys of pytc.metrics.evaluate that a peer or the reference also gives."""
+    return {
+        "adapted_rand_error": error,
+        "rand_precision": precision,
+        "rand_recall": recall,
+        "voi_split": split,
+        "voi_merge": merge,
+    }
+
+
 def skimage_scores(seg, gt):
     error, recall, precision = adapted_rand_error(
         image_true=gt, image_test=seg, ignore_labels=(0,)
     )  # swapped: skimage #6485
     split, merge = variation_of_information(gt, seg, ignore_labels=(0,))
-    return {
-        "adapted_rand_error": error,
-        "rand_precision": precision,
-        "rand_recall": recall,
-        "voi_split": split,
-        "voi_merge": merge,
-    }
+    return score_dict(error, precision, recall, split, merge)
 
 
 def reference_scores(seg, gt):
     error, precision, recall = adapted_rand_ref(seg, gt, return_all=True)
     split, merge = voi_ref(seg, gt)
-    return {
-        "adapted_rand_error": error,
-        "rand_precision": precision,
-        "rand_recall": recall,
-        "voi_split": split,
-        "voi_merge": merge,
-    }
+    return score_dict(error, precision, recall, split, merge)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from bench_utils import timed_seconds
 
 from pytc.data import read_volume
 from pytc.data.targets import TARGETS, build_targets, weight_binary_ratio, weight_unet
+from pytc.kernels import LONG_RANGE_OFFSETS
 from pytc.testing import require_data
 
 SHAPE = (18, 160, 160)
@@ -26,22 +27,7 @@ def labels():
 CASES = {
     "binary": {},
     "affinity": {},
-    "affinity-12": {
-        "offsets": [
-            (-1, 0, 0),
-            (0, -1, 0),
-            (0, 0, -1),
-            (-2, 0, 0),
-            (0, -3, 0),
-            (0, 0, -3),
-            (-3, 0, 0),
-            (0, -9, 0),
-            (0, 0, -9),
-            (-4, 0, 0),
-            (0, -27, 0),
-            (0, 0, -27),
-        ]
-    },
+    "affinity-12": {"offsets": LONG_RANGE_OFFSETS},
     "boundary": {},
     "boundary-3d-t2": {"mode": "3d", "thickness": 2},
     "boundary-convolve": {"convolve": True},

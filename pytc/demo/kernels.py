@@ -11,18 +11,6 @@ import numpy as np
 
 from .._timing import best_time
 
-LONG_RANGE = [
-    (-2, 0, 0),
-    (0, -3, 0),
-    (0, 0, -3),
-    (-3, 0, 0),
-    (0, -9, 0),
-    (0, 0, -9),
-    (-4, 0, 0),
-    (0, -27, 0),
-    (0, 0, -27),
-]
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pytc.demo --kernels", description=__doc__.split("\n\n")[0])
@@ -50,7 +38,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from pytc.kernels import DEFAULT_OFFSETS, max_threads, seg_to_affinity, seg_to_affinity_ref
+    from pytc.kernels import DEFAULT_OFFSETS, LONG_RANGE_OFFSETS, max_threads, seg_to_affinity, seg_to_affinity_ref
 
     if args.path is None:
         from pytc.synthetic import random_segmentation
@@ -68,9 +56,7 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
-    offsets = list(DEFAULT_OFFSETS[seg.ndim])
-    if args.long_range and seg.ndim == 3:
-        offsets += LONG_RANGE
+    offsets = LONG_RANGE_OFFSETS if args.long_range and seg.ndim == 3 else DEFAULT_OFFSETS[seg.ndim]
 
     threads = args.threads or max_threads()
     print(f"labels: {source}, shape {seg.shape}, dtype {seg.dtype}, {len(np.unique(seg))} ids")

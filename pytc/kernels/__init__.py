@@ -8,7 +8,7 @@ from ._affinity import seg_to_affinity
 from ._agglomerate import agglomerate, iter_agglomerate
 from ._contingency import contingency_table
 from ._mutex_watershed import mutex_watershed
-from ._offsets import DEFAULT_OFFSETS
+from ._offsets import DEFAULT_OFFSETS, LONG_RANGE_OFFSETS
 from ._reference import (
     adapted_rand_ref,
     agglomerate_ref,
@@ -22,6 +22,7 @@ from ._watershed import watershed
 
 __all__ = [
     "DEFAULT_OFFSETS",
+    "LONG_RANGE_OFFSETS",
     "adapted_rand_ref",
     "agglomerate",
     "agglomerate_ref",

@@ -7,6 +7,19 @@ DEFAULT_OFFSETS = {
     2: ((-1, 0), (0, -1)),
     3: ((-1, 0, 0), (0, -1, 0), (0, 0, -1)),
 }
+# A 12-channel long-range set for neuron affinities: the nearest neighbours, then 2, 3 and 4 sections
+# in z and 3, 9 and 27 voxels in y and x.
+LONG_RANGE_OFFSETS = DEFAULT_OFFSETS[3] + (
+    (-2, 0, 0),
+    (0, -3, 0),
+    (0, 0, -3),
+    (-3, 0, 0),
+    (0, -9, 0),
+    (0, 0, -9),
+    (-4, 0, 0),
+    (0, -27, 0),
+    (0, 0, -27),
+)
 
 
 def as_offsets(offsets, ndim, fn="seg_to_affinity"):

@@ -1,24 +1,11 @@
 import numpy as np
 import pytest
 
-from pytc.kernels import DEFAULT_OFFSETS, seg_to_affinity, seg_to_affinity_ref
+from pytc.kernels import DEFAULT_OFFSETS, LONG_RANGE_OFFSETS, seg_to_affinity, seg_to_affinity_ref
 from pytc.testing import read_gala
 
 LABEL_DTYPES = [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64]
-LONG_RANGE_3D = [
-    (-1, 0, 0),
-    (0, -1, 0),
-    (0, 0, -1),
-    (-2, 0, 0),
-    (0, -3, 0),
-    (0, 0, -3),
-    (-3, 0, 0),
-    (0, -9, 0),
-    (0, 0, -9),
-    (-4, 0, 0),
-    (0, -27, 0),
-    (0, 0, -27),
-]
+LONG_RANGE_3D = LONG_RANGE_OFFSETS
 MIXED_3D = [(1, 0, 0), (0, 2, -1), (-1, -1, 3), (0, 0, 5), (2, -3, 1), (0, 0, 0), (7, 0, 0)]
 MIXED_2D = [(1, 0), (0, 2), (-1, 3), (-2, -2), (0, 0), (0, 9), (4, 0)]
 
