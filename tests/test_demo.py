@@ -53,5 +53,13 @@ def test_main_job_on_the_embedded_sample(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Best adapted Rand error: trained model" in out and "the shipped boundary map 0.1856" in out
     assert (tmp_path / "run" / "checkpoint_best.pt").exists()
+    # the predictions stay in the run folder, which the viewer opens with the image and ground truth
+    from pytc.view import open_region, run_volumes
+
+    specs = run_volumes(tmp_path / "run")
+    names = [spec.name for spec in specs]
+    assert names[:3] == ["val_image", "val_label", "test/affinities"] and names[3].startswith("test/segmentation_")
+    assert [open_region(spec).kind for spec in specs] == ["image", "seg", "aff", "seg"]
+    assert f"python -m pytc.view --run {tmp_path / 'run'}" in out
     with pytest.raises(SystemExit):
         demo_main(["--minutes", "0"])

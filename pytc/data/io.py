@@ -385,6 +385,30 @@ def read_volume(path: str | os.PathLike, dataset: str | None = None) -> np.ndarr
             volume.file.close()
 
 
+# Attributes that tie a prediction to its volumes, so `python -m pytc.view --run` shows them together.
+SOURCE_IMAGE_ATTR, SOURCE_LABEL_ATTR = "pytc_image", "pytc_label"
+
+
+def set_attributes(path: str | os.PathLike, dataset: str | None, attributes: dict[str, Any]) -> bool:
+    """Sets `attributes` on `dataset` of an HDF5 file or zarr store (the store itself when `dataset` is None);
+    returns False, doing nothing, for formats without attributes."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in HDF5_SUFFIXES:
+        import h5py
+
+        with h5py.File(path, "a") as f:
+            f[dataset or "main"].attrs.update(attributes)
+        return True
+    if suffix in ZARR_SUFFIXES:
+        import zarr
+
+        node = zarr.open(str(path), mode="r+")
+        (node if dataset is None or hasattr(node, "shape") else node[dataset]).attrs.update(attributes)
+        return True
+    return False
+
+
 def create_zarr_array(
     path: str | os.PathLike,
     name: str | None,

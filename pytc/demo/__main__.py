@@ -37,6 +37,25 @@ def score_table(affinities, gt, thresholds, scoring):
     return [(t, adapted_rand(seg, gt), *voi(seg, gt)) for t, seg in zip(thresholds, segmentations)]
 
 
+def save_predictions(run_dir, affinities, threshold, scoring, sample):
+    """Writes the test volume's affinities and its segmentation at `threshold` to RUN/predictions/test.h5,
+    naming the image and ground truth they belong to, for `python -m pytc.view --run RUN`."""
+    import numpy as np
+
+    from pytc.data.io import SOURCE_IMAGE_ATTR, SOURCE_LABEL_ATTR, set_attributes, write_volume
+    from pytc.kernels import agglomerate
+
+    path = run_dir / "predictions" / "test.h5"
+    path.parent.mkdir(exist_ok=True)
+    affinities = np.ascontiguousarray(affinities[:3])
+    segmentation = agglomerate(affinities, [threshold], scoring=scoring)[0]
+    write_volume(path, affinities, "affinities")
+    write_volume(path, segmentation, f"segmentation_{threshold:g}", mode="a")
+    for name in ("affinities", f"segmentation_{threshold:g}"):
+        set_attributes(path, name, {SOURCE_IMAGE_ATTR: f"{sample}:test/image", SOURCE_LABEL_ATTR: f"{sample}:test/gt"})
+    return path
+
+
 def main(argv=None):
     args, rest = parse_args(argv)
     if args.kernels:
@@ -96,7 +115,9 @@ def main(argv=None):
         f"Training {trained / 60:.1f} min, prediction {predicted:.1f} s. Final weights (the last checkpoint) were "
         f"scored; the run's validation used this test volume too."
     )
+    predictions = save_predictions(run_dir, affinities, best[0], scoring, sample)
     print(f"Run folder: {run_dir}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
+    print(f"Predictions: {predictions}\nViewer: python -m pytc.view --run {run_dir}   (pip install 'pytc[view]')")
     return 0
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.io import ZARR_SUFFIXES, split_dataset
+from ..data.io import SOURCE_IMAGE_ATTR, ZARR_SUFFIXES, set_attributes, split_dataset
 from ..distributed import launch
 from .api import Prepared, _open, _output_channels, predict
 from .chunked import Outputs, default_chunk, output_shapes, predict_volume
@@ -54,7 +54,9 @@ def run_inference(checkpoint, image, output, *, num_gpu=0, num_proc=1, progress=
         raise ValueError(f"--num-gpu {num_gpu}: this machine has {have} usable GPU{'s' * (have != 1)}")
     if processes <= 1:
         device = torch.device("cuda", 0) if num_gpu else torch.device("cpu")
-        return predict(checkpoint, image, output, device=device, progress=progress, **options)
+        written = predict(checkpoint, image, output, device=device, progress=progress, **options)
+        _record_image(image, output, options)
+        return written
     if Path(split_dataset(str(output))[0]).suffix.lower() not in ZARR_SUFFIXES:
         raise ValueError(f"predict: several processes write one output only as zarr (.zarr); got {output}")
     prepared = _prepared(checkpoint, "cpu", options)  # the output's datasets are made here, once
@@ -67,4 +69,21 @@ def run_inference(checkpoint, image, output, *, num_gpu=0, num_proc=1, progress=
     )
     Outputs(str(output), shapes, chunk, options.get("dtype") or "float32").create()
     launch(_chunk_process, processes, num_gpu > 0, 0, (checkpoint, image, str(output), chunk, options))
+    _record_image(image, output, options)
     return str(output)
+
+
+def _record_image(image, output, options):
+    """Names the input image on each HDF5 or zarr output dataset (`pytc_image`), for `python -m pytc.view`."""
+    if not isinstance(image, (str, Path)):
+        return
+    path, dataset = split_dataset(str(image))
+    source = str(Path(path).absolute()) + (f":{dataset}" if dataset else "")
+    file, name = split_dataset(str(output))
+    name = name or "prediction"
+    kinds = ["variance", "entropy"] if options.get("uncertainty") else []
+    for key in [name] + [f"{name}_{kind}" for kind in kinds]:
+        try:
+            set_attributes(file, key, {SOURCE_IMAGE_ATTR: source})
+        except KeyError:  # entropy is written only for probability tasks
+            pass

@@ -82,6 +82,14 @@ def test_train_inference_predicts_into_the_run(trained, capsys):
     assert train_main(["--inference", "--output", str(run_dir), f"inference.image=['{image}']"]) == 0
     written = read_volume(run_dir / "predictions" / "test-image.zarr", "prediction")
     assert written.shape == (3, 50, 100, 200) and 0 <= written.min() and written.max() <= 1
+    # the prediction names its image, so the viewer shows them together (here the config's val image already)
+    from pytc.data import open_volume
+    from pytc.view import open_region, run_volumes
+
+    assert open_volume(run_dir / "predictions" / "test-image.zarr", "prediction").attrs["pytc_image"] == image
+    specs = {spec.name: spec for spec in run_volumes(run_dir)}
+    assert list(specs) == ["val_image", "val_label", "test-image/prediction"]
+    assert str(specs["val_image"]) == f"{image}:image" and open_region(specs["test-image/prediction"]).kind == "aff"
     assert train_main(["--inference", "--output", str(run_dir)]) == 2
     assert "`inference.image` is empty" in capsys.readouterr().err
 
