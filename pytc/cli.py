@@ -17,6 +17,7 @@ COMMANDS = {
     "decode": ("pytc.decode.__main__", "turn predictions into instances"),
     "evaluate": ("pytc.evaluate", "score a segmentation against ground truth"),
     "demo": ("pytc.demo.__main__", "train, predict and score on the embedded sample"),
+    "view": ("pytc.view.__main__", "look at volumes and runs in Neuroglancer"),
     "doctor": ("pytc.doctor", "diagnose the installation"),
 }
 
