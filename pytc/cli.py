@@ -18,6 +18,7 @@ COMMANDS = {
     "evaluate": ("pytc.evaluate", "score a segmentation against ground truth"),
     "demo": ("pytc.demo.__main__", "train, predict and score on the embedded sample"),
     "view": ("pytc.view.__main__", "look at volumes and runs in Neuroglancer"),
+    "active": ("pytc.active.__main__", "choose what to annotate next; proofread"),
     "doctor": ("pytc.doctor", "diagnose the installation"),
 }
 

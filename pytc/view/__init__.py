@@ -10,7 +10,7 @@ Colours match TensorBoard's images of training: `pytc.data.colors.label_colors` 
 colour, and affinities show as RGB of their first three channels in both.
 """
 
-from .run import run_volumes
+from .run import run_boxes, run_volumes
 from .viewer import build_layer, open_viewer, require_neuroglancer, state_json, write_state
 from .volumes import KINDS, Region, VolumeSpec, guess_kind, open_region
 
@@ -23,6 +23,7 @@ __all__ = [
     "open_region",
     "open_viewer",
     "require_neuroglancer",
+    "run_boxes",
     "run_volumes",
     "state_json",
     "write_state",

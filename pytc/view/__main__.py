@@ -9,6 +9,7 @@ Needs the `neuroglancer` package: pip install 'pytc[view]'.
 examples:
   python -m pytc.view train.h5:raw train.h5:gt --resolution 30 6 6
   python -m pytc.view --run runs/demo-20261207-101500          # a training or inference run folder
+  python -m pytc.view --run runs/mito/round1                   # a selection: pool, uncertainty, patch boxes
   python -m pytc.view pred.zarr:affinities:aff seg.h5:seg_0.3 --select 12 40 --state-out state.json
 """
 
@@ -49,7 +50,7 @@ def main(argv=None):
     args = parse_args(argv)
     from pytc.data import VolumeReadError
 
-    from .run import run_volumes
+    from .run import run_boxes, run_volumes
     from .viewer import open_viewer, require_neuroglancer, write_state
     from .volumes import VolumeSpec, open_region
 
@@ -65,6 +66,7 @@ def main(argv=None):
             resolution=args.resolution,
             select=args.select,
             layout=args.layout,
+            boxes=run_boxes(args.run) if args.run else (),
         )
         url = viewer.get_viewer_url()
     except (FileNotFoundError, KeyError, ValueError, VolumeReadError, ImportError, OSError) as e:
@@ -73,8 +75,10 @@ def main(argv=None):
         return 2
     if args.state_out:
         write_state(viewer, args.state_out)
-    for region, name in zip(regions, viewer.state.layers):
-        print(f"  {name.name}: {region.kind}, {'x'.join(map(str, region.shape))} {region.dtype}", flush=True)
+    for region, layer in zip(regions, viewer.state.layers):
+        print(f"  {layer.name}: {region.kind}, {'x'.join(map(str, region.shape))} {region.dtype}", flush=True)
+    if args.run and run_boxes(args.run):
+        print(f"  boxes: {len(run_boxes(args.run))} patches of the selection", flush=True)
     print(f"Neuroglancer: {url}\n(Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

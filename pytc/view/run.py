@@ -3,11 +3,13 @@
 A training run folder holds config.yaml (the resolved config, absolute volume paths); `python -m pytc.demo`
 and `python -m pytc.infer --output RUN/predictions/...` write predictions in RUN/predictions/. Each HDF5 or
 zarr prediction records the image it was predicted from in its `pytc_image` attribute (and the demo its ground
-truth in `pytc_label`), so an inference output folder opens with its image too.
+truth in `pytc_label`), so an inference output folder opens with its image too. A selection folder of
+`python -m pytc.active select` opens with its pool, uncertainty map, ingested labels and its patches as boxes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from ..data.io import HDF5_SUFFIXES, SOURCE_IMAGE_ATTR, SOURCE_LABEL_ATTR, ZARR_
 from .volumes import VolumeSpec
 
 PREDICTIONS = "predictions"
+SELECTION_MANIFEST = "manifest.json"  # a selection folder of `python -m pytc.active select`
 
 
 def _config_volumes(run_dir):
@@ -94,16 +97,47 @@ def _attribute_specs(attrs, run_dir, seen):
     return specs
 
 
+def _selection_volumes(folder, manifest):
+    """A selection folder of `python -m pytc.active select`: its pool, uncertainty map, and ingested labels."""
+    pool = VolumeSpec.parse(manifest["pool"])
+    pool.kind, pool.name = "image", "pool"
+    specs = [pool]
+    for file, dataset, kind in (("uncertainty.h5", "uncertainty", "prob"), ("labels.h5", "label", "seg")):
+        if (folder / file).is_file():
+            specs.append(VolumeSpec(str(folder / file), dataset, kind, dataset))
+    return specs
+
+
+def run_boxes(run_dir: str | os.PathLike) -> list[dict]:
+    """The patches of a selection folder (its manifest.json) as boxes: [{name, start, stop, score}], else []."""
+    manifest = Path(run_dir) / SELECTION_MANIFEST
+    if not manifest.is_file():
+        return []
+    patches = json.loads(manifest.read_text()).get("patches", [])
+    return [
+        {
+            "name": p["name"],
+            "start": list(p["start"]),
+            "stop": [a + b for a, b in zip(p["start"], p["shape"])],
+            "score": p.get("score"),
+        }
+        for p in patches
+    ]
+
+
 def run_volumes(run_dir: str | os.PathLike) -> list[VolumeSpec]:
     """Everything to show for a training or inference run folder: the config's image and label, then each
     dataset of each prediction file (in RUN/predictions/, or in RUN itself for a folder of inference outputs),
-    with the image and label those predictions name.
+    with the image and label those predictions name; for a selection folder, its pool and maps (the boxes
+    come from `run_boxes`).
 
     Raises FileNotFoundError when `run_dir` is not a folder or holds nothing to show.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"view: `--run` must be a run folder; got {run_dir}, which is not a folder")
+    if (run_dir / SELECTION_MANIFEST).is_file():
+        return _selection_volumes(run_dir, json.loads((run_dir / SELECTION_MANIFEST).read_text()))
     specs = _config_volumes(run_dir)
     seen = {str(s.path) + (f":{s.dataset}" if s.dataset else "") for s in specs}
     files = prediction_files(run_dir / PREDICTIONS) or prediction_files(run_dir)

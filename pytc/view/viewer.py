@@ -116,10 +116,13 @@ def open_viewer(
     resolution: Sequence[float] | None = None,
     select: Sequence[int] = (),
     layout: str | None = None,
+    boxes: Sequence[dict] = (),
 ) -> Any:
     """A Neuroglancer viewer serving `regions` from this process (bound to `bind`:`port`, 0 for any free port).
 
     `resolution` is the (Z, Y, X) voxel size in nm; default: what the first volume records, else 1 nm.
+    `boxes` (dicts with 'name', 'start', 'stop' in voxels, optional 'score') become an annotation layer
+    'boxes', e.g. the patches picked for annotation (`pytc.view.run.run_boxes`).
     The viewer's link is ``viewer.get_viewer_url()``; it serves until the process ends.
     """
     neuroglancer = require_neuroglancer()
@@ -144,7 +147,27 @@ def open_viewer(
         state.layout = layout
         for name, region in zip(_unique_names(regions), regions):
             state.layers[name] = build_layer(region, resolution, select)
+        if boxes:
+            state.layers["boxes"] = box_layer(boxes, resolution)
     return viewer
+
+
+def box_layer(boxes: Sequence[dict], resolution: Sequence[float]) -> Any:
+    """A Neuroglancer annotation layer of axis-aligned boxes (voxel corners `start`, `stop`, (Z, Y, X))."""
+    neuroglancer = require_neuroglancer()
+    space = neuroglancer.CoordinateSpace(names=["z", "y", "x"], units="nm", scales=list(resolution))
+    annotations = []
+    for box in boxes:
+        score = box.get("score")
+        annotations.append(
+            neuroglancer.AxisAlignedBoundingBoxAnnotation(
+                id=str(box["name"]),
+                point_a=[float(v) for v in box["start"]],
+                point_b=[float(v) for v in box["stop"]],
+                description=str(box["name"]) + (f" (score {score:.4f})" if score is not None else ""),
+            )
+        )
+    return neuroglancer.LocalAnnotationLayer(dimensions=space, annotations=annotations, annotation_color="#ffff00")
 
 
 def state_json(viewer: Any) -> dict:

@@ -1,0 +1,29 @@
+"""Active learning and semi-automatic annotation: python -m pytc.active COMMAND [ARGS]
+
+commands:
+  select   pick the patches of a pool volume to annotate next (uncertainty, coreset, diversity, random, ...)
+
+`python -m pytc.active COMMAND --help` for each command's options.
+"""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "select": ("pytc.active.select_command", "pick the patches of a pool volume to annotate next"),
+}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    if argv[0] not in COMMANDS:
+        print(f"pytc active: unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
