@@ -1,7 +1,8 @@
 """Active learning and semi-automatic annotation: python -m pytc.active COMMAND [ARGS]
 
 commands:
-  select   pick the patches of a pool volume to annotate next (uncertainty, coreset, diversity, random, ...)
+  select    pick the patches of a pool volume to annotate next (uncertainty, coreset, diversity, random, ...)
+  simulate  simulated annotation rounds on real data (an oracle labels the picks): strategy against strategy
 
 `python -m pytc.active COMMAND --help` for each command's options.
 """
@@ -11,6 +12,7 @@ import sys
 
 COMMANDS = {
     "select": ("pytc.active.select_command", "pick the patches of a pool volume to annotate next"),
+    "simulate": ("pytc.active.simulate_command", "simulated annotation rounds on real data, strategy against strategy"),
 }
 
 
