@@ -38,6 +38,12 @@ def parse_args(argv=None):
     parser.add_argument("--select", type=int, nargs="+", default=[], metavar="ID", help="segment ids to select")
     parser.add_argument("--layout", choices=LAYOUTS, help="default: 4panel (xy for a single section)")
     parser.add_argument("--state-out", metavar="FILE", help="write the Neuroglancer state JSON to FILE")
+    parser.add_argument(
+        "--record-ops",
+        metavar="FILE",
+        help="record proofreading operations (alt+m merge, alt+s split, alt+c "
+        "correct, alt+u undo) on the first segmentation layer to FILE, for `python -m pytc.active apply`",
+    )
     args = parser.parse_args(argv)
     if not args.volumes and not args.run:
         parser.error("give at least one VOLUME or --run RUN_DIR")
@@ -75,6 +81,16 @@ def main(argv=None):
         return 2
     if args.state_out:
         write_state(viewer, args.state_out)
+    if args.record_ops:
+        from .record import OperationRecorder
+
+        segmentations = [(layer.name, r) for layer, r in zip(viewer.state.layers, regions) if r.kind == "seg"]
+        if not segmentations:
+            print("pytc view: error: --record-ops needs a segmentation layer", file=sys.stderr)
+            return 2
+        name, region = segmentations[0]
+        OperationRecorder(args.record_ops, name, region, log=lambda text: print(text, flush=True)).attach(viewer)
+        print(f"  recording operations on {name!r} to {args.record_ops}", flush=True)
     for region, layer in zip(regions, viewer.state.layers):
         print(f"  {layer.name}: {region.kind}, {'x'.join(map(str, region.shape))} {region.dtype}", flush=True)
     if args.run and run_boxes(args.run):

@@ -8,6 +8,7 @@ drawn, not a half-loaded page. With one voxel per pixel and the section centred,
 same voxels.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -278,3 +279,65 @@ def test_command_line_viewer_serves_until_interrupted(browser, volumes):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _wait_for(condition, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_recording_proofreading_operations(browser, sample, tmp_path):
+    """Keys in the viewer record merge, split and correct operations: with the mouse over a segment, the
+    recorded id is the segment at the recorded voxel."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from pytc.view.record import OperationRecorder
+
+    seg = sample["seg"]
+    z = 10
+    # the voxel of section z farthest from any boundary (ids are separated by 0): the mouse lands in a segment
+    # there, and 3 voxels off still does
+    distance = ndimage.distance_transform_edt(np.pad(seg[z] != 0, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(np.argmax(distance), distance.shape)
+    assert distance[y, x] > 5
+    viewer = open_viewer([Region(seg, "seg", "seg")], layout="xy")
+
+    said = []  # the recorder says one line per action it handles
+    recorder = OperationRecorder(tmp_path / "ops.json", "seg", Region(seg, "seg"), log=said.append)
+    recorder.attach(viewer)
+    browser.set_window_size(1000, 700)
+    browser.get(viewer.get_viewer_url())
+    with viewer.txn() as s:
+        s.position = [z + 0.5, y + 0.5, x + 0.5]
+        s.cross_section_scale = 0.5
+        s.layers["seg"].segments = [int(seg[z, 5, 5]), int(seg[z, 90, 150])]
+    screenshot(viewer)  # loaded
+    with viewer.config_state.txn() as s:
+        s.show_ui_controls, s.show_panel_borders, s.viewer_size = True, True, None
+    time.sleep(1)
+    panel = browser.find_element(By.CSS_SELECTOR, ".neuroglancer-rendered-data-panel")
+
+    def press(key, dx=0, dy=0):
+        count = len(said)
+        time.sleep(0.5)
+        chain = ActionChains(browser).move_to_element_with_offset(panel, dx + 1, dy).pause(0.2)
+        chain.move_to_element_with_offset(panel, dx, dy).pause(0.5)  # a move Neuroglancer sees
+        chain.key_down(Keys.ALT).send_keys(key).key_up(Keys.ALT).perform()
+        assert _wait_for(lambda: len(said) > count), f"alt+{key} reached no action"
+
+    press("m")
+    assert recorder.operations[-1] == {"op": "merge", "ids": sorted([int(seg[z, 5, 5]), int(seg[z, 90, 150])])}
+    press("s", -4, 0)
+    press("s", 4, 0)
+    split = recorder.operations[-1]
+    assert split["op"] == "split" and split["id"] == seg[z, y, x]
+    assert all(seg[tuple(p)] == split["id"] for p in split["points"]) and split["points"][0] != split["points"][1]
+    press("c")
+    assert recorder.operations[-1] == {"op": "correct", "id": int(seg[z, y, x])}
+    assert json.loads((tmp_path / "ops.json").read_text()) == recorder.operations
