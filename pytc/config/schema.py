@@ -41,6 +41,13 @@ class ModelConfig:
     norm: str = option("bn", "bn, sync_bn, in, gn or none.")
     activation: str = option("elu", "relu, elu, leaky_relu, gelu or silu.")
     padding_mode: str = option("zeros", "zeros, reflect, replicate or circular.")
+    dropout: float = option(
+        0.0,
+        "Channel dropout in the bottleneck and decoder, for MC-dropout uncertainty (`pytc.models.enable_mc_dropout`); "
+        "0: no dropout layers.",
+        low=0.0,
+        high=0.99,
+    )
     sync_bn: bool = option(True, "With several processes, turn batch norm into pytc's SyncBatchNorm.")
     channels_last: bool = option(True, "Run convolutions in the channels-last memory format (faster on CPUs).")
 

@@ -19,7 +19,10 @@ from .normalize import Normalization
 from .sampling import (
     accept_crop,
     random_start,
+    random_valid_voxel,
     read_region,
+    start_around,
+    valid_counts,
     volume_probabilities,
     widen_borders,
 )
@@ -37,7 +40,10 @@ class VolumeDataset:
         (Z, Y, X) volumes; paths (``"PATH[:DATASET]"`` strings or path objects) are opened lazily in each
         process (see `pytc.data.open_volume`).
     labels, valid_masks : same, optional
-        One per image, same shape. Valid masks are nonzero where labels can be trusted.
+        One per image, same shape. Valid masks are nonzero where labels can be trusted. With valid masks, training
+        crops are drawn around the valid voxels: a valid voxel uniformly among all volumes' valid voxels, then a
+        crop whose sample contains it (so labels that cover a few small patches of a large volume are found at
+        once); a volume without valid voxels is never drawn.
     sample_shape : 3 ints, or 2 ints for 2D samples from 3D volumes
     mode : 'train' or 'test'
         train: random crops (a volume is chosen with probability proportional to its size), read with the
@@ -161,6 +167,13 @@ class VolumeDataset:
                         f"needed for sample_shape {self.sample_shape}; add `pad` or use smaller samples"
                     )
             self.volume_p = volume_probabilities(self.shapes, read)
+            self.valid_counts = None
+            if self.valid_masks is not None:  # draw around valid voxels: count them per block, once
+                self.valid_counts = [valid_counts(mask) for mask in self._volumes()[2]]
+                totals = np.array([c.sum() for c in self.valid_counts], float)
+                if totals.sum() == 0:
+                    raise fail(fn, "valid_masks", "nonzero somewhere (the labelled voxels)", "all zero")
+                self.volume_p = totals / totals.sum()
             self.length = int(length) if length else TRAIN_LENGTH
         else:
             if stride is None:
@@ -227,7 +240,13 @@ class VolumeDataset:
         read = self.read_shape
         for _ in range(self.max_tries):
             index = int(rng.choice(len(self.shapes), p=self.volume_p))
-            sample = self._read(index, random_start(rng, self.shapes[index], read), read)
+            if self.valid_counts is None:
+                start = random_start(rng, self.shapes[index], read)
+            else:
+                voxel = random_valid_voxel(rng, self._volumes()[2][index], self.valid_counts[index])
+                voxel = tuple(v + p for v, p in zip(voxel, self.pad))  # padded coordinates
+                start = start_around(rng, voxel, self.shapes[index], read, self.sample_shape)
+            sample = self._read(index, start, read)
             if accept_crop(sample, rng, self.min_foreground, self.reject_p, self.min_instances, self.min_valid):
                 return index, sample
         warnings.warn(

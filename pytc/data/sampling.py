@@ -1,4 +1,5 @@
-"""Training crops: reading a region of a lazily opened volume, choosing where to crop, and rejection sampling."""
+"""Training crops: reading a region of a lazily opened volume, choosing where to crop (anywhere, or around the
+voxels of a valid mask), and rejection sampling."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,57 @@ def volume_probabilities(shapes: Sequence[Sequence[int]], read: Sequence[int]) -
 def random_start(rng: np.random.Generator, shape: Sequence[int], read: Sequence[int]) -> tuple[int, ...]:
     """A uniformly random start of a `read` crop inside a volume of `shape`."""
     return tuple(int(rng.integers(0, n - r + 1)) for n, r in zip(shape, read))
+
+
+# blocks of the grid on which `valid_counts` counts a valid mask's voxels
+VALID_BLOCK = (8, 32, 32)
+
+
+def valid_counts(mask: Any, block: Sequence[int] = VALID_BLOCK) -> np.ndarray:
+    """The number of nonzero voxels of a (lazily read) 3D mask in each block of a grid of `block`-sized blocks
+    (the last ones cut by the faces), read one slab of blocks at a time: int64 of shape ceil(shape / block)."""
+    grid = tuple(-(-n // b) for n, b in zip(mask.shape, block))
+    bz, by, bx = block
+    counts = np.zeros(grid, np.int64)
+    for gz in range(grid[0]):
+        slab = np.asarray(mask[gz * bz : (gz + 1) * bz]) != 0
+        slab = np.pad(
+            slab, [(0, bz - slab.shape[0]), (0, grid[1] * by - slab.shape[1]), (0, grid[2] * bx - slab.shape[2])]
+        )
+        counts[gz] = slab.reshape(bz, grid[1], by, grid[2], bx).sum(axis=(0, 2, 4))
+    return counts
+
+
+def random_valid_voxel(
+    rng: np.random.Generator, mask: Any, counts: np.ndarray, block: Sequence[int] = VALID_BLOCK
+) -> tuple[int, ...]:
+    """A voxel drawn uniformly among the nonzero voxels of `mask`, given its `valid_counts`: a block with
+    probability proportional to its count, then one of the block's nonzero voxels (only that block is read)."""
+    cumulative = np.cumsum(counts.ravel())
+    k = int(np.searchsorted(cumulative, rng.integers(cumulative[-1]), side="right"))
+    lo = [g * b for g, b in zip(np.unravel_index(k, counts.shape), block)]
+    region = np.asarray(mask[tuple(slice(l, l + b) for l, b in zip(lo, block))]) != 0
+    inside = np.unravel_index(np.flatnonzero(region)[rng.integers(counts.flat[k])], region.shape)
+    return tuple(int(l + i) for l, i in zip(lo, inside))
+
+
+def start_around(
+    rng: np.random.Generator,
+    voxel: Sequence[int],
+    shape: Sequence[int],
+    read: Sequence[int],
+    sample: Sequence[int] | None = None,
+) -> tuple[int, ...]:
+    """A random start of a `read` crop inside a volume of `shape` whose centered `sample` part (the part left
+    after augmentation; default the whole crop) contains `voxel`; uniform over such starts. Near a face where
+    no crop's `sample` part reaches the voxel, the crop nearest to it."""
+    sample = read if sample is None else sample
+    start = []
+    for v, n, r, s in zip(voxel, shape, read, sample):
+        margin = (r - s) // 2
+        lo, hi = max(0, v - s + 1 - margin), min(n - r, v - margin)
+        start.append(int(rng.integers(lo, hi + 1)) if lo <= hi else min(max(v - margin, 0), n - r))
+    return tuple(start)
 
 
 def accept_crop(

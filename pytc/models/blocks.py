@@ -83,11 +83,20 @@ class SqueezeExcitation(nn.Module):
         return x * gate.view(gate.shape + (1,) * (x.dim() - 2))
 
 
+def dropout_layer(ndim: int, p: float) -> nn.Module | None:
+    """Channel dropout (whole feature maps) of probability `p` for `ndim`-D inputs; None when `p` is 0, so a
+    model without dropout has no dropout layer (dropout layers hold no weights: checkpoints load either way)."""
+    if p <= 0:
+        return None
+    return (nn.Dropout2d if ndim == 2 else nn.Dropout3d)(p)
+
+
 class Block(nn.Module):
     """Two convolutions; 'residual' adds a (projected) shortcut, 'residual_se' also gates channels,
-    'dilated' uses dilation 1 and 2 in-plane (with a shortcut), 'plain' has no shortcut."""
+    'dilated' uses dilation 1 and 2 in-plane (with a shortcut), 'plain' has no shortcut. With `dropout` > 0
+    the output goes through channel dropout."""
 
-    def __init__(self, ndim, cin, cout, kernel, cfg, block):
+    def __init__(self, ndim, cin, cout, kernel, cfg, block, dropout=0.0):
         super().__init__()
         dilation2 = 1
         if block == "dilated":
@@ -99,6 +108,7 @@ class Block(nn.Module):
         if block != "plain":
             self.shortcut = nn.Identity() if cin == cout else ConvNormAct(ndim, cin, cout, 1, cfg, act=False)
         self.act = ACTIVATIONS[cfg["activation"]]()
+        self.dropout = dropout_layer(ndim, dropout)
 
     def forward(self, x):
         y = self.conv2(self.conv1(x))
@@ -106,7 +116,8 @@ class Block(nn.Module):
             y = self.se(y)
         if self.shortcut is not None:
             y = y + self.shortcut(x)
-        return self.act(y)
+        y = self.act(y)
+        return y if self.dropout is None else self.dropout(y)
 
 
 def init_weights(module):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..validation import fail
-from .blocks import Block, ConvNormAct, conv, init_weights, match_size
+from .blocks import Block, ConvNormAct, conv, dropout_layer, init_weights, match_size
 
 
 def _kernel(ndim, isotropic, size=3):
@@ -30,6 +30,9 @@ class Heads(nn.Module):
 
 
 class _Encoder(nn.Module):
+    """Input convolution, then one block per level (strided convolutions between levels); the last level's
+    block (the bottleneck) has channel dropout `cfg['dropout']`."""
+
     def __init__(self, ndim, in_channels, filters, isotropy, cfg, block, input_kernel):
         super().__init__()
         self.ndim, self.isotropy = ndim, isotropy
@@ -43,7 +46,8 @@ class _Encoder(nn.Module):
                 if i == 0
                 else ConvNormAct(ndim, cin, cin, _kernel(ndim, isotropy[i]), cfg, stride=_stride(ndim, isotropy[i]))
             )
-            self.blocks.append(Block(ndim, cin, f, _kernel(ndim, isotropy[i]), cfg, block))
+            dropout = cfg["dropout"] if i == len(filters) - 1 else 0.0
+            self.blocks.append(Block(ndim, cin, f, _kernel(ndim, isotropy[i]), cfg, block, dropout))
 
     def forward(self, x):
         features = []
@@ -77,7 +81,8 @@ class UNet(_EncoderDecoder):
 
     Levels downsample by strided convolutions ((1, 2, 2) at anisotropic 3D levels, 2 elsewhere) and
     the decoder upsamples by interpolation to the skip's size, so any input at least `min_size()`
-    gives an output of the same spatial size.
+    gives an output of the same spatial size. With ``cfg['dropout']`` > 0, the bottleneck and every decoder
+    block end in channel dropout (for MC dropout, see `pytc.models.enable_mc_dropout`).
     """
 
     def __init__(self, ndim, in_channels, out_channels, filters, isotropy, cfg, block, input_kernel):
@@ -90,7 +95,13 @@ class UNet(_EncoderDecoder):
                     {
                         "reduce": ConvNormAct(ndim, filters[i], filters[i - 1], 1, cfg),
                         "block": Block(
-                            ndim, filters[i - 1], filters[i - 1], _kernel(ndim, isotropy[i - 1]), cfg, block
+                            ndim,
+                            filters[i - 1],
+                            filters[i - 1],
+                            _kernel(ndim, isotropy[i - 1]),
+                            cfg,
+                            block,
+                            cfg["dropout"],
                         ),
                     }
                 )
@@ -109,7 +120,8 @@ class UNet(_EncoderDecoder):
 class FPN3D(_EncoderDecoder):
     """Feature pyramid network (Lin et al. 2017) on the residual encoder: lateral 1x1 convolutions,
     a top-down pathway (upsample and add), and a smoothing convolution at every level; the heads read
-    the finest level."""
+    the finest level. With ``cfg['dropout']`` > 0, the bottleneck and the finest level (before the heads)
+    go through channel dropout."""
 
     def __init__(self, in_channels, out_channels, filters, isotropy, cfg, block, input_kernel, width=None):
         super().__init__()
@@ -117,6 +129,7 @@ class FPN3D(_EncoderDecoder):
         self.encoder = _Encoder(3, in_channels, filters, isotropy, cfg, block, input_kernel)
         self.lateral = nn.ModuleList(ConvNormAct(3, f, width, 1, cfg) for f in filters)
         self.smooth = nn.ModuleList(ConvNormAct(3, width, width, _kernel(3, iso), cfg) for iso in isotropy)
+        self.dropout = dropout_layer(3, cfg["dropout"])
         self.heads = Heads(3, width, out_channels)
         self.ndim = 3
         init_weights(self)
@@ -126,7 +139,7 @@ class FPN3D(_EncoderDecoder):
         for i in range(len(features) - 2, -1, -1):
             lateral = self.lateral[i](features[i])
             y = self.smooth[i](lateral + match_size(y, lateral))
-        return y
+        return y if self.dropout is None else self.dropout(y)
 
 
 def check_input(model: nn.Module, x: torch.Tensor) -> None:

@@ -1,7 +1,7 @@
 """The model zoo: models register by name in `MODELS`; `build_model(name, in_channels=1, out_channels=3, ...)`.
 
 A model is a function ``(in_channels, out_channels, *, filters=None, isotropy=None, block=None, norm="bn",
-activation="elu", padding_mode="zeros") -> nn.Module`` registered with ``@MODELS.register("name")``; `build_model`
+activation="elu", padding_mode="zeros", dropout=0.0) -> nn.Module`` registered with ``@MODELS.register("name")``; `build_model`
 looks the name up, so adding a model touches no branch, and an unknown name is an error listing the known ones.
 """
 
@@ -34,6 +34,7 @@ def _parts(
     norm: str = "bn",
     activation: str = "elu",
     padding_mode: str = "zeros",
+    dropout: float = 0.0,
 ) -> dict[str, Any]:
     """The checked constructor arguments shared by the encoder-decoder models (`UNet`, `FPN3D`)."""
     fn = "build_model"
@@ -51,7 +52,10 @@ def _parts(
         "norm": check_choice(norm, fn, "norm", NORMS),
         "activation": check_choice(activation, fn, "activation", ACTIVATIONS),
         "padding_mode": check_choice(padding_mode, fn, "padding_mode", PADDING_MODES),
+        "dropout": float(check_number(dropout, fn, "dropout", low=0)),
     }
+    if not cfg["dropout"] < 1:
+        raise fail(fn, "dropout", "in [0, 1)", repr(dropout))
     block = check_choice(block or defaults["block"], fn, "block", BLOCKS)
     return dict(
         in_channels=in_channels,
@@ -101,6 +105,7 @@ def build_model(
     norm: str = "bn",
     activation: str = "elu",
     padding_mode: str = "zeros",
+    dropout: float = 0.0,
 ) -> nn.Module:
     """Builds the model registered as `name` in `MODELS`.
 
@@ -119,6 +124,10 @@ def build_model(
     norm : {'bn', 'sync_bn', 'in', 'gn', 'none'}
     activation : {'relu', 'elu', 'leaky_relu', 'gelu', 'silu'}
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    dropout : float in [0, 1)
+        Channel dropout in the bottleneck and the decoder (U-Nets: after each decoder block; FPN: before the
+        heads); 0 (default) adds no dropout layer. Dropout layers hold no weights, so checkpoints load into a
+        model with or without them. For MC dropout see `enable_mc_dropout`.
 
     Any input of at least ``model.min_size()`` voxels per axis gives an output of the same spatial size.
     An unknown `name` is a ValueError that lists the known ones.
@@ -138,6 +147,7 @@ def build_model(
         norm=norm,
         activation=activation,
         padding_mode=padding_mode,
+        dropout=dropout,
     )
 
 
@@ -158,9 +168,31 @@ def model_from_config(cfg: Any) -> nn.Module:
         norm=m.norm,
         activation=m.activation,
         padding_mode=m.padding_mode,
+        dropout=m.dropout,
     )
     if model.ndim != ndim:
         raise ValueError(
             f"model.name: {m.name} is a {model.ndim}D model but data.sample_shape {cfg.data.sample_shape} is {ndim}D"
         )
     return model
+
+
+def enable_mc_dropout(model: nn.Module) -> int:
+    """Monte Carlo dropout: puts the model in eval mode except its dropout layers, which keep dropping (each
+    forward pass then samples another sub-network); batch norm uses and keeps its running statistics.
+
+    Returns the number of dropout layers switched on. A model without dropout layers is a ValueError: train
+    it with ``model.dropout`` > 0. Call ``model.eval()`` to turn MC dropout off.
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if not layers:
+        raise fail(
+            "enable_mc_dropout",
+            "model",
+            "a model with dropout layers (train it with model.dropout > 0)",
+            f"a {type(model).__name__} without any",
+        )
+    model.eval()
+    for layer in layers:
+        layer.train()
+    return len(layers)

@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from pytc.augment import Compose, Flip, Grayscale
 from pytc.data.dataset import TRAIN_LENGTH, VolumeDataset
 from pytc.data.loader import build_dataloader
 from pytc.data.sampling import widen_borders
+from pytc.data.targets import affinity_mask
 from pytc.testing import require_data
 
 SHAPE = (10, 30, 40)
@@ -227,9 +229,11 @@ def test_targets_and_weights_follow_the_valid_mask():
         z, y, x = locate(item["image"][0])
         crop = gt[z : z + 2, y : y + 8, x : x + 8]
         np.testing.assert_array_equal(item["target"][3], crop > 0)
-        invalid = mask[z : z + 2, y : y + 8, x : x + 8] == 0
+        crop_mask = mask[z : z + 2, y : y + 8, x : x + 8]
+        invalid = crop_mask == 0
         assert not item["weight"][:, invalid].any()  # weights are zero wherever the mask is
-        assert item["weight"][:, ~invalid].all()
+        assert item["weight"][3, ~invalid].all()
+        np.testing.assert_array_equal(item["weight"][:3], affinity_mask(crop_mask))  # edges: both ends valid
 
 
 SCRIPT = """import numpy as np
@@ -331,3 +335,112 @@ def test_the_dataset_owns_the_shape_and_the_pipeline_crops():
     bad = VolumeDataset(image, sample_shape=(4, 8, 12), augment=lambda sample, rng: {"image": sample["image"][:, :4]})
     with pytest.raises(ValueError, match=r"`augment` must return arrays of sample_shape \(4, 8, 12\); got 'image'"):
         bad[0]
+
+
+# ---------------------------------------------------------------- drawing crops around the valid voxels
+
+
+def test_valid_counts_and_uniform_valid_voxels():
+    from pytc.data.sampling import random_valid_voxel, valid_counts
+
+    rng = np.random.default_rng(0)
+    mask = rng.random((11, 37, 45)) > 0.97
+    block = (4, 8, 16)
+    counts = valid_counts(mask.astype(np.uint8), block)
+    assert counts.shape == (3, 5, 3) and counts.sum() == mask.sum()
+    assert counts[1, 2, 0] == mask[4:8, 16:24, 0:16].sum() and counts[2, 4, 2] == mask[8:, 32:, 32:].sum()
+    draws = [random_valid_voxel(rng, mask, counts, block) for _ in range(40 * int(mask.sum()))]
+    assert all(mask[v] for v in draws)
+    hits = np.bincount([np.ravel_multi_index(v, mask.shape) for v in draws], minlength=mask.size)[mask.ravel()]
+    assert hits.min() > 10 and hits.max() < 80  # about 40 each: uniform over the valid voxels
+
+
+def test_start_around_contains_the_voxel():
+    from pytc.data.sampling import start_around
+
+    rng = np.random.default_rng(1)
+    shape, read, sample = (20, 50, 60), (10, 24, 24), (6, 16, 16)
+    starts = set()
+    for _ in range(300):
+        voxel = (8, 25, 31)
+        start = start_around(rng, voxel, shape, read, sample)
+        assert all(0 <= s <= n - r for s, n, r in zip(start, shape, read))
+        lo = [s + (r - k) // 2 for s, r, k in zip(start, read, sample)]  # the centered sample part
+        assert all(a <= v < a + k for a, v, k in zip(lo, voxel, sample))
+        starts.add(start)
+    assert len(starts) == 6 * 16 * 16 or len(starts) > 250  # spread over the possible starts
+    # a voxel in the margin that no sample part reaches: the nearest crop
+    assert start_around(rng, (0, 0, 0), shape, read, sample) == (0, 0, 0)
+    assert start_around(rng, (19, 49, 59), shape, read, sample) == (10, 26, 36)
+
+
+def test_crops_drawn_around_a_single_valid_voxel_with_padding():
+    volume = coordinates_volume()
+    mask = np.zeros(SHAPE, np.uint8)
+    mask[1, 3, 37] = 1  # near the faces: the sample reaches it only through the padding
+    ds = VolumeDataset(volume, volume.astype(np.int64), valid_masks=mask, sample_shape=(4, 8, 8), pad=(2, 4, 4))
+    for i in range(30):
+        item = ds[i]
+        assert item["mask"].sum() >= 1  # the valid voxel (or its reflection) is in every crop
+    with pytest.raises(ValueError, match="`valid_masks` must be nonzero somewhere"):
+        VolumeDataset(volume, volume, valid_masks=np.zeros(SHAPE, np.uint8), sample_shape=(4, 8, 8))
+    # a volume without valid voxels is never drawn
+    ds = VolumeDataset(
+        [volume, -volume], [volume, volume], valid_masks=[mask, np.zeros(SHAPE, np.uint8)], sample_shape=(4, 8, 8)
+    )
+    assert all(ds[i]["image"].min() >= 0 for i in range(20))
+
+
+def overlaps(start, shape, other_start, other_shape):
+    return all(a < b + m and b < a + n for a, n, b, m in zip(start, shape, other_start, other_shape))
+
+
+def window_sums(mask, window):
+    """The sum of `mask` over every window position (an integral volume)."""
+    c = np.pad(mask.astype(np.int64), [(1, 0)] * 3).cumsum(0).cumsum(1).cumsum(2)
+    (a, b, d), (p, q, r) = window, mask.shape
+    z, y, x = (
+        (slice(0, p - a + 1), slice(a, None)),
+        (slice(0, q - b + 1), slice(b, None)),
+        (slice(0, r - d + 1), slice(d, None)),
+    )
+    total = 0
+    for i in range(2):
+        for j in range(2):
+            for k in range(2):
+                total = total + (-1) ** (3 - i - j - k) * c[z[i], y[j], x[k]]
+    return total
+
+
+@pytest.mark.real_data
+def test_training_samples_come_from_a_few_labelled_patches():
+    """Labels on 5 small patches of gala train (0.8% of the voxels), 0 and masked out elsewhere, as ingested labels
+    are: uniform crop positions almost never pass `min_valid`; crops drawn around valid voxels pass it in a few
+    tries."""
+    from pytc.testing import read_gala
+
+    gt = read_gala("train-gt")
+    patches = [(2, 10, 10), (12, 60, 150), (25, 30, 80), (34, 70, 20), (40, 5, 170)]
+    size = (5, 18, 18)
+    mask = np.zeros(gt.shape, np.uint8)
+    for z, y, x in patches:
+        mask[z : z + size[0], y : y + size[1], x : x + size[2]] = 1
+    labels = np.where(mask > 0, gt, 0).astype(np.uint32)
+    sample, min_valid = (4, 16, 16), 0.8
+    sums = window_sums(mask, sample)
+    assert sums.shape == tuple(n - k + 1 for n, k in zip(gt.shape, sample))
+    assert sums.max() == np.prod(sample) and (sums >= min_valid * np.prod(sample)).mean() < 0.001
+    # so 100 uniform tries fail more than 9 times in 10
+    positions = coordinates_volume(gt.shape)
+    ds = VolumeDataset(positions, labels, valid_masks=mask, sample_shape=sample, min_valid=min_valid, normalize="none")
+    reached = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no crop is the fallback after max_tries failures
+        items = [ds[i] for i in range(60)]
+    for item in items:
+        z, y, x = locate(item["image"][0], gt.shape)
+        window = (slice(z, z + sample[0]), slice(y, y + sample[1]), slice(x, x + sample[2]))
+        assert item["mask"].mean() >= min_valid and np.array_equal(item["mask"], mask[window] > 0)
+        assert np.array_equal(item["label"], labels[window])
+        reached |= {p for p, corner in enumerate(patches) if overlaps((z, y, x), sample, corner, size)}
+    assert reached == set(range(5))  # every patch is sampled

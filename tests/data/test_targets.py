@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from pytc.data.targets import (
     TARGETS,
+    affinity_mask,
     affinity_target,
     binary_target,
     boundary_target,
@@ -307,13 +308,84 @@ def test_build_targets_channels_and_mask():
     assert t.shape == w.shape == (10,) + lab.shape and t.dtype == w.dtype == np.float32
     assert np.array_equal(t[4:5], boundary_target(lab))
     assert np.array_equal(t[6:9], polarity_target(lab))
-    assert np.array_equal(w[:5], np.broadcast_to(valid, (5,) + lab.shape))
+    assert np.array_equal(w[:4], affinity_mask_loops(valid, [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, -3, 0)]))
+    assert np.array_equal(w[4], valid)
     assert np.allclose(w[5:6], weight_binary_ratio(t[5:6], np.broadcast_to(valid, (1,) + lab.shape)))
     assert np.allclose(w[9], weight_unet(lab, w0=5) * valid)
     assert np.all(w[:, valid == 0] == 0)
     assert np.array_equal(lab, before)
     _t1, w1, ch1 = build_targets(lab, "binary")
     assert ch1 == [("binary", 0, 1)] and np.all(w1 == 1)
+
+
+def affinity_mask_loops(mask, offsets):
+    """affinity_mask by plain loops over voxels: mask[v] * mask[v + o], or mask[v] when v + o is outside."""
+    mask = np.asarray(mask, np.float32)
+    out = np.zeros((len(offsets),) + mask.shape, np.float32)
+    for c, o in enumerate(offsets):
+        for v in np.ndindex(mask.shape):
+            n = tuple(a + b for a, b in zip(v, o))
+            inside = all(0 <= a < s for a, s in zip(n, mask.shape))
+            out[(c,) + v] = mask[v] * (mask[n] if inside else 1.0)
+    return out
+
+
+def test_affinity_mask_exact():
+    mask = np.zeros((2, 3, 5), np.uint8)
+    mask[:, :, 2:] = 1  # labelled: x >= 2
+    offsets = [(-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, 0, -2), (0, 0, 1)]
+    m = affinity_mask(mask, offsets)
+    assert m.shape == (5, 2, 3, 5) and m.dtype == np.float32
+    assert np.array_equal(m[0], mask) and np.array_equal(m[1], mask)  # edges inside the labelled columns
+    row = lambda values: np.broadcast_to(np.array(values, np.float32), (2, 3, 5))  # noqa: E731
+    assert np.array_equal(m[2], row([0, 0, 0, 1, 1]))  # x=2 -> x=1 leaves the labels
+    assert np.array_equal(m[3], row([0, 0, 0, 0, 1]))  # long range: x=3 -> x=1 too
+    assert np.array_equal(m[4], row([0, 0, 1, 1, 1]))  # x=4 -> x=5 is outside the array: mask[v]
+    assert np.array_equal(affinity_mask(np.ones((3, 4)), None), np.ones((2, 3, 4)))  # 2D default offsets
+    assert np.array_equal(affinity_mask(np.array([[0, 1, 1]]), [(0, -1)]), [[[0, 0, 1]]])
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_affinity_mask_matches_loops(ndim):
+    from pytc.kernels import LONG_RANGE_OFFSETS
+
+    rng = np.random.default_rng(ndim)
+    shape = (5, 12, 11)[-ndim:]
+    mask = (rng.random(shape) > 0.3).astype(np.uint8)
+    offsets = [o[-ndim:] for o in LONG_RANGE_OFFSETS if any(o[-ndim:])] + [(2, 3, -1)[-ndim:], (0, 1, 4)[-ndim:]]
+    before = mask.copy()
+    np.testing.assert_array_equal(affinity_mask(mask, offsets), affinity_mask_loops(mask, offsets))
+    np.testing.assert_array_equal(mask, before)
+    weights = rng.random(shape).astype(np.float32)  # fractional masks multiply
+    np.testing.assert_allclose(affinity_mask(weights, offsets), affinity_mask_loops(weights, offsets), rtol=1e-6)
+    with pytest.raises(ValueError, match="affinity_mask: `offsets` must hold one"):
+        affinity_mask(mask, [(0, 1, 0, 0)])
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_masked_affinities_agree_with_the_full_ground_truth(gala, ndim):
+    """Labels known only inside a patch (0 elsewhere, as ingested labels are): every affinity edge that keeps a
+    weight has the target of the full ground truth, and every edge inside the patch keeps its weight."""
+    from pytc.kernels import LONG_RANGE_OFFSETS
+
+    full = gala if ndim == 3 else gala[1]
+    patch = (slice(1, 3), slice(8, 30), slice(10, 40))[-ndim:]
+    mask = np.zeros(full.shape, np.uint8)
+    mask[patch] = 1
+    partial = np.where(mask > 0, full, 0)
+    offsets = [o[-ndim:] for o in LONG_RANGE_OFFSETS if any(o[-ndim:])]
+    specs = [{"name": "affinity", "offsets": offsets}, "binary"]
+    t, w, _ = build_targets(partial, specs, valid_mask=mask)
+    t_full, _, _ = build_targets(full, specs)
+    kept = w > 0
+    np.testing.assert_array_equal(t[kept], t_full[kept])
+    a = len(offsets)
+    both_inside = affinity_mask_loops(mask, offsets) > 0
+    assert np.array_equal(kept[:a], both_inside) and np.array_equal(kept[a], mask > 0)
+    # a per-voxel mask would have kept edges leaving the patch, whose target is a false boundary
+    leaving = (mask[None] > 0) & ~both_inside
+    assert np.any(leaving & (t[:a] != t_full[:a]))
 
 
 def test_bad_specs():

@@ -139,3 +139,91 @@ def test_checkpoint_choices_are_checked(tmp_path):
         resolve_checkpoint(tmp_path, which="first")
     with pytest.raises(ValueError, match=r"load_model: `weights` must be one of \('auto', 'model', 'ema'\); got 'avg'"):
         load_model(tmp_path, weights="avg")
+
+
+# ---------------------------------------------------------------- dropout and MC dropout
+
+
+def _small(name, **options):
+    ndim = build_model(name).ndim
+    isotropy = [False, True, True] if ndim == 3 else [True, True, True]
+    return build_model(name, out_channels=[2, 1], filters=[4, 6, 8], isotropy=isotropy, **options), ndim
+
+
+def _dropouts(model):
+    return [m for m in model.modules() if isinstance(m, (torch.nn.Dropout2d, torch.nn.Dropout3d))]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_mc_dropout_samples_while_batch_norm_stays_put(name):
+    from pytc.models import enable_mc_dropout
+
+    torch.manual_seed(0)
+    model, ndim = _small(name, dropout=0.3)
+    layers = _dropouts(model)
+    # U-Nets: the bottleneck and each of the 2 decoder blocks; FPN: the bottleneck and the finest level
+    assert len(layers) == (2 if name == "fpn_3d" else 3)
+    assert all(isinstance(m, torch.nn.Dropout2d if ndim == 2 else torch.nn.Dropout3d) and m.p == 0.3 for m in layers)
+    x = torch.randn(2, 1, *(8, 24, 24)[-ndim:])
+    model.train()
+    model(x)  # one training pass so the running statistics are not the initial ones
+    buffers = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    with torch.no_grad():
+        plain = [model(x) for _ in range(2)]
+        assert torch.equal(plain[0], plain[1])  # eval: deterministic
+        assert enable_mc_dropout(model) == len(layers)
+        assert all(m.training for m in layers)
+        assert not any(m.training for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+        sampled = [model(x) for _ in range(2)]
+    assert not torch.equal(sampled[0], sampled[1]) and not torch.equal(sampled[0], plain[0])
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, buffers[key]), key  # running means, variances and counts unchanged
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), plain[0])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_no_dropout_by_default_and_weights_shared_with_dropout(name):
+    from pytc.models import enable_mc_dropout
+
+    torch.manual_seed(0)
+    plain, ndim = _small(name)
+    torch.manual_seed(0)
+    dropped, _ = _small(name, dropout=0.5)
+    assert not _dropouts(plain) and num_parameters(plain) == num_parameters(dropped)
+    # same initial weights, and state dicts load both ways (dropout holds no weights)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), dropped.state_dict().values()))
+    plain.load_state_dict(dropped.state_dict())
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 1, *(8, 24, 24)[-ndim:])
+    with torch.no_grad():
+        assert torch.equal(plain.eval()(x), dropped.eval()(x))  # dropout is off in eval mode
+    with pytest.raises(ValueError, match=r"enable_mc_dropout: `model` must be a model with dropout layers \(train it "):
+        enable_mc_dropout(plain)
+
+
+@pytest.mark.parametrize("dropout, error", [(1.0, ValueError), (-0.1, ValueError), ("0.2", TypeError)])
+def test_bad_dropout(dropout, error):
+    with pytest.raises(error, match="build_model: `dropout` must be"):
+        build_model("unet_3d", dropout=dropout)
+
+
+def test_checkpoints_with_dropout_load(tmp_path):
+    from pytc.config import ConfigError, load_config, to_dict
+    from pytc.models import enable_mc_dropout, load_model, model_from_config, save_checkpoint
+
+    overrides = [("model.filters", [4, 8]), ("model.isotropy", [True, True])]
+    cfg = load_config("demo", overrides + [("model.dropout", 0.25)])
+    torch.manual_seed(0)
+    model = model_from_config(cfg)
+    save_checkpoint({"model": model.state_dict(), "ema": None, "config": to_dict(cfg)}, tmp_path / "c.pt")
+    loaded, loaded_cfg = load_model(tmp_path / "c.pt")
+    assert loaded_cfg.model.dropout == 0.25 and enable_mc_dropout(loaded) == 2
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    # the weights of a checkpoint without dropout start a model with dropout (fine-tuning with model.dropout)
+    plain = model_from_config(load_config("demo", overrides))
+    model.load_state_dict(plain.state_dict())
+    with pytest.raises(ConfigError, match=r"`model.dropout` must be in \[0.0, 0.99\]; got 1.0"):
+        load_config("demo", overrides + [("model.dropout", 1.0)])

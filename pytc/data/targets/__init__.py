@@ -1,7 +1,7 @@
 """Training targets and loss weights from label volumes (PyTorch Connectomics semantics).
 
 - `targets`: the target functions, registered by name in `TARGETS` (a `pytc.registry.Registry`).
-- `weights`: loss weights (`weight_binary_ratio`, `weight_unet`).
+- `weights`: loss weights (`weight_binary_ratio`, `weight_unet`) and `affinity_mask` (valid edges of a mask).
 - `spec`: target specs as configs write them, `build_targets` (several targets stacked into one multitask
   array, with weights and the channel range of each task), `target_channels` and `spec_channels`.
 """
@@ -27,13 +27,14 @@ from .targets import (
     semantic_target,
     small_object_target,
 )
-from .weights import weight_binary_ratio, weight_unet
+from .weights import affinity_mask, weight_binary_ratio, weight_unet
 
 __all__ = [
     "DEFAULT_ACTIVATIONS",
     "TARGETS",
     "TargetSpec",
     "TargetSpecs",
+    "affinity_mask",
     "affinity_target",
     "binary_target",
     "boundary_target",

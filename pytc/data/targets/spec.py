@@ -14,7 +14,7 @@ import numpy as np
 from ...validation import fail
 from ._common import _labels
 from .targets import TARGETS
-from .weights import weight_binary_ratio, weight_unet
+from .weights import affinity_mask, weight_binary_ratio, weight_unet
 
 TargetSpec = str | Mapping[str, Any]
 TargetSpecs = TargetSpec | Sequence[TargetSpec]
@@ -134,7 +134,8 @@ def build_targets(
         :func:`weight_binary_ratio` with optional ``alpha``, 'unet': :func:`weight_unet` with
         optional ``w0``, ``sigma``).
     valid_mask : ndarray, label's shape, optional
-        Multiplied into every weight channel (0 = ignore).
+        Multiplied into every weight channel (0 = ignore). Affinity channels get :func:`affinity_mask`: an edge
+        is valid only where both of its ends are, so the border of a labelled region teaches no false boundary.
 
     Returns
     -------
@@ -162,16 +163,18 @@ def build_targets(
     targets, weights, channels, start = [], [], [], 0
     for name, opts, weight, wopts in parsed:
         t = TARGETS.get(name)(label, **opts)
+        mask = None
+        if valid_mask is not None:
+            mask = affinity_mask(valid_mask, opts.get("offsets")) if name == "affinity" else valid_mask
+            mask = np.broadcast_to(mask, t.shape)
         if weight == "ratio":
-            w = weight_binary_ratio(
-                t, valid_mask if valid_mask is None else np.broadcast_to(valid_mask, t.shape), **wopts
-            )
+            w = weight_binary_ratio(t, mask, **wopts)
         elif weight == "unet":
             w = np.broadcast_to(weight_unet(label, **wopts), t.shape).astype(np.float32)
         else:
             w = np.ones(t.shape, np.float32)
-        if valid_mask is not None:
-            w = w * valid_mask
+        if mask is not None:
+            w = w * mask
         targets.append(t)
         weights.append(w.astype(np.float32, copy=False))
         channels.append((name, start, start + t.shape[0]))

@@ -3,7 +3,41 @@
 import numpy as np
 from scipy import ndimage
 
+from ...kernels._offsets import as_offsets, overlap_slices
 from ._common import _as3d, _labels
+
+
+def affinity_mask(valid_mask: np.ndarray, offsets=None) -> np.ndarray:
+    """Per-channel loss mask of affinities from a per-voxel valid mask: an edge counts only where both ends do.
+
+    Channel c at voxel v is ``mask[v] * mask[v + offsets[c]]``: 0 on every edge between a labelled and an
+    unlabelled voxel (its affinity would claim a boundary that the labels do not show). Where
+    ``v + offsets[c]`` falls outside the array it is ``mask[v]``, as without a mask (the affinity target is 0
+    there either way). An all-ones mask gives all ones.
+
+    Parameters
+    ----------
+    valid_mask : ndarray, (Z, Y, X) or (Y, X); nonzero (or a weight) where labels can be trusted
+    offsets : (C, ndim) ints, optional
+        As `pytc.kernels.seg_to_affinity`, any sign and length; default the nearest neighbours.
+
+    Returns
+    -------
+    float32 (C, *valid_mask.shape)
+
+    Examples
+    --------
+    >>> affinity_mask(np.array([[0, 1, 1]]), [(0, -1)])  # the edge from x=1 back to x=0 leaves the labels
+    array([[[0., 0., 1.]]], dtype=float32)
+    """
+    mask = np.asarray(valid_mask, dtype=np.float32)
+    offsets = as_offsets(offsets, mask.ndim, "affinity_mask")
+    out = np.empty((len(offsets),) + mask.shape, np.float32)
+    for c, offset in enumerate(offsets):
+        out[c] = mask
+        here, there = overlap_slices(offset, mask.shape)
+        out[c][here] *= mask[there]
+    return out
 
 
 def weight_binary_ratio(target: np.ndarray, mask: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
