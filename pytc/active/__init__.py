@@ -1,0 +1,1 @@
+"""Active learning and semi-automatic annotation (proofreading)."""
