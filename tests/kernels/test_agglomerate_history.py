@@ -73,7 +73,7 @@ def test_history_segmentation_is_agglomerates(rng):
         result = agglomerate_history(affinities, threshold, fragments=fragments)
         (expected,) = agglomerate(affinities, [threshold], fragments=fragments)
         np.testing.assert_array_equal(result.segmentation, expected)  # the same labels, not just the same partition
-        assert result.fragments is not fragments or result.fragments.dtype == np.uint32
+        np.testing.assert_array_equal(result.fragments, fragments)  # the fragments given, returned
         check_replay(result)
 
 
@@ -157,3 +157,10 @@ def test_real_gala_history_equals_the_reference():
     assert_same_history(result, merges, scores)
     check_replay(result)
     np.testing.assert_array_equal(replay_merges(fragments, merges), seg)
+
+
+def test_without_fragments_the_watersheds_are_returned(rng):
+    affinities = rng.random((3, 5, 8, 8)).astype(np.float32)
+    result = agglomerate_history(affinities, 0.6, low=0.2, high=0.8)
+    np.testing.assert_array_equal(result.fragments, watershed(affinities, low=0.2, high=0.8))
+    check_replay(result)
