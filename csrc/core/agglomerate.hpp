@@ -40,6 +40,9 @@
 // rebuilt from the live edges instead, with room for at least E / 2 insertions. Thresholds are
 // processed in ascending order in one pass: merge_until(t) continues from where the previous
 // call stopped. A union-find over the fragments gives the partition.
+// History (optional, off by default: one pointer test per merge): record_history() makes every
+// later merge append {into, from, score} (labels of the two regions' root fragments, the region
+// of `from` joining that of `into`, which keeps its label) to a list, in merge order.
 // Output: per threshold a table node -> label of the region's root fragment; agglomerate()
 // writes all thresholds' segmentations in one pass over the fragments (node ids of a block of
 // voxels, then one look-up per threshold).
@@ -103,6 +106,14 @@ struct FreshOutputs {
   int64_t chunks() const { return (n + kChunk - 1) / kChunk; }
 };
 
+// One merge of the history: the region whose root fragment has label `from` joined the region of
+// root fragment `into` (the joined region keeps `into`'s label), at `score`.
+struct Merge {
+  uint64_t into;
+  uint64_t from;
+  float score;
+};
+
 class Agglomeration {
  public:
   // Builds the region graph. `fragments` holds `n` labels (C order, shape Z, Y, X);
@@ -139,6 +150,10 @@ class Agglomeration {
   }
 
   std::size_t num_nodes() const { return labels_.size(); }
+
+  // Records every later merge into `history` (kept by the caller; nullptr stops recording).
+  void record_history(std::vector<Merge>* history) { history_ = history; }
+
   std::size_t num_edges() const { return edges_.size(); }
 
   // Merges while the cheapest edge scores < threshold; returns the number of merges.
@@ -500,6 +515,7 @@ class Agglomeration {
   void merge_edge(uint32_t e) {
     uint32_t from = edges_[e].u, into = edges_[e].v;
     if (degree_[from] > degree_[into]) std::swap(from, into);
+    if (history_ != nullptr) history_->push_back(Merge{labels_[into], labels_[from], unsortable(current_[e])});
     current_[e] = kDead;
     --degree_[from];
     --degree_[into];
@@ -590,6 +606,7 @@ class Agglomeration {
   std::vector<uint32_t> parent_;                    // union-find over fragments
   std::vector<uint64_t> keys_;                      // scratch of merge_edge
   EdgeQueue queue_;
+  std::vector<Merge>* history_ = nullptr;  // where merge_edge records the merges (see record_history)
 };
 
 // Agglomerates and writes one segmentation per ascending threshold into outs[k] (n uint64 each):

@@ -94,10 +94,32 @@ class PyAgglomeration {
   std::size_t num_nodes() const { return impl_->num_nodes(); }
   std::size_t num_edges() const { return impl_->num_edges(); }
 
+  // From now on, every merge is recorded (see history()).
+  void record_history() { impl_->record_history(&history_); }
+
+  // The merges recorded so far, in order: (M, 2) uint64 labels (into, from) of the two regions'
+  // root fragments (the region of `from` joined that of `into`, which keeps its label) and (M,)
+  // float32 scores.
+  py::tuple history() const {
+    const auto m = static_cast<py::ssize_t>(history_.size());
+    py::array_t<uint64_t> pairs({m, py::ssize_t{2}});
+    py::array_t<float> scores(m);
+    auto p = pairs.mutable_unchecked<2>();
+    auto s = scores.mutable_unchecked<1>();
+    for (py::ssize_t i = 0; i < m; ++i) {
+      const agglo::Merge& merge = history_[static_cast<std::size_t>(i)];
+      p(i, 0) = merge.into;
+      p(i, 1) = merge.from;
+      s(i) = merge.score;
+    }
+    return py::make_tuple(pairs, scores);
+  }
+
  private:
   py::array fragments_;  // kept alive (and unmodified) for extract()
   int64_t n_ = 0;
   std::unique_ptr<agglo::Agglomeration> impl_;
+  std::vector<agglo::Merge> history_;  // filled by impl_ once record_history() was called
 };
 
 // The whole agglomeration into `outs` (one uint64 array per ascending threshold; see core
@@ -136,6 +158,12 @@ PYTC_BINDING(agglomerate) {
            "Merges while the cheapest edge scores < threshold; returns the number of merges.")
       .def("extract", &PyAgglomeration::extract, py::arg("out"), py::arg("threads"),
            "Writes the current segmentation (uint64, region = label of one of its fragments) into `out`.")
+      .def("record_history", &PyAgglomeration::record_history,
+           "Records every later merge; see history().")
+      .def("history", &PyAgglomeration::history,
+           "The merges recorded so far, in order: ((M, 2) uint64 labels (into, from) of the root fragments of "
+           "the two regions, the region of `from` joining that of `into`, which keeps its label; (M,) float32 "
+           "scores).")
       .def_property_readonly("num_nodes", &PyAgglomeration::num_nodes)
       .def_property_readonly("num_edges", &PyAgglomeration::num_edges);
 }

@@ -5,12 +5,14 @@ an `ExtensionError` (an ImportError and a RuntimeError) that says what to do.
 """
 
 from ._affinity import seg_to_affinity
-from ._agglomerate import agglomerate, iter_agglomerate
+from ._agglomerate import AgglomerationHistory, agglomerate, agglomerate_history, iter_agglomerate
 from ._contingency import contingency_table
+from ._merge_history import merge_representatives, merge_sides, replay_merges
 from ._mutex_watershed import mutex_watershed
 from ._offsets import DEFAULT_OFFSETS, LONG_RANGE_OFFSETS
 from ._reference import (
     adapted_rand_ref,
+    agglomerate_history_ref,
     agglomerate_ref,
     contingency_table_ref,
     mutex_watershed_ref,
@@ -23,14 +25,20 @@ from ._watershed import watershed
 __all__ = [
     "DEFAULT_OFFSETS",
     "LONG_RANGE_OFFSETS",
+    "AgglomerationHistory",
     "adapted_rand_ref",
     "agglomerate",
+    "agglomerate_history",
+    "agglomerate_history_ref",
     "agglomerate_ref",
     "contingency_table",
     "contingency_table_ref",
     "iter_agglomerate",
+    "merge_representatives",
+    "merge_sides",
     "mutex_watershed",
     "mutex_watershed_ref",
+    "replay_merges",
     "seg_to_affinity",
     "seg_to_affinity_ref",
     "voi_ref",

@@ -1,5 +1,6 @@
 // Standalone check of the agglomeration core, no Python needed:
 //   g++ -std=c++17 -O2 -Wall -Wextra -Werror [-fopenmp] -I csrc csrc/core/tests/test_agglomerate.cpp && ./a.out
+#include <cmath>
 #include <cstdint>
 #include <algorithm>
 #include <cstdio>
@@ -37,6 +38,26 @@ int main() {
     check(out[0] == out[1] && out[1] == out[2] && out[3] == 0 && out[4] == 4, "1-2-3 merged at 0.7");
   }
   check(aff == aff_copy, "input not modified");
+
+  // history: the merges in order, with the root fragments' labels and the scores
+  {
+    pytc::agglo::Agglomeration a(fragments.data(), aff.data(), shape, pytc::agglo::Scoring::Mean, 50, true);
+    std::vector<pytc::agglo::Merge> history;
+    a.merge_until(0.05f);
+    a.record_history(&history);
+    check(history.empty(), "nothing recorded before");
+    a.merge_until(0.7f);
+    check(history.size() == 2, "two merges recorded");
+    const auto& first = history[0];
+    const auto& second = history[1];
+    check(std::min(first.into, first.from) == 1 && std::max(first.into, first.from) == 2, "1-2 first");
+    check(std::abs(first.score - 0.1f) < 1e-6f && std::abs(second.score - 0.6f) < 1e-6f, "merge scores");
+    check((second.into == first.into && second.from == 3) || (second.into == 3 && second.from == first.into),
+          "then 3 with the region of 1-2, named by its label");
+    std::vector<uint64_t> out(5);
+    a.extract(fragments.data(), 5, out.data(), 1);
+    check(out[0] == second.into, "the joined region keeps the label `into`");
+  }
 
   // hash map: insert, erase with backward shift, find
   pytc::agglo::PairMap map(4);

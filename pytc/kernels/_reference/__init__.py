@@ -5,13 +5,14 @@ time both.
 """
 
 from .affinity import seg_to_affinity_ref
-from .agglomerate import agglomerate_ref
+from .agglomerate import agglomerate_history_ref, agglomerate_ref
 from .metrics import adapted_rand_ref, contingency_table_ref, voi_ref
 from .mutex_watershed import mutex_watershed_ref
 from .watershed import watershed_ref
 
 __all__ = [
     "adapted_rand_ref",
+    "agglomerate_history_ref",
     "agglomerate_ref",
     "contingency_table_ref",
     "mutex_watershed_ref",

@@ -101,6 +101,32 @@ def agglomerate_ref(
     Exact ties are merged in the order of the smaller label pair first; implementations may
     break ties differently, so `strict=True` raises `TieError` when a merge had a tied rival.
     """
+    return _agglomerate(affinities, thresholds, fragments, scoring, init_with_max, strict, history=None)
+
+
+def agglomerate_history_ref(
+    affinities: ArrayLike,
+    threshold: float,
+    *,
+    fragments: ArrayLike,
+    scoring: str = "mean",
+    init_with_max: bool = True,
+    strict: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segmentation at one threshold and the merge history; see `pytc.kernels.agglomerate_history`.
+
+    Returns (segmentation uint64, merges (M, 2) uint64, scores (M,) float32): merge i joined the
+    region of fragment label ``merges[i, 1]`` (the larger label) to that of ``merges[i, 0]`` (the
+    smaller, which labels the joined region) at ``scores[i]``; as `agglomerate_ref` otherwise.
+    """
+    history = []
+    (segmentation,) = _agglomerate(affinities, [threshold], fragments, scoring, init_with_max, strict, history)
+    merges = np.array([(keep, gone) for keep, gone, _ in history], dtype=np.uint64).reshape(-1, 2)
+    scores = np.array([score for _, _, score in history], dtype=np.float32)
+    return segmentation, merges, scores
+
+
+def _agglomerate(affinities, thresholds, fragments, scoring, init_with_max, strict, history):
     kind, q, init = parse_scoring(scoring, init_with_max, "agglomerate_ref")
     aff = np.asarray(affinities, dtype=np.float32)
     frag = np.asarray(fragments)
@@ -128,6 +154,8 @@ def agglomerate_ref(
             if strict and len(scored) > 1 and scored[1][0] == score:
                 raise TieError(f"edges {key} and {scored[1][1]} tie at score {score}")
             keep, gone = min(key), max(key)
+            if history is not None:
+                history.append((keep, gone, score))
             del graph[key]
             for label, r in region.items():
                 if r == gone:
