@@ -15,10 +15,7 @@ The command prints the fine-tuning command that trains on the ingested labels, e
   python -m pytc.active ingest sel/round2 annotations.h5 --output sel/round1/labels.h5
 """
 
-import argparse
 import json
-import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +46,7 @@ class Patch:
 
 
 @dataclass
-class Selection:
+class SelectionFolder:
     """A selection folder's manifest: the pool volume spec, its shape, the checkpoint and the patches."""
 
     folder: Path
@@ -59,7 +56,7 @@ class Selection:
     patches: list[Patch] = field(default_factory=list)
 
 
-def read_selection(folder: str | Path) -> Selection:
+def read_selection(folder: str | Path) -> SelectionFolder:
     """The manifest of a selection folder, checked: version, pool (opened for its shape), patches inside it."""
     folder = Path(folder)
     path = folder / "manifest.json"
@@ -106,7 +103,9 @@ def read_selection(folder: str | Path) -> Selection:
     if not patches:
         raise IngestError(f"{path}: `patches` is empty; nothing to ingest")
     checkpoint = manifest.get("checkpoint")
-    return Selection(folder, pool, shape, None if checkpoint is None else str(checkpoint), patches)
+    if isinstance(checkpoint, list):  # an ensemble: fine-tune its first member
+        checkpoint = checkpoint[0] if checkpoint else None
+    return SelectionFolder(folder, pool, shape, None if checkpoint is None else str(checkpoint), patches)
 
 
 def _get(d, key):
@@ -120,7 +119,7 @@ def _triple(value) -> tuple[int, int, int]:
     return values
 
 
-def read_patch_labels(selection: Selection, labels: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def read_patch_labels(selection: SelectionFolder, labels: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """({patch name: label crop}, {patch name: source}) of every patch of `selection`, from `labels`: a volume of
     the pool's shape (only the patches are read; source: the spec) or an HDF5 file of "<name>/label" groups
     (source: the file and the patch name, a separate id space per patch)."""
@@ -155,7 +154,7 @@ def _is_patch_file(path: str) -> bool:
         return any(isinstance(node, h5py.Group) and LABEL in node for node in f.values())
 
 
-def _read_patch_file(selection: Selection, path: str):
+def _read_patch_file(selection: SelectionFolder, path: str):
     import h5py
 
     names = {p.name for p in selection.patches}
@@ -200,11 +199,11 @@ class IngestResult:
     max_id: int
 
 
-def ingest(selection: str | Path | Selection, labels: str, output: str | Path | None = None) -> IngestResult:
+def ingest(selection: str | Path | SelectionFolder, labels: str, output: str | Path | None = None) -> IngestResult:
     """Writes (or adds to) the output labels file of a selection; see the module docstring."""
     import h5py
 
-    sel = selection if isinstance(selection, Selection) else read_selection(selection)
+    sel = selection if isinstance(selection, SelectionFolder) else read_selection(selection)
     output = Path(output) if output is not None else sel.folder / "labels.h5"
     crops, sources = read_patch_labels(sel, labels)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +328,7 @@ def _widen_labels(f) -> None:
     f.move(LABEL + "_uint64", LABEL)
 
 
-def finetune_command(sel: Selection, output: Path, min_valid: float | None = None) -> list[str] | None:
+def finetune_command(sel: SelectionFolder, output: Path, min_valid: float | None = None) -> list[str] | None:
     """The `pytc.train` command that fine-tunes the selection's checkpoint on the ingested labels (None when the
     manifest names no checkpoint): the run's config, the pool as the only training image, the labels file's
     label and mask, and `data.min_valid` from the run's sample shape and the patches (see `default_min_valid`)."""
@@ -377,59 +376,3 @@ def default_min_valid(config: Path, patches: Sequence[Patch]) -> float:
     sample = (1,) + sample if len(sample) == 2 else sample
     best = min(float(np.prod([min(p, s) for p, s in zip(patch.shape, sample)]) / np.prod(sample)) for patch in patches)
     return round(min(0.5, 0.5 * best), 3)
-
-
-def _parser() -> argparse.ArgumentParser:
-    # as `pytc.cli.command_parser`, which this layer may not import: the docstring's first paragraph, then examples
-    description, _, epilog = __doc__.partition("\n\n")
-    return argparse.ArgumentParser(
-        prog="python -m pytc.active ingest",
-        description=description,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command; 0 on success, 2 with one error line on stderr."""
-    parser = _parser()
-    parser.add_argument("selection", metavar="SEL", help="selection folder (manifest.json)")
-    parser.add_argument(
-        "labels", metavar="LABELS", help="label volume of the pool's shape, or HDF5 file of <name>/label"
-    )
-    parser.add_argument("--output", help="labels file to write or add to (default SEL/labels.h5)")
-    parser.add_argument("--min-valid", type=float, help="data.min_valid of the printed fine-tuning command")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, or argparse's own usage error
-        return e.code
-    try:
-        if args.min_valid is not None and not 0 <= args.min_valid <= 1:
-            raise IngestError(f"--min-valid must be in [0, 1]; got {args.min_valid}")
-        sel = read_selection(args.selection)
-        result = ingest(sel, args.labels, args.output)
-        command = finetune_command(sel, result.output, args.min_valid)
-    except IngestError as e:
-        print(f"pytc active ingest: error: {e}", file=sys.stderr)
-        return 2
-    renamed = f"; relabelled {', '.join(result.relabelled)}" if result.relabelled else ""
-    print(
-        f"ingested {len(result.patches)} patches into {result.output} ({result.labelled_voxels} labelled voxels, "
-        f"ids up to {result.max_id}{renamed})",
-        file=sys.stderr,
-    )
-    if command is None:
-        print("the manifest names no checkpoint: train with data.train.mask=[...:mask] yourself", file=sys.stderr)
-    else:
-        print("fine-tune with:", file=sys.stderr)
-        print(shlex.join(command))
-    return 0
-
-
-def ingest_main(argv: Sequence[str] | None = None) -> int:
-    """`python -m pytc.active ingest` (for the dispatcher)."""
-    return main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,23 +10,15 @@ like any labels.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from pytc.cli import command_parser
+
 from ..kernels._agglomerate_scoring import VALID_SCORINGS
-
-
-def command_parser(prog, doc):
-    """As `pytc.cli.command_parser` (which the layering keeps from `pytc.active`'s modules): the first paragraph
-    of `doc` as the description, the rest as the epilog."""
-    description, _, epilog = doc.partition("\n\n")
-    return argparse.ArgumentParser(
-        prog=prog, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
 
 
 def _fail(command, message):

@@ -24,6 +24,7 @@ from ..inference.api import Prepared, _open
 from ..inference.predict import Source
 from ..inference.tta import transforms
 from ..inference.uncertainty import entropy
+from ..models import enable_mc_dropout
 from ..validation import check_choice, check_number, fail
 
 SOURCES = ("tta", "mc_dropout", "ensemble")
@@ -31,24 +32,25 @@ REDUCTIONS = ("entropy", "variance", "bald")
 
 
 class _DropoutOn(torch.nn.Module):
-    """`model` with its dropout layers kept in training mode whatever `eval()` or `train()` says, so that each
-    forward pass samples a different thinned network; batch norm stays in eval mode."""
+    """`model` with its dropout layers kept in training mode whatever `eval()` or `train()` says (the window
+    predictor calls `eval()`), so that each forward pass samples a different thinned network; batch norm stays
+    in eval mode (`pytc.models.enable_mc_dropout`)."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
-        self.dropout = [m for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
-        if not self.dropout:
+        try:
+            enable_mc_dropout(model)
+        except ValueError:
             raise ValueError(
                 "uncertainty: `source` 'mc_dropout' needs a model with dropout layers; train it with "
                 "model.dropout > 0, or use 'tta' or 'ensemble'"
-            )
+            ) from None
         self.ndim = getattr(model, "ndim", 3)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        for layer in self.dropout:
-            layer.train(True)
+        enable_mc_dropout(self.model)
         return self
 
     def forward(self, x):

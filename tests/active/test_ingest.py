@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from pytc.active import ingest as ingest_module
-from pytc.active.ingest import IngestError, ingest, main, read_selection
+from pytc.active.ingest import IngestError, ingest, read_selection
+from pytc.active.ingest_command import main
 from pytc.testing import gala_spec, read_gala
 
 pytestmark = pytest.mark.real_data

@@ -149,7 +149,7 @@ def test_mc_dropout_needs_dropout_layers():
         _DropoutOn(torch.nn.Sequential(torch.nn.Conv3d(1, 1, 1)))
     model = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 1), torch.nn.BatchNorm3d(4), torch.nn.Dropout3d(0.5))
     wrapped = _DropoutOn(model).eval()
-    assert wrapped.dropout[0].training and not model[1].training  # dropout on, batch norm frozen
+    assert model[2].training and not model[1].training  # dropout on, batch norm frozen
     x = torch.ones(1, 1, 2, 4, 4)
     assert not torch.equal(wrapped(x), wrapped(x))
 
@@ -163,9 +163,16 @@ def trained(tmp_path_factory):
     from pytc.train import train
 
     runs = []
-    for seed in (0, 1):  # two models: an ensemble
+    for seed, dropout in ((0, 0.0), (1, 0.0), (2, 0.3)):  # the first two: an ensemble; the third has dropout
         folder = tmp_path_factory.mktemp(f"model{seed}")
-        cfg = tiny_config(folder, "solver.iterations=8", "val.every=0", "model.filters=[8, 16]", f"system.seed={seed}")
+        cfg = tiny_config(
+            folder,
+            "solver.iterations=8",
+            "val.every=0",
+            "model.filters=[8, 16]",
+            f"system.seed={seed}",
+            f"model.dropout={dropout}",
+        )
         runs.append(str(train(cfg)[0]))
     return runs
 
@@ -213,12 +220,14 @@ def test_select_command_on_gala(trained, tmp_path, strategy, capsys):
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize(("source", "reduce"), [("ensemble", "bald"), ("tta", "variance")])
+@pytest.mark.parametrize(
+    ("source", "reduce"), [("ensemble", "bald"), ("tta", "variance"), ("mc_dropout", "bald"), ("mc_dropout", "entropy")]
+)
 def test_select_sources(trained, tmp_path, source, reduce):
     from pytc.active import select
     from pytc.testing import gala_spec
 
-    checkpoint = trained if source == "ensemble" else trained[0]
+    checkpoint = {"ensemble": trained[:2], "tta": trained[0], "mc_dropout": trained[2]}[source]
     selection = select(
         checkpoint,
         gala_spec("test-image"),
