@@ -101,7 +101,7 @@ def _mitochondria(data):
     label = (read_volume(folder / "mitochondria")[crop] > 0).astype(np.uint8)
 
     def score(run_dir):
-        foreground = predict(run_dir, image[14:], which="last", window=(6, 128, 128))[0] > 0.5
+        foreground = predict(run_dir, image[14:], which="last", window=(6, 256, 256))[0] > 0.5
         truth = label[14:] > 0
         union = (foreground | truth).sum()
         return float((foreground & truth).sum() / union) if union else 1.0
@@ -112,14 +112,15 @@ def _mitochondria(data):
         label[:14],
         image[14:],
         label[14:],
-        patch=(4, 64, 64),
+        patch=(4, 128, 128),
         config="mitochondria",
         overrides=[
-            ("model.block", "basic"),
+            ("model.block", "plain"),
             ("model.filters", [8, 16, 32]),
             ("model.isotropy", [False, False, False]),
-            ("data.sample_shape", [4, 64, 64]),
+            ("data.sample_shape", [4, 128, 128]),
             ("data.augment.preset", "none"),
+            ("inference.window", [14, 256, 256]),  # fully convolutional: few large windows predict fast
         ],
         metric="IoU of mitochondria",
         score=score,
