@@ -292,3 +292,14 @@ def test_set_attributes(tmp_path):
     # paths relative to the run folder
     expected = [f"{tmp_path / name}:raw:image" for name in ("x.h5", "y.h5", "z.h5")]
     assert [str(s) for s in run_volumes(tmp_path) if s.kind == "image"] == expected
+
+
+def test_boxes_become_an_annotation_layer(viewer_of):
+    boxes = [{"name": "patch_000", "start": [0, 10, 20], "stop": [4, 42, 52], "score": 0.25}]
+    state = viewer_of("image", boxes=boxes).state.to_json()
+    layer = state["layers"][-1]
+    assert layer["type"] == "annotation" and layer["name"] == "boxes"
+    (box,) = layer["annotations"]
+    assert box["type"] == "axis_aligned_bounding_box" and box["id"] == "patch_000"
+    assert box["pointA"] == [0, 10, 20] and box["pointB"] == [4, 42, 52]
+    assert box["description"] == "patch_000 (score 0.2500)"
