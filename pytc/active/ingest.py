@@ -1,19 +1,5 @@
-"""Ingest the labels of a selection: python -m pytc.active ingest SEL LABELS [--output SEL/labels.h5]
-
-SEL is a selection folder (`python -m pytc.active select`: manifest.json names the pool and the patches). LABELS is
-either a volume of the pool's shape (PATH[:DATASET], e.g. a ground truth; only the selected patches are read) or
-an HDF5 file with one group per patch, "<name>/label" of the patch's shape (what an annotator returns for
-SEL/crops.h5). The output HDF5 file gets "label" (the pool's shape, ids as uint32, or uint64 when they need it; 0
-outside the patches) and "mask" (uint8, 1 inside the ingested patches). Ingesting into an existing output (the
-next round) adds to it; a patch ingested again (the same region) replaces its labels. Ids of different patches never collide: a
-patch whose ids are already used by a patch from another source is relabelled above every id in use (patches read
-from the same label volume keep their ids, so an object crossing two of them stays one object).
-
-The command prints the fine-tuning command that trains on the ingested labels, e.g.
-
-  python -m pytc.active ingest sel/round1 gt.h5:stack
-  python -m pytc.active ingest sel/round2 annotations.h5 --output sel/round1/labels.h5
-"""
+"""The labels of a selection, taken back into one pool-shaped label volume and valid mask for masked fine-tuning
+(`python -m pytc.active ingest`, see `pytc.active.ingest_command` for the inputs and the output)."""
 
 import json
 from collections.abc import Sequence
