@@ -11,6 +11,7 @@ examples:
   python -m pytc.active simulate --task neurons --output runs/al-neurons --seeds 0 1 2 --plot curves.png
   python -m pytc.active simulate --task mitochondria --strategies random uncertainty --rounds 3 --output ...
   python -m pytc.active simulate --plot curves.png --from runs/al-neurons runs/al-mito   # plot earlier results
+(--from joins the runs of one task, e.g. more seeds.)
 """
 
 import json
@@ -49,13 +50,28 @@ def parse_args(argv=None):
     return args
 
 
+def merge_results(results):
+    """Results of one task from several runs (e.g. more seeds) as one: records joined, summary recomputed."""
+    from .simulate import summarize
+
+    merged = {}
+    for result in results:
+        if result["task"] in merged:
+            merged[result["task"]]["records"] += result["records"]
+        else:
+            merged[result["task"]] = dict(result, records=list(result["records"]))
+    for result in merged.values():
+        result["summary"] = summarize(result["records"])
+    return list(merged.values())
+
+
 def main(argv=None):
     args = parse_args(argv)
     from .simulate import plot, simulate
 
     try:
         if args.sources:
-            results = [json.loads((Path(s) / "results.json").read_text()) for s in args.sources]
+            results = merge_results([json.loads((Path(s) / "results.json").read_text()) for s in args.sources])
         else:
             results = [
                 simulate(

@@ -84,3 +84,22 @@ def test_simulate_errors(tmp_path, capsys):
 
     assert main(["simulate", "--task", "neurons", "--output", str(tmp_path), "--data", str(tmp_path / "no")]) == 2
     assert "the real data folder" in capsys.readouterr().err
+
+
+def test_from_joins_runs_of_one_task(tmp_path, capsys):
+    from pytc.active.__main__ import main
+
+    curves = {"random": [(100, 0.5), (200, 0.6)], "uncertainty": [(100, 0.5), (200, 0.7)]}
+    for name, seed in (("a", 0), ("b", 5)):
+        records = [dict(r, seed=r["seed"] + seed) for r in _records(curves)]
+        result = {"task": "neurons", "metric": "m", "records": records, "summary": summarize(records)}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(result))
+    assert (
+        main(["simulate", "--from", str(tmp_path / "a"), str(tmp_path / "b"), "--plot", str(tmp_path / "c.png")]) == 0
+    )
+    assert capsys.readouterr().out.count("neurons (m)") == 1  # one task, one summary
+    from pytc.active.simulate_command import merge_results
+
+    (merged,) = merge_results([json.loads((tmp_path / n / "results.json").read_text()) for n in "ab"])
+    assert [p["seeds"] for p in merged["summary"]["uncertainty"]["curve"]] == [4, 4]
