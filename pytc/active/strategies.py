@@ -90,9 +90,13 @@ def select_coreset(starts, scores, budget, patch, *, features, labelled_features
 def select_diversity(
     starts, scores, budget, patch, *, features, labelled_features=None, taken=None, pool_factor=4, **_
 ):
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    top = [i for i in order if _free(starts[i : i + 1], taken, patch)[0]][: pool_factor * budget]
-    return _k_center(features, top, budget, labelled_features, starts, patch, taken)
+    order = [i for i in np.argsort(-np.asarray(scores), kind="stable") if _free(starts[i : i + 1], taken, patch)[0]]
+    size = pool_factor * budget
+    while True:  # overlapping candidates can leave fewer than `budget` disjoint ones among the top: widen
+        picked = _k_center(features, order[:size], budget, labelled_features, starts, patch, taken)
+        if len(picked) == budget or size >= len(order):
+            return picked
+        size *= 2
 
 
 def _pca(x, dims):

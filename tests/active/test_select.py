@@ -268,3 +268,12 @@ def test_selection_folder_in_the_viewer(trained, tmp_path):
     assert [(s.name, open_region(s).kind) for s in specs] == [("pool", "image"), ("uncertainty", "prob")]
     boxes = run_boxes(tmp_path / "sel")
     assert len(boxes) == 3 and all(np.subtract(b["stop"], b["start"]).tolist() == [10, 32, 32] for b in boxes)
+
+
+def test_diversity_widens_its_pool_when_the_top_overlaps():
+    """The 4 x budget most uncertain candidates all overlap one another: diversity still picks the budget."""
+    starts = grid_patches((8, 64, 64), PATCH, (1, 1, 1))
+    scores = -np.abs(starts - np.array([2, 28, 28])).sum(1).astype(float)  # a peak: the top is one cluster
+    features = np.random.default_rng(0).normal(size=(len(starts), 4))
+    picked = select_patches("diversity", starts, scores, 6, PATCH, features=features)
+    assert len(picked) == 6 and not (overlaps(starts[picked], starts[picked], PATCH) & ~np.eye(6, dtype=bool)).any()
