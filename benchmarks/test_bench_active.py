@@ -14,10 +14,8 @@ from bench_utils import full_or_smoke, timed_seconds
 
 from pytc.active import grid_patches, patch_scores, prediction_samples, reduce_samples, select_patches
 from pytc.active.patches import patch_scores_reference
-from pytc.active.select import _block_means, encoder_features
+from pytc.active.select import strategy_inputs
 from pytc.active.strategies import STRATEGIES
-from pytc.inference.api import Prepared
-from pytc.inference.predict import Source
 from pytc.testing import read_gala, tiny_config
 from pytc.train import train
 
@@ -70,12 +68,7 @@ def test_patch_scores(benchmark, pool, method):
 def test_strategy(benchmark, pool, strategy):
     run_dir, image, uncertainty, starts = pool
     scores = patch_scores(uncertainty, starts, PATCH)
-    inputs = {}
-    if strategy in ("coreset", "diversity"):
-        prepared = Prepared(run_dir)
-        inputs["features"] = encoder_features(prepared, Source(image, prepared.normalization), starts, PATCH)
-    if strategy == "two_stream":
-        inputs["streams"] = (_block_means(image, starts, PATCH), _block_means(uncertainty, starts, PATCH))
+    inputs = strategy_inputs(strategy, run_dir, image, uncertainty, starts, PATCH, np.zeros((0, 3), np.int64))
     budget = full_or_smoke(BUDGET, 3)
     picked = benchmark(select_patches, strategy, starts, scores, budget, PATCH, **inputs)
     assert len(picked) == budget

@@ -121,6 +121,31 @@ def _block_means(volume, starts, patch, size=(4, 8, 8)):
     return np.array(rows, np.float32)
 
 
+def strategy_inputs(
+    strategy: str,
+    checkpoint: str | os.PathLike,
+    volume: Any,
+    uncertainty: np.ndarray | None,
+    starts: np.ndarray,
+    patch: Sequence[int],
+    taken: np.ndarray,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """What `strategy` needs besides the scores (see `select_patches`): the `taken` (labelled) starts, the
+    model's encoder features of the candidates and of the taken patches (coreset, diversity), or the image and
+    uncertainty streams (two_stream)."""
+    inputs: dict[str, Any] = {"taken": taken}
+    if strategy in ("coreset", "diversity"):
+        prepared = Prepared(checkpoint, device=device)
+        source = Source(volume, prepared.normalization)
+        inputs["features"] = encoder_features(prepared, source, starts, patch)
+        if len(taken):
+            inputs["labelled_features"] = encoder_features(prepared, source, taken, patch)
+    elif strategy == "two_stream":
+        inputs["streams"] = (_block_means(volume, starts, patch), _block_means(uncertainty, starts, patch))
+    return inputs
+
+
 def select(
     checkpoint: str | os.PathLike | Sequence[str | os.PathLike],
     pool: str,
@@ -163,7 +188,7 @@ def select(
     timings = {}
 
     start = time.perf_counter()
-    generated, tasks = prediction_samples(checkpoints, pool, source, samples, device=device, seed=seed)
+    generated, tasks = prediction_samples(checkpoints, volume, source, samples, device=device, seed=seed)
     uncertainty = reduce_samples(generated, tasks, reduce)
     timings["model"] = time.perf_counter() - start
 
@@ -176,18 +201,11 @@ def select(
     scores = patch_scores(uncertainty, starts, patch, aggregate)
     timings["candidates"] = time.perf_counter() - start
 
-    inputs: dict[str, Any] = {"taken": taken}
+    start = time.perf_counter()
+    first = checkpoints[0] if isinstance(checkpoints, list) else checkpoints
+    inputs = strategy_inputs(strategy, first, volume, uncertainty, starts, patch, taken, device)
     if strategy in ("coreset", "diversity"):
-        start = time.perf_counter()
-        first = checkpoints[0] if isinstance(checkpoints, list) else checkpoints
-        prepared = Prepared(first, device=device)
-        source_volume = Source(volume, prepared.normalization)
-        inputs["features"] = encoder_features(prepared, source_volume, starts, patch)
-        if len(taken):
-            inputs["labelled_features"] = encoder_features(prepared, source_volume, taken, patch)
         timings["features"] = time.perf_counter() - start
-    elif strategy == "two_stream":
-        inputs["streams"] = (_block_means(volume, starts, patch), _block_means(uncertainty, starts, patch))
 
     start = time.perf_counter()
     picked = select_patches(strategy, starts, scores, budget, patch, seed=seed, **inputs)

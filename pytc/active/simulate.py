@@ -30,7 +30,7 @@ from ..data import read_volume, write_volume
 from ..validation import check_choice, check_number, fail
 from .patches import grid_patches, patch_scores
 from .strategies import STRATEGIES, select_patches
-from .uncertainty import prediction_samples, reduce_samples
+from .uncertainty import uncertainty_map
 
 TASKS = ("neurons", "mitochondria")
 
@@ -175,28 +175,13 @@ def _fine_tune(task, work, run_dir, labels, iterations, init, seed, threads):
 
 def _pick(task, strategy, run_dir, candidates, labelled, budget, seed):
     """The next patches `strategy` picks with the model of `run_dir`."""
-    inputs: dict[str, Any] = {"taken": labelled}
-    scores = np.zeros(len(candidates))
+    from .select import strategy_inputs
+
+    uncertainty, scores = None, np.zeros(len(candidates))
     if strategy != "random":
-        generated, tasks = prediction_samples(str(run_dir), task.pool_image, "tta", 4)
-        uncertainty = reduce_samples(generated, tasks, "entropy")
+        uncertainty = uncertainty_map(str(run_dir), task.pool_image, "tta", 4, "entropy")
         scores = patch_scores(uncertainty, candidates, task.patch)
-        if strategy in ("coreset", "diversity"):
-            from ..inference.api import Prepared
-            from ..inference.predict import Source
-            from .select import encoder_features
-
-            prepared = Prepared(str(run_dir))
-            source = Source(task.pool_image, prepared.normalization)
-            inputs["features"] = encoder_features(prepared, source, candidates, task.patch)
-            inputs["labelled_features"] = encoder_features(prepared, source, labelled, task.patch)
-        elif strategy == "two_stream":
-            from .select import _block_means
-
-            inputs["streams"] = (
-                _block_means(task.pool_image, candidates, task.patch),
-                _block_means(uncertainty, candidates, task.patch),
-            )
+    inputs = strategy_inputs(strategy, str(run_dir), task.pool_image, uncertainty, candidates, task.patch, labelled)
     picked = select_patches(strategy, candidates, scores, budget, task.patch, seed=seed, **inputs)
     return candidates[picked]
 
