@@ -63,6 +63,7 @@ def main(argv=None):
     try:
         require_neuroglancer()
         specs = run_volumes(args.run) if args.run else []
+        boxes = run_boxes(args.run) if args.run else []
         specs += [VolumeSpec.parse(text) for text in args.volumes]
         regions = [open_region(spec) for spec in specs]
         viewer = open_viewer(
@@ -72,7 +73,7 @@ def main(argv=None):
             resolution=args.resolution,
             select=args.select,
             layout=args.layout,
-            boxes=run_boxes(args.run) if args.run else (),
+            boxes=boxes,
         )
         url = viewer.get_viewer_url()
     except (FileNotFoundError, KeyError, ValueError, VolumeReadError, ImportError, OSError) as e:
@@ -93,8 +94,8 @@ def main(argv=None):
         print(f"  recording operations on {name!r} to {args.record_ops}", flush=True)
     for region, layer in zip(regions, viewer.state.layers):
         print(f"  {layer.name}: {region.kind}, {'x'.join(map(str, region.shape))} {region.dtype}", flush=True)
-    if args.run and run_boxes(args.run):
-        print(f"  boxes: {len(run_boxes(args.run))} patches of the selection", flush=True)
+    if boxes:
+        print(f"  boxes: {len(boxes)} patches of the selection", flush=True)
     print(f"Neuroglancer: {url}\n(Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
