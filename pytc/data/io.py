@@ -83,7 +83,8 @@ def natural_key(path: str | os.PathLike) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
 
-def _hdf5_datasets(group, prefix=""):
+def hdf5_datasets(group: Any, prefix: str = "") -> list[str]:
+    """The paths of every dataset in an open HDF5 file or group, depth first."""
     import h5py
 
     names = []
@@ -91,14 +92,15 @@ def _hdf5_datasets(group, prefix=""):
         if isinstance(item, h5py.Dataset):
             names.append(prefix + key)
         elif isinstance(item, h5py.Group):
-            names += _hdf5_datasets(item, prefix + key + "/")
+            names += hdf5_datasets(item, prefix + key + "/")
     return names
 
 
-def _zarr_arrays(group, prefix=""):
+def zarr_arrays(group: Any, prefix: str = "") -> list[str]:
+    """The paths of every array in an open zarr group, sorted."""
     names = [prefix + name for name, _ in group.arrays()]
     for name, subgroup in group.groups():
-        names += _zarr_arrays(subgroup, prefix + name + "/")
+        names += zarr_arrays(subgroup, prefix + name + "/")
     return sorted(names)
 
 
@@ -289,7 +291,7 @@ def _open_hdf5(path, dataset):
         f = h5py.File(path, "r")
     try:
         with _reading("open_volume", path, dataset):
-            names = _hdf5_datasets(f)
+            names = hdf5_datasets(f)
         dataset = _pick_dataset(path, dataset, names)
         with _reading("open_volume", path, dataset):
             return f[dataset]
@@ -303,7 +305,7 @@ def _open_zarr(path, dataset):
 
     with _reading("open_volume", path, dataset):
         node = zarr.open(str(path), mode="r")
-        names = None if hasattr(node, "shape") else _zarr_arrays(node)
+        names = None if hasattr(node, "shape") else zarr_arrays(node)
     if names is None:  # the store is one array
         if dataset is not None:
             raise KeyError(

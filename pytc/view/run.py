@@ -13,7 +13,14 @@ import json
 import os
 from pathlib import Path
 
-from ..data.io import HDF5_SUFFIXES, SOURCE_IMAGE_ATTR, SOURCE_LABEL_ATTR, ZARR_SUFFIXES
+from ..data.io import (
+    HDF5_SUFFIXES,
+    SOURCE_IMAGE_ATTR,
+    SOURCE_LABEL_ATTR,
+    ZARR_SUFFIXES,
+    hdf5_datasets,
+    zarr_arrays,
+)
 from .volumes import VolumeSpec
 
 PREDICTIONS = "predictions"
@@ -45,31 +52,13 @@ def _datasets(path):
         import h5py
 
         with h5py.File(path, "r") as f:
-            found = []
-
-            def visit(name, node):
-                if isinstance(node, h5py.Dataset):
-                    found.append((name, {**f.attrs, **node.attrs}))
-
-            f.visititems(visit)
-            return found
+            return [(name, {**f.attrs, **f[name].attrs}) for name in hdf5_datasets(f)]
     import zarr
 
     root = zarr.open(str(path), mode="r")
     if hasattr(root, "shape"):
         return [(None, dict(root.attrs))]
-    found = []
-
-    def walk(group, prefix):
-        for key in sorted(group.keys()):
-            child = group[key]
-            if hasattr(child, "shape"):
-                found.append((prefix + key, {**root.attrs, **child.attrs}))
-            else:
-                walk(child, prefix + key + "/")
-
-    walk(root, "")
-    return found
+    return [(name, {**root.attrs, **root[name].attrs}) for name in zarr_arrays(root)]
 
 
 def prediction_files(folder: Path) -> list[Path]:
