@@ -161,13 +161,7 @@ def test_metrics_fibsem(benchmark, fibsem_case, impl):
     def adapted_rand_voi():
         error, precision, recall = adapted_rand(seg, gt, return_all=True, threads=threads)
         split, merge = voi(seg, gt, threads=threads)
-        return {
-            "adapted_rand_error": error,
-            "rand_precision": precision,
-            "rand_recall": recall,
-            "voi_split": split,
-            "voi_merge": merge,
-        }
+        return score_dict(error, precision, recall, split, merge)
 
     fn = {
         "skimage": lambda: skimage_scores(seg, gt),
