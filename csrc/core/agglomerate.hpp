@@ -59,7 +59,8 @@
 //
 // Files: agglomerate/pair_map.hpp (the hash map of node pairs), agglomerate/scoring.hpp (the
 // statistics, EdgeStats), agglomerate/queue.hpp (the merge queue, EdgeQueue),
-// agglomerate/region_graph.hpp (the region graph of one slab, SlabGraph); this header joins
+// agglomerate/region_graph.hpp (the region graph of one slab, SlabGraph), agglomerate/block_graph.hpp
+// (the region graph of one block of a larger volume, for blockwise agglomeration); this header joins
 // the slabs and merges (Agglomeration) and holds the entry point agglomerate().
 #pragma once
 
@@ -146,6 +147,39 @@ class Agglomeration {
     lut_.assign(1025, PairMap::kNone);
     if (n > 0) build_graph(fragments, aff, Z, Y, X, threads, fresh);
     stats_.finalize();
+    build_queue();
+  }
+
+  // The agglomeration of a region graph given as lists (blockwise agglomeration, block_graph.hpp):
+  // node i has label labels[i]; edge e joins nodes edges[e].u < edges[e].v, each pair once, with
+  // statistic e of `stats` (finalized). Nodes and edges are numbered as given, which decides how
+  // exactly tied edges merge: in order of first appearance, the result is the whole-volume one.
+  Agglomeration(std::vector<uint64_t> labels, std::vector<Edge> edges, EdgeStats stats, float limit = INFINITY)
+      : stats_(std::move(stats)), limit_(sortable(limit)) {
+    if (std::isnan(limit)) throw std::invalid_argument("agglomerate: limit must not be NaN");
+    if (stats_.num_edges() != edges.size()) {
+      throw std::invalid_argument("agglomerate: one statistic per edge is needed; got " +
+                                  std::to_string(stats_.num_edges()) + " for " + std::to_string(edges.size()) +
+                                  " edges");
+    }
+    if (labels.size() >= PairMap::kNone - 1) {
+      throw std::invalid_argument("agglomerate: too many fragments (more than 2^32 - 2)");
+    }
+    labels_ = std::move(labels);
+    edges_ = std::move(edges);
+    map_ = PairMap(edges_.size());
+    for (uint32_t e = 0; e < edges_.size(); ++e) {
+      const Edge& edge = edges_[e];
+      if (!(edge.u < edge.v && edge.v < labels_.size())) {
+        throw std::invalid_argument("agglomerate: edge " + std::to_string(e) + " (" + std::to_string(edge.u) + ", " +
+                                    std::to_string(edge.v) + ") must join nodes u < v < " +
+                                    std::to_string(labels_.size()));
+      }
+      if (!map_.emplace(pair_key(edge.u, edge.v), e).second) {
+        throw std::invalid_argument("agglomerate: edge " + std::to_string(e) + " repeats the node pair (" +
+                                    std::to_string(edge.u) + ", " + std::to_string(edge.v) + ")");
+      }
+    }
     build_queue();
   }
 

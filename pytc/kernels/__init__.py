@@ -20,20 +20,25 @@ from ._reference import (
     voi_ref,
     watershed_ref,
 )
+from ._region_graph import RegionGraph, agglomerate_graph, block_region_graph, merge_region_graphs
 from ._watershed import watershed
 
 __all__ = [
     "DEFAULT_OFFSETS",
     "LONG_RANGE_OFFSETS",
     "AgglomerationHistory",
+    "RegionGraph",
     "adapted_rand_ref",
     "agglomerate",
+    "agglomerate_graph",
     "agglomerate_history",
     "agglomerate_history_ref",
     "agglomerate_ref",
+    "block_region_graph",
     "contingency_table",
     "contingency_table_ref",
     "iter_agglomerate",
+    "merge_region_graphs",
     "merge_representatives",
     "merge_sides",
     "mutex_watershed",

@@ -160,6 +160,41 @@ class EdgeStats {
     }
   }
 
+  // Before finalize(), the raw statistic of an edge, as blockwise agglomeration exchanges it
+  // (block_graph.hpp): how the raw statistics of two blocks combine, and its parts.
+  //   Sum     mean: sum(e) and count(e), added
+  //   Max     max, and the quantiles with init_with_max: single(e), the larger kept
+  //   Min     min: single(e), the smaller kept
+  //   Counts  histogram quantile without init_with_max: bin_counts(e), added
+  // (the exact quantile without init_with_max keeps every value and has no raw form: None).
+  enum class Raw { Sum, Max, Min, Counts, None };
+  Raw raw() const {
+    switch (fold()) {
+      case Fold::Sum: return Raw::Sum;
+      case Fold::Max: return Raw::Max;
+      case Fold::Min: return Raw::Min;
+      default: return scoring_ == Scoring::Histogram ? Raw::Counts : Raw::None;
+    }
+  }
+  double sum(uint32_t e) const { return sum_[e]; }
+  uint64_t count(uint32_t e) const { return count_[e]; }
+  float single(uint32_t e) const { return value_[e]; }
+  // The nonzero bins of edge e's histogram (ascending) with their counts.
+  std::vector<Bin> bin_counts(uint32_t e) const {
+    uint32_t counts[kHistogramBins] = {};
+    for (uint8_t b : raw_bins_[e]) ++counts[b];
+    std::vector<Bin> bins;
+    for (int b = 0; b < kHistogramBins; ++b) {
+      if (counts[b]) bins.push_back({static_cast<uint16_t>(b), counts[b]});
+    }
+    return bins;
+  }
+  // After finalize(), for Raw::Counts: `count` more values in `bin` (bins given in ascending
+  // order per edge, each once).
+  void add_bin_count(uint32_t e, int bin, uint32_t count) {
+    hist_[e].push_back({static_cast<uint16_t>(bin), count});
+  }
+
   // Statistic of `into` becomes that of the union of both edges' boundaries; `from` is freed.
   void merge(uint32_t from, uint32_t into) {
     switch (scoring_) {
