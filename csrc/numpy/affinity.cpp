@@ -36,7 +36,7 @@ void seg_to_affinity_binding(const py::array& seg,
   if (!valid_obj.is_none()) {
     auto valid_array = valid_obj.cast<py::array>();
     check_output(valid_array, "valid");
-    if (!valid_array.dtype().is(py::dtype::of<uint8_t>())) {
+    if (!valid_array.dtype().equal(py::dtype::of<uint8_t>())) {
       throw py::type_error(std::string(kName) + ": `valid` must be uint8; got " + dtype_string(valid_array));
     }
     valid = static_cast<uint8_t*>(valid_array.mutable_data());
@@ -57,9 +57,9 @@ void seg_to_affinity_binding(const py::array& seg,
       seg_to_affinity(data, shape, strides.data(), offset_ptr, n_offsets, out, valid, threads);
     });
   };
-  if (aff.dtype().is(py::dtype::of<float>())) {
+  if (aff.dtype().equal(py::dtype::of<float>())) {
     run(float{});
-  } else if (aff.dtype().is(py::dtype::of<uint8_t>())) {
+  } else if (aff.dtype().equal(py::dtype::of<uint8_t>())) {
     run(uint8_t{});
   } else {
     throw py::type_error(std::string(kName) + ": `aff` must be float32 or uint8; got " + dtype_string(aff));

@@ -46,7 +46,7 @@ std::vector<uint64_t*> output_pointers(const std::vector<py::array>& outs, std::
   for (const py::array& out : outs) {
     py::array array = out;
     require_c_contiguous_writable(array, kName, "out");
-    if (!array.dtype().is(py::dtype::of<uint64_t>()) || array.size() != n) {
+    if (!array.dtype().equal(py::dtype::of<uint64_t>()) || array.size() != n) {
       throw py::value_error(std::string(kName) + ": `out` must be uint64 with one value per voxel");
     }
     dst.push_back(static_cast<uint64_t*>(array.mutable_data()));
@@ -79,7 +79,7 @@ class PyAgglomeration {
 
   void extract(py::array& out, int threads) {
     require_c_contiguous_writable(out, kName, "out");
-    if (!out.dtype().is(py::dtype::of<uint64_t>()) || out.size() != n_) {
+    if (!out.dtype().equal(py::dtype::of<uint64_t>()) || out.size() != n_) {
       throw py::value_error(std::string(kName) + ": `out` must be uint64 with one value per voxel");
     }
     auto* dst = static_cast<uint64_t*>(out.mutable_data());

@@ -33,8 +33,11 @@ py::tuple contingency_table_binding(const py::array& seg, const py::array& gt,
                           shape_string(seg) + " and " + shape_string(gt));
   }
   for (const py::array* a : {&seg, &gt}) {
+    // numpy writes '=' (or '|') for the native order, and '<' or '>' when given explicitly (zarr does)
+    const uint16_t probe = 1;
+    const char native = *reinterpret_cast<const uint8_t*>(&probe) == 1 ? '<' : '>';
     const char order = a->dtype().byteorder();
-    if (order == '<' || order == '>') {  // numpy writes '=' (or '|') for the native order
+    if ((order == '<' || order == '>') && order != native) {
       throw py::type_error(std::string(kName) + ": labels must be in native byte order; got dtype " +
                            dtype_string(*a));
     }

@@ -17,7 +17,7 @@ constexpr const char* kName = "mutex_watershed";
 const uint8_t* optional_uint8(const py::object& obj, const std::vector<py::ssize_t>& expected, const char* arg) {
   if (obj.is_none()) return nullptr;
   auto array = obj.cast<py::array>();
-  if (!array.dtype().is(py::dtype::of<uint8_t>())) {
+  if (!array.dtype().equal(py::dtype::of<uint8_t>())) {
     throw py::type_error(std::string(kName) + ": `" + arg + "` must be uint8; got " + dtype_string(array));
   }
   if (!(array.flags() & py::array::c_style)) {
@@ -36,7 +36,7 @@ uint64_t mutex_watershed_binding(const py::array& aff, const py::array_t<int64_t
   if (aff.ndim() != 4) {
     throw py::value_error(std::string(kName) + ": `aff` must be 4D (C, Z, Y, X); got shape " + shape_string(aff));
   }
-  if (!aff.dtype().is(py::dtype::of<float>())) {
+  if (!aff.dtype().equal(py::dtype::of<float>())) {
     throw py::type_error(std::string(kName) + ": `aff` must be float32; got " + dtype_string(aff));
   }
   if (!(aff.flags() & py::array::c_style)) {
@@ -57,7 +57,7 @@ uint64_t mutex_watershed_binding(const py::array& aff, const py::array_t<int64_t
   }
   const std::vector<py::ssize_t> volume = {aff.shape(1), aff.shape(2), aff.shape(3)};
   require_c_contiguous_writable(labels, kName, "labels");
-  if (!labels.dtype().is(py::dtype::of<uint64_t>()) ||
+  if (!labels.dtype().equal(py::dtype::of<uint64_t>()) ||
       std::vector<py::ssize_t>(labels.shape(), labels.shape() + labels.ndim()) != volume) {
     throw py::value_error(std::string(kName) + ": `labels` must be uint64 of shape aff.shape[1:]; got " +
                           dtype_string(labels) + " " + shape_string(labels));

@@ -10,7 +10,7 @@ namespace pytc::binding {
 namespace {
 
 int64_t first_outside_binding(const py::array& values, double lo, double hi, int threads) {
-  if (!values.dtype().is(py::dtype::of<float>()) || !(values.flags() & py::array::c_style)) {
+  if (!values.dtype().equal(py::dtype::of<float>()) || !(values.flags() & py::array::c_style)) {
     throw py::type_error("first_outside: `values` must be a C-contiguous float32 array; got " +
                          dtype_string(values));
   }

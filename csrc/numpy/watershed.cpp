@@ -18,7 +18,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
     throw py::value_error(std::string(kName) + ": `affinities` must have shape (C >= 3, Z, Y, X); got " +
                           shape_string(aff));
   }
-  if (!aff.dtype().is(py::dtype::of<float>()) || !(aff.flags() & py::array::c_style)) {
+  if (!aff.dtype().equal(py::dtype::of<float>()) || !(aff.flags() & py::array::c_style)) {
     throw py::type_error(std::string(kName) + ": `affinities` must be a C-contiguous float32 array; got " +
                          dtype_string(aff));
   }
@@ -27,7 +27,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
   py::array mask_array;
   if (!mask_obj.is_none()) {
     mask_array = mask_obj.cast<py::array>();
-    if (!mask_array.dtype().is(py::dtype::of<uint8_t>()) || !(mask_array.flags() & py::array::c_style)) {
+    if (!mask_array.dtype().equal(py::dtype::of<uint8_t>()) || !(mask_array.flags() & py::array::c_style)) {
       throw py::type_error(std::string(kName) + ": `mask` must be a C-contiguous uint8 array; got " +
                            dtype_string(mask_array));
     }
@@ -39,7 +39,7 @@ py::tuple watershed_binding(const py::array& aff, const py::object& mask_obj,
     mask = static_cast<const uint8_t*>(mask_array.data());
   }
   require_c_contiguous_writable(out, kName, "out");
-  if (!out.dtype().is(py::dtype::of<uint64_t>()) || out.ndim() != 3 || out.shape(0) != shape[0] ||
+  if (!out.dtype().equal(py::dtype::of<uint64_t>()) || out.ndim() != 3 || out.shape(0) != shape[0] ||
       out.shape(1) != shape[1] || out.shape(2) != shape[2]) {
     throw py::value_error(std::string(kName) + ": `out` must be uint64 of shape (Z, Y, X) of the affinities; got " +
                           dtype_string(out) + " " + shape_string(out));

@@ -6,6 +6,6 @@ The neuron and instance metrics come from a contingency table built by one compi
 """
 
 from ._instance import average_precision, semantic_scores
-from ._segmentation import adapted_rand, evaluate, voi
+from ._segmentation import adapted_rand, evaluate, scores_from_table, voi
 
-__all__ = ["adapted_rand", "average_precision", "evaluate", "semantic_scores", "voi"]
+__all__ = ["adapted_rand", "average_precision", "evaluate", "scores_from_table", "semantic_scores", "voi"]

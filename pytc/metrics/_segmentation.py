@@ -158,6 +158,26 @@ def evaluate(
             f"evaluate: nothing to score: `gt` (shape {np.shape(gt)}) has no voxel outside `ignore_gt` "
             f"{ignore_gt}, or `seg` none outside `ignore_seg` {ignore_seg}"
         )
+    return scores_from_table(*table)
+
+
+def scores_from_table(seg_ids: ArrayLike, gt_ids: ArrayLike, counts: ArrayLike) -> dict[str, float]:
+    """`evaluate`'s metrics from a contingency table, e.g. the sum of the tables of a volume's blocks.
+
+    `seg_ids`, `gt_ids` and `counts` list the nonzero cells as `pytc.kernels.contingency_table` returns them
+    (ignored labels already left out); the cells need not be sorted or unique: repeated (seg, gt) pairs add up.
+    """
+    seg_ids, gt_ids = np.asarray(seg_ids, dtype=np.uint64).ravel(), np.asarray(gt_ids, dtype=np.uint64).ravel()
+    counts = np.asarray(counts).ravel()
+    if not seg_ids.shape == gt_ids.shape == counts.shape:
+        raise ValueError(
+            "scores_from_table: `seg_ids`, `gt_ids` and `counts` must have the same length; got "
+            f"{seg_ids.shape}, {gt_ids.shape} and {counts.shape}"
+        )
+    pairs, where = np.unique(np.stack([seg_ids, gt_ids], axis=1), axis=0, return_inverse=True)
+    summed = np.zeros(len(pairs), dtype=np.int64)
+    np.add.at(summed, where.ravel(), counts.astype(np.int64))
+    table = (pairs[:, 0], pairs[:, 1], summed)
     error, precision, recall = _rand(*table)
     split, merge = _voi(*table)
     return {
