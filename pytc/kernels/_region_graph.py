@@ -7,6 +7,7 @@ adds the graphs of many blocks into the graph of the whole volume, and `agglomer
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -54,7 +55,7 @@ def _raw_kind(scoring, init_with_max, fn):
 
 def _triple(value, fn, arg):
     try:
-        values = tuple(int(v) for v in value)
+        values = tuple(operator.index(v) for v in value)
     except (TypeError, ValueError):
         raise fail(fn, arg, "three integers", value) from None
     if len(values) != 3:
@@ -108,6 +109,8 @@ def block_region_graph(
     if np.issubdtype(fragments.dtype, np.signedinteger) and fragments.size and fragments.min() < 0:
         raise fail(fn, "fragments", ">= 0 (0 = background)", f"min {fragments.min()}")
     halo = _triple(halo, fn, "halo")
+    if any(h not in (0, 1) for h in halo):
+        raise fail(fn, "halo", "three of 0 or 1 (whether the arrays hold the plane before the block)", halo)
     origin = _triple(origin, fn, "origin")
     volume_shape = fragments.shape if volume_shape is None else _triple(volume_shape, fn, "volume_shape")
     kind, q, init, _ = _raw_kind(scoring, init_with_max, fn)
@@ -128,9 +131,15 @@ def merge_region_graphs(graphs: Sequence[RegionGraph]) -> RegionGraph:
     face are the smallest over the blocks. The result does not depend on the order of `graphs` (up to the order of
     the mean's double additions). Labels come out ascending, edges sorted by label pair.
     """
+    fn = "merge_region_graphs"
+    if isinstance(graphs, RegionGraph):
+        raise fail(fn, "graphs", "a sequence of RegionGraphs", "one RegionGraph (wrap it in a list)", TypeError)
     graphs = list(graphs)
     if not graphs:
-        raise fail("merge_region_graphs", "graphs", "at least one RegionGraph", "an empty sequence")
+        raise fail(fn, "graphs", "at least one RegionGraph", "an empty sequence")
+    for g in graphs:
+        if not isinstance(g, RegionGraph):
+            raise fail(fn, "graphs", "RegionGraphs (from block_region_graph)", f"a {type(g).__name__}", TypeError)
     keys = set(graphs[0].stats)
     if any(set(g.stats) != keys for g in graphs):
         raise ValueError("merge_region_graphs: `graphs` must all have the same scoring (their stats differ)")
@@ -151,7 +160,9 @@ def merge_region_graphs(graphs: Sequence[RegionGraph]) -> RegionGraph:
     n = len(unique_pairs)
     if keys == {"sum", "count"}:
         stats = {
-            "sum": np.bincount(edge, weights=np.concatenate([g.stats["sum"] for g in graphs]), minlength=n),
+            "sum": np.bincount(edge, weights=np.concatenate([g.stats["sum"] for g in graphs]), minlength=n).astype(
+                np.float64  # bincount of no edges is int64
+            ),
             "count": _sum_at(edge, np.concatenate([g.stats["count"] for g in graphs]), n),
         }
     elif keys == {"max"} or keys == {"min"}:
@@ -200,6 +211,8 @@ def agglomerate_graph(
         Per threshold, the segment label of each fragment (the label of one of its region's fragments).
     """
     fn = "agglomerate_graph"
+    if not isinstance(graph, RegionGraph):
+        raise fail(fn, "graph", "a RegionGraph (from merge_region_graphs)", f"a {type(graph).__name__}", TypeError)
     thresholds = _as_thresholds(thresholds, fn)
     kind, q, init, raw = _raw_kind(scoring, init_with_max, fn)
     expected = {"sum": {"sum", "count"}, "counts": {"bin_edge", "bin", "bin_count"}}.get(raw, {raw})

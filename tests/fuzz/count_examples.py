@@ -29,6 +29,7 @@ KERNELS = [
     ("seg_to_affinity", "seg_to_affinity"),
     ("seeded_watershed", "seeded_watershed (pytc.decode)"),
     ("mutex_watershed", "mutex_watershed"),
+    ("region_graph", "block_region_graph / merge_region_graphs / agglomerate_graph"),
     ("agglomerate", "agglomerate / iter_agglomerate"),
     ("watershed", "watershed"),
     ("contingency_table", "contingency_table"),

@@ -5,7 +5,7 @@ time both.
 """
 
 from .affinity import seg_to_affinity_ref
-from .agglomerate import agglomerate_history_ref, agglomerate_ref
+from .agglomerate import agglomerate_history_ref, agglomerate_ref, region_graph_ref
 from .metrics import adapted_rand_ref, contingency_table_ref, voi_ref
 from .mutex_watershed import mutex_watershed_ref
 from .watershed import watershed_ref
@@ -16,6 +16,7 @@ __all__ = [
     "agglomerate_ref",
     "contingency_table_ref",
     "mutex_watershed_ref",
+    "region_graph_ref",
     "seg_to_affinity_ref",
     "voi_ref",
     "watershed_ref",

@@ -1,4 +1,5 @@
-"""Reference for agglomerate: a dict region graph and a repeated minimum search (small volumes only)."""
+"""References for agglomerate (a dict region graph and a repeated minimum search) and for the region graph of
+blockwise agglomeration (a dict of faces per label pair): small volumes only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._agglomerate_scoring import parse_scoring
+from .._region_graph import RegionGraph
 
 _NEAREST = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
 _BINS = 256
@@ -168,3 +170,76 @@ def _agglomerate(affinities, thresholds, fragments, scoring, init_with_max, stri
         lut = {0: 0, **region}
         results.append(np.vectorize(lambda v, lut=lut: lut[int(v)], otypes=[np.uint64])(frag).reshape(frag.shape))
     return results
+
+
+def region_graph_ref(
+    fragments: ArrayLike, affinities: ArrayLike, *, scoring: str = "mean", init_with_max: bool = True
+) -> RegionGraph:
+    """The region graph of a whole volume with raw statistics; see `pytc.kernels.block_region_graph`.
+
+    Every face between a voxel v and its neighbour v - e_d (d = z, y, x) whose two fragments differ and are both
+    nonzero adds the affinity ``affinities[d, v]`` to the edge of their label pair. The statistics are those that
+    blocks add up: the sum and count of the values (mean), their maximum (max, and the quantiles with
+    `init_with_max`), their minimum (min) or the count of values per histogram bin (histogram quantile without
+    `init_with_max`); the exact quantile without `init_with_max` has none. A fragment's first voxel is the C-order
+    index of its first voxel; an edge's first face the smallest ``((z * Y + y) * 3 + d) * X + x`` of its faces.
+    Labels come out ascending and edges sorted by label pair, as `merge_region_graphs` returns them.
+    """
+    fn = "region_graph_ref"
+    kind, _, init = parse_scoring(scoring, init_with_max, fn)
+    if kind == "quantile" and not init:
+        raise ValueError(f"{fn}: `scoring` {scoring!r} without init_with_max has no raw statistic that blocks add up")
+    frag = np.asarray(fragments)
+    aff = np.asarray(affinities)
+    aff = aff / np.float32(255) if aff.dtype == np.uint8 else aff
+    aff = aff.astype(np.float32)
+    Z, Y, X = frag.shape
+
+    # fragments: ascending labels, each with the C-order index of its first voxel
+    values, first = np.unique(frag.ravel(), return_index=True)
+    labels = [int(v) for v in values if v != 0]
+    first_voxel = [int(i) for v, i in zip(values, first) if v != 0]
+
+    # faces: {label pair: [(face key, affinity), ...]}
+    faces = {}
+    for d, (dz, dy, dx) in enumerate(_NEAREST):
+        here = frag[dz:, dy:, dx:]
+        there = frag[: Z - dz, : Y - dy, : X - dx]
+        mask = (here != 0) & (there != 0) & (here != there)
+        for z, y, x in zip(*np.nonzero(mask)):
+            z, y, x = int(z) + dz, int(y) + dy, int(x) + dx  # v, the voxel whose face it is
+            a, b = int(frag[z, y, x]), int(frag[z - dz, y - dy, x - dx])
+            key = ((z * Y + y) * 3 + d) * X + x
+            faces.setdefault((min(a, b), max(a, b)), []).append((key, aff[d, z, y, x]))
+
+    pairs = sorted(faces)
+    first_face = [min(key for key, _ in faces[pair]) for pair in pairs]
+    boundary = [[value for _, value in faces[pair]] for pair in pairs]
+    if kind == "mean":
+        stats = {
+            "sum": np.array([sum(float(v) for v in values) for values in boundary], dtype=np.float64),
+            "count": np.array([len(values) for values in boundary], dtype=np.uint64),
+        }
+    elif kind == "min":
+        stats = {"min": np.array([min(values) for values in boundary], dtype=np.float32)}
+    elif kind == "max" or init:  # the quantiles with init_with_max start from the maximum
+        stats = {"max": np.array([max(values) for values in boundary], dtype=np.float32)}
+    else:  # histogram without init_with_max: (edge, bin, count) rows, by edge then bin
+        rows = []
+        for e, values in enumerate(boundary):
+            counts = {}
+            for v in values:
+                counts[_bin(v)] = counts.get(_bin(v), 0) + 1
+            rows += [(e, b, counts[b]) for b in sorted(counts)]
+        stats = {
+            "bin_edge": np.array([e for e, _, _ in rows], dtype=np.uint64),
+            "bin": np.array([b for _, b, _ in rows], dtype=np.uint16),
+            "bin_count": np.array([n for _, _, n in rows], dtype=np.uint32),
+        }
+    return RegionGraph(
+        np.array(labels, dtype=np.uint64),
+        np.array(first_voxel, dtype=np.uint64),
+        np.array(pairs, dtype=np.uint64).reshape(-1, 2),
+        np.array(first_face, dtype=np.uint64),
+        stats,
+    )
