@@ -16,6 +16,7 @@ COMMANDS = {
     "infer": ("pytc.infer", "predict a volume with a trained model"),
     "decode": ("pytc.decode.__main__", "turn predictions into instances"),
     "evaluate": ("pytc.evaluate", "score a segmentation against ground truth"),
+    "segment": ("pytc.segment", "segment volumes of any size block by block on Dask"),
     "demo": ("pytc.demo.__main__", "train, predict and score on the embedded sample"),
     "view": ("pytc.view.__main__", "look at volumes and runs in Neuroglancer"),
     "active": ("pytc.active.__main__", "choose what to annotate next; proofread"),

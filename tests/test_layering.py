@@ -31,7 +31,7 @@ LAYERS = [
     {"train", "inference", "distributed", "blockwise"},
     {"active"},
 ]
-COMMANDS = {"__init__", "__main__", "cli", "demo", "doctor", "infer", "evaluate", "testing"}
+COMMANDS = {"__init__", "__main__", "cli", "demo", "doctor", "infer", "evaluate", "segment", "testing"}
 VIEW_MAY_IMPORT = LAYERS[0] | {"data", "view"}  # the viewer reads volumes through data only
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
 

@@ -2,15 +2,15 @@
 
 Steps, each one Dask task per block (the merge: one task):
 
-1. fragments: the watershed of the block grown by a halo of context; the block's interior is written with ids made
-   unique by the block's number. Cutting a fragment at a block face makes two pieces, so each block also records,
+1. fragments: the watershed of the block grown by a halo of context; the block's interior is written (to the work
+   folder's ``pieces.zarr``) with ids made unique by the block's number. Cutting a fragment at a block face makes two pieces, so each block also records,
    on each of its faces, whether its watershed put the voxels on both sides in one fragment.
 2. graph: the region graph of the faces the block owns (`pytc.kernels.block_region_graph`: the agglomeration's
    statistics, faces across the block's low faces included), and the stitches: piece pairs across a low face that
    both blocks' watersheds joined.
 3. merge (sequential): the stitched pieces become one fragment, the blocks' graphs are summed into the volume's
    (`merge_region_graphs`) and agglomerated at every threshold (`agglomerate_graph`) into a lookup table.
-4. relabel: each block's fragments through the table, one segmentation per threshold.
+4. relabel: each block's pieces through the table: one segmentation per threshold, and the stitched fragments.
 
 Given whole-volume fragments (step 1 skipped), the segmentations equal `pytc.kernels.agglomerate`'s exactly (labels
 included, up to the last bits of the mean's double sums). With blockwise fragments they equal it where each block's
@@ -37,6 +37,7 @@ from .store import JobFolder
 from .volumes import create_output, output_path, read_block, volume_shape, write_block
 
 GRAPH_KEYS = ("labels", "first_voxel", "edges", "first_face")
+PIECES = "pieces.zarr"  # the blocks' fragments before stitching, in the work folder
 
 
 def segmentation_name(threshold: float) -> str:
@@ -44,8 +45,9 @@ def segmentation_name(threshold: float) -> str:
     return f"segmentation_{threshold:g}"
 
 
-def fragments_task(index: int, *, affinities: str, out: str, shape, block_shape, halo, watershed_args, work):
-    """Step 1 for block `index`; returns its seconds and fragment count."""
+def fragments_task(index: int, *, affinities: str, pieces: str, shape, block_shape, halo, watershed_args, work):
+    """Step 1 for block `index`, its fragments written to the array ``pieces`` of the zarr group `pieces`; returns its
+    seconds and fragment count."""
     job = JobFolder(work)
     if job.done("fragments", index):
         return 0.0, int(job.load("fragments", index)["count"])
@@ -65,7 +67,7 @@ def fragments_task(index: int, *, affinities: str, out: str, shape, block_shape,
             faces[f"high{d}"] = _layer(fragments, inner, d, last - 1) == _layer(fragments, inner, d, last)
     interior = fragments[inner]
     ids, count = _unique_ids(interior, index * grid.block_voxels)
-    write_block(Path(out), "fragments", block, ids)
+    write_block(Path(pieces), "pieces", block, ids)
     seconds = time.perf_counter() - begin
     job.save("fragments", index, count=count, seconds=seconds, **faces)
     return seconds, count
@@ -194,6 +196,7 @@ def merge_task(n_blocks: int, *, thresholds, scoring, init_with_max, work):
         "merge",
         "table",
         fragments=raw_labels,
+        stitched_fragments=fragment_of,
         segments=segments,
         seconds=seconds,
         nodes=len(merged.labels),
@@ -203,8 +206,9 @@ def merge_task(n_blocks: int, *, thresholds, scoring, init_with_max, work):
     return seconds
 
 
-def relabel_task(index: int, *, fragments: str, out: str, shape, block_shape, names, work):
-    """Step 4 for block `index`: its segmentation at each threshold; returns its seconds."""
+def relabel_task(index: int, *, fragments: str, out: str, shape, block_shape, names, work, stitch: bool = False):
+    """Step 4 for block `index`: its segmentation at each threshold and, with `stitch`, its fragments (the pieces,
+    stitched) as ``fragments``; returns its seconds."""
     job = JobFolder(work)
     if job.done("relabel", index):
         return 0.0
@@ -213,9 +217,10 @@ def relabel_task(index: int, *, fragments: str, out: str, shape, block_shape, na
     labels = read_block(fragments, block.start, block.stop)
     with np.load(job.record_path("merge", "table")) as record:
         keys, segments = record["fragments"], record["segments"]
+        tables = [*segments, record["stitched_fragments"]] if stitch else list(segments)
     values, inverse = np.unique(labels, return_inverse=True)
     at = np.clip(np.searchsorted(keys, values), 0, max(len(keys) - 1, 0))
-    for name, table in zip(names, segments):
+    for name, table in zip([*names, "fragments"], tables):
         mapped = np.where(values == 0, np.uint64(0), table[at] if len(keys) else np.uint64(0))
         write_block(Path(out), name, block, mapped[inverse.reshape(labels.shape)])
     seconds = time.perf_counter() - begin
@@ -286,8 +291,8 @@ def segment_blockwise(
     Returns
     -------
     dict
-        ``out``, ``datasets``, ``blocks``, ``fragments`` (count), ``nodes``/``edges`` of the merged region graph,
-        ``stitched`` pieces, and per step the wall seconds (``seconds``) and the summed task seconds
+        ``out``, ``datasets``, ``blocks``, ``fragments`` (the blocks' pieces), ``nodes``/``edges`` of the merged
+        region graph (its nodes: the fragments once stitched), ``stitched`` pieces, and per step the wall seconds (``seconds``) and the summed task seconds
         (``task_seconds``, 0 for blocks done by an earlier run).
     """
     thresholds = [float(t) for t in thresholds]
@@ -331,7 +336,9 @@ def segment_blockwise(
         zarr.open_group(str(out), mode="a")
         for name in ([] if fragments is not None else ["fragments"]) + names:
             create_output(out, name, shape, np.uint64, block_shape, overwrite=True)
-    fragment_spec = str(fragments) if fragments is not None else f"{out}:fragments"
+        if fragments is None:
+            create_output(work / PIECES, "pieces", shape, np.uint64, block_shape, overwrite=True)
+    fragment_spec = str(fragments) if fragments is not None else f"{work / PIECES}:pieces"
     common = {"shape": shape, "block_shape": block_shape, "work": str(work)}
     summary: dict[str, Any] = {"out": str(out), "datasets": names, "blocks": len(grid), "work": str(work)}
     indices = list(range(len(grid)))
@@ -351,7 +358,7 @@ def segment_blockwise(
                 "fragments",
                 progress,
                 affinities=affinities,
-                out=str(out),
+                pieces=str(work / PIECES),
                 halo=halo,
                 watershed_args=watershed_args,
                 **common,
@@ -384,8 +391,8 @@ def segment_blockwise(
             work=str(work),
         )
         summary["merge_step"] = _timing(seconds, results)
-        record = job.load("merge", "table")
-        summary.update(nodes=int(record["nodes"]), edges=int(record["edges"]), stitched=int(record["stitched"]))
+        with np.load(job.record_path("merge", "table")) as record:  # the scalars only (read lazily)
+            summary.update({key: int(record[key]) for key in ("nodes", "edges", "stitched")})
         results, seconds = run_blocks(
             client,
             relabel_task,
@@ -395,6 +402,7 @@ def segment_blockwise(
             fragments=fragment_spec,
             out=str(out),
             names=names,
+            stitch=fragments is None,
             **common,
         )
         summary["relabel_step"] = _timing(seconds, results)
