@@ -47,7 +47,7 @@ def dask_client(
         threads_per_worker=threads_per_worker,
         memory_limit=memory_limit,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: several clusters (e.g. parallel tests) may run at once
     )
     try:
         with distributed.Client(cluster) as client:
