@@ -9,6 +9,7 @@ scheduler's address. `python -m pytc.segment` runs them from the command line.
 from .agglomerate import segment_blockwise, segmentation_name
 from .cluster import dask_client
 from .components import components_blockwise
+from .evaluate import evaluate_blockwise
 from .grid import Block, BlockGrid
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "BlockGrid",
     "components_blockwise",
     "dask_client",
+    "evaluate_blockwise",
     "segment_blockwise",
     "segmentation_name",
 ]
