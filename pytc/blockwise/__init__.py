@@ -8,6 +8,16 @@ scheduler's address. `python -m pytc.segment` runs them from the command line.
 
 from .agglomerate import segment_blockwise, segmentation_name
 from .cluster import dask_client
+from .components import components_blockwise
+from .evaluate import evaluate_blockwise
 from .grid import Block, BlockGrid
 
-__all__ = ["Block", "BlockGrid", "dask_client", "segment_blockwise", "segmentation_name"]
+__all__ = [
+    "Block",
+    "BlockGrid",
+    "components_blockwise",
+    "dask_client",
+    "evaluate_blockwise",
+    "segment_blockwise",
+    "segmentation_name",
+]

@@ -31,10 +31,11 @@ import numpy as np
 from ..kernels import agglomerate_graph, block_region_graph, merge_region_graphs, watershed
 from ..kernels._region_graph import RegionGraph, _raw_kind
 from ..validation import fail
-from .cluster import dask_client, run_blocks
+from .cluster import run_blocks
 from .grid import BlockGrid, halo_region
+from .jobs import client_context, start_job, timing, triple, work_folder
 from .store import JobFolder
-from .volumes import create_output, output_path, read_block, volume_shape, write_block
+from .volumes import output_path, read_block, volume_shape, write_block
 
 GRAPH_KEYS = ("labels", "first_voxel", "edges", "first_face")
 PIECES = "pieces.zarr"  # the blocks' fragments before stitching, in the work folder
@@ -228,16 +229,6 @@ def relabel_task(index: int, *, fragments: str, out: str, shape, block_shape, na
     return seconds
 
 
-def _triple(value, arg, minimum):
-    try:
-        values = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise fail("segment_blockwise", arg, "three integers (z, y, x)", value) from None
-    if len(values) != 3 or min(values) < minimum:
-        raise fail("segment_blockwise", arg, f"three integers >= {minimum} (z, y, x)", value)
-    return values
-
-
 def segment_blockwise(
     affinities: str | os.PathLike,
     out: str | os.PathLike,
@@ -299,8 +290,8 @@ def segment_blockwise(
     if any(b < a for a, b in itertools.pairwise(thresholds)):
         raise fail("segment_blockwise", "thresholds", "ascending", thresholds)
     _raw_kind(scoring, init_with_max, "segment_blockwise")
-    block_shape = _triple(block_shape, "block_shape", 1)
-    halo = _triple(halo, "halo", 0)
+    block_shape = triple(block_shape, "segment_blockwise", "block_shape", 1)
+    halo = triple(halo, "segment_blockwise", "halo", 0)
     out = output_path(out)
     affinities = str(affinities)
     shape, dtype = volume_shape(affinities)
@@ -313,7 +304,7 @@ def segment_blockwise(
         fragment_shape, _ = volume_shape(str(fragments))
         if tuple(fragment_shape) != shape:
             raise fail("segment_blockwise", "fragments", f"a volume of shape {shape}", fragment_shape)
-    work = Path(work) if work is not None else out.with_name(out.name + ".work")
+    work = work_folder(out, work)
     grid = BlockGrid(shape, block_shape)
     names = [segmentation_name(t) for t in thresholds]
     parameters = {
@@ -328,21 +319,15 @@ def segment_blockwise(
         "init_with_max": init_with_max,
         "watershed": [low, high, size_threshold, dust],
     }
-    job = JobFolder(work)
-    resumed = job.start(parameters, overwrite=overwrite)
-    if not resumed:
-        import zarr
-
-        zarr.open_group(str(out), mode="a")
-        for name in ([] if fragments is not None else ["fragments"]) + names:
-            create_output(out, name, shape, np.uint64, block_shape, overwrite=True)
-        if fragments is None:
-            create_output(work / PIECES, "pieces", shape, np.uint64, block_shape, overwrite=True)
+    outputs = [(out, name) for name in ([] if fragments is not None else ["fragments"]) + names]
+    if fragments is None:
+        outputs.append((work / PIECES, "pieces"))
+    job, _ = start_job(work, parameters, overwrite, outputs, shape, np.uint64, block_shape)
     fragment_spec = str(fragments) if fragments is not None else f"{work / PIECES}:pieces"
     common = {"shape": shape, "block_shape": block_shape, "work": str(work)}
     summary: dict[str, Any] = {"out": str(out), "datasets": names, "blocks": len(grid), "work": str(work)}
     indices = list(range(len(grid)))
-    with _client(client, scheduler, workers, threads_per_worker, memory_limit) as client:
+    with client_context(client, scheduler, workers, threads_per_worker, memory_limit) as client:
         if fragments is None:
             watershed_args = {
                 "low": low,
@@ -364,7 +349,7 @@ def segment_blockwise(
                 **common,
             )
             summary["fragments"] = sum(count for _, count in results)
-            summary["fragments_step"] = _timing(seconds, [s for s, _ in results])
+            summary["fragments_step"] = timing(seconds, [s for s, _ in results])
         results, seconds = run_blocks(
             client,
             graph_task,
@@ -378,7 +363,7 @@ def segment_blockwise(
             stitch=fragments is None,
             **common,
         )
-        summary["graph_step"] = _timing(seconds, results)
+        summary["graph_step"] = timing(seconds, results)
         results, seconds = run_blocks(
             client,
             merge_task,
@@ -390,7 +375,7 @@ def segment_blockwise(
             init_with_max=init_with_max,
             work=str(work),
         )
-        summary["merge_step"] = _timing(seconds, results)
+        summary["merge_step"] = timing(seconds, results)
         with np.load(job.record_path("merge", "table")) as record:  # the scalars only (read lazily)
             summary.update({key: int(record[key]) for key in ("nodes", "edges", "stitched")})
         results, seconds = run_blocks(
@@ -405,17 +390,5 @@ def segment_blockwise(
             stitch=fragments is None,
             **common,
         )
-        summary["relabel_step"] = _timing(seconds, results)
+        summary["relabel_step"] = timing(seconds, results)
     return summary
-
-
-def _timing(seconds, task_seconds):
-    return {"seconds": seconds, "task_seconds": float(sum(task_seconds)), "tasks": len(task_seconds)}
-
-
-def _client(client, scheduler, workers, threads_per_worker, memory_limit):
-    import contextlib
-
-    if client is not None:
-        return contextlib.nullcontext(client)
-    return dask_client(scheduler, workers=workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit)

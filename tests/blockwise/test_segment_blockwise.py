@@ -276,3 +276,36 @@ def test_errors(tmp_path):
         segment_blockwise(spec, tmp_path / "o.zarr", [0.5], halo=(1, 2))
     with pytest.raises(FileNotFoundError):
         segment_blockwise(f"{tmp_path}/missing.zarr:aff", tmp_path / "o.zarr", [0.5])
+
+
+@pytest.mark.real_data
+def test_components_and_evaluate_commands(gala, client, tmp_path, capsys):
+    import json
+
+    import cc3d
+
+    from pytc.segment import main
+
+    folder = gala["folder"]
+    write_volume(tmp_path / "p.zarr", read_gala("test-p1"), "p")
+    address = ["--scheduler", client.scheduler.address, "--quiet", "--block", "25", "50", "100"]
+    argv = ["components", f"{tmp_path}/p.zarr:p", str(tmp_path / "cc.zarr"), "--threshold", "0.5"]
+    assert main(argv + ["--connectivity", "26", *address]) == 0
+    got = read_volume(tmp_path / "cc.zarr", "components")
+    expected = cc3d.connected_components(read_gala("test-p1") > 0.5, connectivity=26)
+    assert adapted_rand(got, expected) == 0 and len(np.unique(got)) == len(np.unique(expected))
+    capsys.readouterr()
+    argv = ["evaluate", f"{folder}/frag.zarr:frag", f"{require_gt(folder)}:gt", "--json", "-", *address]
+    assert main(argv) == 0
+    scores = json.loads(capsys.readouterr().out)
+    from pytc.metrics import evaluate
+
+    expected = evaluate(gala["fragments"], read_gala("test-gt"))
+    assert scores == pytest.approx(expected, abs=1e-9)
+
+
+def require_gt(folder):
+    path = folder / "gt.zarr"
+    if not path.exists():
+        write_volume(path, read_gala("test-gt"), "gt")
+    return path
