@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = ROOT / "benchmarks" / "results"
@@ -124,6 +125,12 @@ def commit_key() -> str:
 # ------------------------------------------------------------------------------------------------ running
 
 
+def stop(message: str) -> NoReturn:
+    """Exits with status 2 (1 means a regression)."""
+    print(f"track: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def run_pytest(selection: list[str], k: str | None, rounds: int, extra: list[str]) -> dict:
     """pytest-benchmark's JSON of the selected benchmarks; exits 2 when pytest fails."""
     with tempfile.TemporaryDirectory() as folder:
@@ -146,7 +153,7 @@ def run_pytest(selection: list[str], k: str | None, rounds: int, extra: list[str
         env = dict(os.environ, PYTC_BENCH_ROUNDS=str(rounds))
         done = subprocess.run(command, cwd=ROOT, env=env)
         if done.returncode != 0 or not out.exists():
-            sys.exit(f"track: pytest exited with status {done.returncode}; nothing stored")
+            stop(f"pytest exited with status {done.returncode}; nothing stored")
         return json.loads(out.read_text())
 
 
@@ -191,15 +198,12 @@ def baseline_medians(spec: str, store: Path, machine: str) -> tuple[dict[str, fl
     if path.is_dir():
         runs = sorted(path.glob("*.json")) or sorted(path.glob("*/*.json"), key=lambda p: p.stem)
         if not runs:
-            sys.exit(f"track: `--baseline` must name a stored run; no .json under {path}")
+            stop(f"`--baseline` must name a stored run; no .json under {path}")
         path = runs[-1]
     if not path.is_file():
         runs = [p for p in stored_runs(store, machine) if p.parent.name.startswith(spec)]
         if not runs:
-            sys.exit(
-                f"track: `--baseline` must be previous, none, a stored run or a commit with a run on {machine}; "
-                f"got {spec!r}"
-            )
+            stop(f"`--baseline` must be previous, none, a stored run or a commit with a run on {machine}; got {spec!r}")
         path = runs[-1]
     return medians(read_run(path)), str(path)
 
@@ -409,7 +413,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--threshold", type=float, default=0.15, help="slower by more than this fails (0.15)")
     parser.add_argument("--rounds", type=int, default=5, help="at least this many rounds per benchmark (5)")
     parser.add_argument("--headline", type=Path, help="write the headline Markdown of this run here")
-    parser.add_argument("--from", dest="from_run", type=Path, help="a stored run to report on instead of running")
+    parser.add_argument(
+        "--from", dest="from_run", type=Path, help="report on a stored run instead of running (baseline: only if named)"
+    )
     parser.add_argument("--note", help="a remark stored with the run and printed in the headline")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -427,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_run:
         run = read_run(args.from_run)
         machine = run.get("pytc_track", {}).get("machine", machine_key())
-        base, where = baseline_medians(args.baseline, store, machine)
-        base = {} if args.baseline == "previous" else base  # a stored run is not compared with the runs after it
+        # a stored run is compared only with a baseline named on the command line
+        base = {} if args.baseline == "previous" else baseline_medians(args.baseline, store, machine)[0]
         print_report(run, base, run.get("pytc_track", {}).get("recheck", {}), args.threshold)
         if args.headline:
             args.headline.write_text(headline_markdown(run, args.headline))
