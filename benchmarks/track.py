@@ -49,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = ROOT / "benchmarks" / "results"
 
 # The headline figures: each kernel against its peer on real data, the data pipeline, training and inference.
-# About 10 minutes on a 2-core machine (the inference benchmarks first train a model for 2 minutes).
+# The kernels and data pipelines take minutes on 2 cores; training and inference (which first trains a model for 2
+# minutes) take longer: over 45 minutes together on a 2-core machine busy with other jobs.
 HEADLINE = {
     "paths": [
         "benchmarks/test_bench_affinity.py",
