@@ -27,7 +27,8 @@ shown but never fail the run.
 Tables: each benchmark's median now, the baseline's and their ratio; and in each group with pytc and other
 implementations (labels from the ``impl``/``name`` parameter or the test's name: ``pytc-*`` and ``numba-*``
 are pytc's, so is the trainer), the fastest pytc variant against each of the others (ratio of medians, > 1:
-pytc is faster). ``--headline FILE`` writes those ratios and the data pipeline, training and inference
+pytc is faster; variants that do less than the peers, the bare contingency table and ``-out`` writing into a
+reused buffer, are left out). ``--headline FILE`` writes those ratios and the data pipeline, training and inference
 throughput of the run as Markdown, with its date, commit and machine.
 """
 
@@ -73,6 +74,9 @@ SUBSETS = {"headline": HEADLINE}
 
 IMPLEMENTATION_PARAMS = ("impl", "name")  # the parameter that names the implementation in a group
 PYTC_LABELS = re.compile(r"^(pytc|numba|trainer)")  # numba-*: pytc's numba kernels; trainer: pytc.train's Trainer
+# pytc variants that do less than the peers, left out of the peer ratios: the bare contingency table (the peers
+# compute the scores too) and writing into a reused output buffer (the peers allocate theirs)
+NOT_LIKE_FOR_LIKE = re.compile(r"^pytc-contingency|-out$")
 THROUGHPUT = {  # extra_info key -> (unit, scale) for the headline's throughput table
     "samples_per_s": ("samples/s", 1.0),
     "seconds_per_iteration": ("iterations/s", None),  # inverted
@@ -251,7 +255,8 @@ def seconds(value: float | None) -> str:
 
 
 def peer_ratios(run: dict) -> list[dict]:
-    """In each group with pytc and other implementations: the fastest pytc variant against each other one."""
+    """In each group with pytc and other implementations: the fastest pytc variant that does the same work against
+    each other implementation."""
     groups: dict[str, list[dict]] = {}
     for bench in run["benchmarks"]:
         if bench.get("stats") and tracked(bench):
@@ -259,7 +264,7 @@ def peer_ratios(run: dict) -> list[dict]:
     rows = []
     for group, benches in groups.items():
         labelled = [(implementation(b), b) for b in benches]
-        ours = [(label, b) for label, b in labelled if is_pytc(label)]
+        ours = [(label, b) for label, b in labelled if is_pytc(label) and not NOT_LIKE_FOR_LIKE.search(label)]
         peers = [(label, b) for label, b in labelled if not is_pytc(label)]
         if not ours or not peers:
             continue
@@ -376,7 +381,8 @@ def headline_markdown(run: dict, path: Path) -> str:
         "",
         "## Kernels and pipelines against their peers",
         "",
-        "Ratio of medians in each benchmark group: the fastest pytc variant against each other implementation "
+        "Ratio of medians in each benchmark group: the fastest pytc variant that does the same work (not the bare "
+        "contingency table, not writing into a reused buffer) against each other implementation "
         "(> 1: pytc is faster).",
         "",
         "| group | pytc | median | other | median | speedup |",

@@ -106,6 +106,7 @@ def test_peer_ratios_take_the_fastest_pytc_variant_against_each_other_implementa
             bench("test_ws", "watershed", 0.25, "pytc-2threads"),
             bench("test_ws", "watershed", 1.0, "waterz"),
             bench("test_ws", "watershed", 0.5, "numpy-reference"),
+            bench("test_ws", "watershed", 0.1, "pytc-2threads-out"),  # less work than the peers: left out
             bench("test_targets", "targets", 0.1, None),  # no pytc label and no peer: no row
             bench("test_pytc_predict", "inference", 2.0),
             bench("test_monai_sliding_window_inference", "inference", 3.0),
