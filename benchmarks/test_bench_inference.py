@@ -147,6 +147,7 @@ model = build_model("unet_3d", out_channels=3, filters=(8, 16), isotropy=(True, 
 predict(model, inputs[0], str(inputs[1]), window=(16, 32, 32), chunk=(16, 64, 64), activations=[(0, 3, "sigmoid")])"""
 
 
+@pytest.mark.untracked("the figure is peak memory, one round")
 @pytest.mark.parametrize("chunks", [1, 8])
 def test_chunked_peak_memory(benchmark, tmp_path, chunks):
     """Peak memory above the input of a chunked prediction (zarr, chunks of 16x64x64), for a volume of one

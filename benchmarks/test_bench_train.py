@@ -100,6 +100,7 @@ def test_trainer(benchmark, batches, tmp_path):
         benchmark.extra_info["overhead_vs_bare_loop"] = seconds / times["bare"] - 1
 
 
+@pytest.mark.untracked("the figure is the share of time spent waiting for data, over one round")
 @pytest.mark.parametrize("workers", [2])
 def test_data_wait_share(benchmark, tmp_path, workers):
     """Share of the training time spent waiting for batches, with the demo's augmentations and `workers`

@@ -20,6 +20,7 @@ LAYERS = [
         "_torch_ext",
         "_torch_sources",
         "_timing",
+        "_slowdown",
         "validation",
         "registry",
         "geometry",

@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .._extension import load
+from .._slowdown import slowed
 from ..validation import as_label_array, as_threads
 from ._memory import empty
 from ._offsets import as_offsets
@@ -91,7 +92,8 @@ def seg_to_affinity(
         seg = seg[np.newaxis]
         offsets = np.ascontiguousarray(np.pad(offsets, ((0, 0), (1, 0))))
     as_3d = (len(offsets),) + seg.shape
-    _ext.seg_to_affinity(seg, offsets, aff.reshape(as_3d), None if valid is None else valid.reshape(as_3d), threads)
+    valid_3d = None if valid is None else valid.reshape(as_3d)
+    slowed("seg_to_affinity", _ext.seg_to_affinity, seg, offsets, aff.reshape(as_3d), valid_3d, threads)
     return (aff, valid) if return_mask else aff
 
 

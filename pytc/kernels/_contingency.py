@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._extension import load
+from .._slowdown import slowed
 from ..validation import as_label_array, as_threads
 
 _ext = load()
@@ -80,7 +81,7 @@ def contingency_table_unchecked(seg, gt, ignore_seg, ignore_gt, threads):
     """The kernel call, for callers that validated their arguments with the helpers below."""
     if seg.ndim == 0:  # one voxel: a 1D view
         seg, gt = seg.reshape(1), gt.reshape(1)
-    return _ext.contingency_table(seg, gt, ignore_seg, ignore_gt, threads)
+    return slowed("contingency_table", _ext.contingency_table, seg, gt, ignore_seg, ignore_gt, threads)
 
 
 def check_label_pair(seg, gt, fn):

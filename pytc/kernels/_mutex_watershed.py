@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._extension import load
+from .._slowdown import slowed
 from ..validation import as_affinities, as_threads, check_ndim
 from ._memory import empty
 from ._offsets import as_offsets
@@ -111,7 +112,18 @@ def mutex_watershed(
             mask = mask[np.newaxis]
     labels = empty(volume, np.uint64)
     if labels.size:
-        _ext.mutex_watershed(aff, offsets, attractive, mask, keep, list(strides), labels, threads)
+        slowed(
+            "mutex_watershed",
+            _ext.mutex_watershed,
+            aff,
+            offsets,
+            attractive,
+            mask,
+            keep,
+            list(strides),
+            labels,
+            threads,
+        )
     return labels.reshape(aff_shape[1:])
 
 

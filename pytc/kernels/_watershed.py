@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._extension import load
+from .._slowdown import slowed
 from ..validation import as_affinities, as_threads, check_number
 from ._memory import empty
 
@@ -136,8 +137,18 @@ def watershed(
         stats = dict(basins=0, region_edges=0, fragments=0, dust_voxels=0)
     else:
         fragments = empty(shape, np.uint64)
-        stats, outside_seen = _ext.watershed(
-            aff, mask, low, high, size_threshold, weight_threshold, dust, fragments, threads
+        stats, outside_seen = slowed(
+            "watershed",
+            _ext.watershed,
+            aff,
+            mask,
+            low,
+            high,
+            size_threshold,
+            weight_threshold,
+            dust,
+            fragments,
+            threads,
         )
         if outside_seen:
             as_affinities(affinities, fn)  # raises the error that names the first bad value
