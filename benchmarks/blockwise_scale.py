@@ -235,9 +235,12 @@ def markdown(results: dict) -> str:
     ]
     for i, p in enumerate(big["peaks"]):
         lines.append(f"| {i} | {p['sampled_peak_mib']:.0f} | {p['ru_maxrss_mib']:.0f} | {big['limit_mib']:.0f} |")
+    lines += [""] + [f"- {note}" for note in results.get("notes", [])]
     lines += [
         "",
-        f"Workers restarted during the run: {big['restarted_workers']}. Completed: {big['blocks']} blocks, "
+        f"Workers restarted during the run: {big['restarted_workers']} (the table shows the workers alive at the end; "
+        "a restarted worker's sampler thread is gone, so its sampled peak reads nan). "
+        f"Completed: {big['blocks']} blocks, "
         f"{big['fragments']} fragments, merged graph {big['nodes']} nodes / {big['edges']} edges, "
         f"{big['stitched']} stitched pieces; total wall {big['wall_seconds']:.0f} s = "
         f"{voxels / big['wall_seconds'] / 1e6:.2f} Mvoxel/s.",
@@ -256,6 +259,7 @@ def markdown(results: dict) -> str:
         v = np.array(values)
         per_voxel = v.mean() / (voxels if step == "merge" else block_voxels) * 1e6
         lines.append(f"| {step} | {v.mean():.2f} | {np.median(v):.2f} | {v.max():.2f} | {per_voxel:.3f} |")
+    lines += [""] + [f"{line}" for line in results.get("correctness", [])]
     if results.get("compare"):
         c = results["compare"]
         lines += [
@@ -271,6 +275,7 @@ def markdown(results: dict) -> str:
                 f"| {run['workers']} | {steps} | {run['wall_seconds']:.1f} | "
                 f"{c['size'] ** 3 / run['wall_seconds'] / 1e6:.2f} |"
             )
+        lines += ["", c.get("note", "")]
     rows = results["merge_scaling"]
     lines += [
         "",
@@ -324,7 +329,7 @@ def estimate(results: dict) -> str:
         f"- parallel steps (fragments + graph + relabel task seconds): {parallel_per_voxel * 1e9:.0f} s per Gvoxel.",
         "",
         f"At 10^12 voxels: {nodes_per_voxel * target:.2e} nodes, {edges:.2e} edges; the graph records alone are "
-        f"{record_bytes / voxels * target / 2**40:.1f} TiB to read. The merge would take about "
+        f"{record_bytes / voxels * target / 2**30:.0f} GiB to read. The merge would take about "
         f"{merge_seconds / 3600:.1f} h on one core and {merge_bytes / 2**30:.0f} GiB of memory on one machine, "
         f"against {parallel_per_voxel * target / 3600:.0f} core-hours of parallel work: "
         f"{100 * share:.1f}% of the total work.",
@@ -335,16 +340,17 @@ def estimate(results: dict) -> str:
         f"{verdict}, but work is not the binding limit: on a cluster of N cores the parallel steps take "
         f"{parallel_per_voxel * target / 3600:.0f}/N h while the merge stays {merge_seconds / 3600:.1f} h on one core "
         f"(with N = 1000: {parallel_per_voxel * target / 3600 / 1000:.1f} h against {merge_seconds / 3600:.1f} h), and "
-        f"its {merge_bytes / 2**30:.0f} GiB must fit one worker. The fix is hierarchical merging as abiss does: "
-        "agglomerate each group of blocks (e.g. 2x2x2) up to the highest threshold, freeze every fragment that "
-        "does not touch the group's outer faces (its final segment is decided: only edges on the outer faces can "
-        "still change it), and pass up only the face-touching nodes and edges with their summed statistics; then "
-        "the same on groups of groups. Each level is parallel, and the input of a merge is the graph near a group's "
-        "faces (surface, not volume: ~1/side of the edges), so the root merge holds a small fraction of the graph. "
-        "With mean scoring the statistics add up exactly, so the result equals the single merge's as long as an "
-        "inner merge never depends on an edge still to come, which holds for edges scored below the lowest "
-        "unmerged threshold of the region (abiss's rule: merge within a chunk only edges that no outer edge could "
-        "precede in the global order)."
+        f"its {merge_bytes / 2**30:.0f} GiB must fit one worker (on a shared file system it also reads every "
+        "block's record). The fix is hierarchical merging as abiss does. Level 1: for each group of blocks (e.g. "
+        "2x2x2), in parallel, sum the group's graphs and agglomerate inside the group only while a merge is certain "
+        "to be the whole volume's: an edge is merged when its score is below the threshold and below the score of "
+        "every edge of its two regions that leaves the group (those can still change when regions outside merge; "
+        "abiss freezes such regions). Regions that no longer touch the group's outer faces are final and written to "
+        "the lookup table; the rest go up with their summed statistics and the edges between them and across the "
+        "outer faces. Level 2 does the same on groups of groups, and so on. Every level is parallel, and a merge's "
+        "input is the graph near its group's faces (a surface: about 6/side of the group's edges for a group of "
+        "side blocks), so the root merge holds the regions still touching the top-level faces, not the volume's "
+        "graph, and no machine needs the whole graph in memory."
     )
     return "\n".join(lines)
 
@@ -361,7 +367,11 @@ def main(argv=None):
     parser.add_argument("--compare-memory-limit", default="4GiB")
     parser.add_argument("--processes", type=int, default=2, help="processes writing the affinities")
     parser.add_argument("--markdown", type=Path, default=Path("docs/blockwise_scale.md"))
+    parser.add_argument("--render", type=Path, help="only write the Markdown from this JSON of an earlier run")
     args = parser.parse_args(argv)
+    if args.render:
+        args.markdown.write_text(markdown(json.loads(args.render.read_text())))
+        return
     from dask.utils import parse_bytes
 
     args.data.mkdir(parents=True, exist_ok=True)
