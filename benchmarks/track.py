@@ -150,12 +150,17 @@ def run_pytest(selection: list[str], k: str | None, rounds: int, extra: list[str
             f"--benchmark-min-rounds={rounds}",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:xdist",  # timings one at a time, also when the tracker runs under pytest -n (its tests)
             "-q",
             *(["-k", k] if k else []),
             *extra,
         ]
         print("$ " + " ".join(command), flush=True)
-        env = dict(os.environ, PYTC_BENCH_ROUNDS=str(rounds))
+        # an outer pytest's variables (an xdist worker's, the current test) would make the benchmarks think they run
+        # inside it
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
+        env["PYTC_BENCH_ROUNDS"] = str(rounds)
         done = subprocess.run(command, cwd=ROOT, env=env)
         if done.returncode != 0 or not out.exists():
             stop(f"pytest exited with status {done.returncode}; nothing stored")

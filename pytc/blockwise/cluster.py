@@ -89,4 +89,19 @@ def run_blocks(
     finally:
         if bar is not None:
             bar.close()
+    client.run(release_memory)
     return results, time.perf_counter() - begin
+
+
+def release_memory() -> None:
+    """Hands memory that Python freed back to the system (glibc keeps freed heap pages), so that a worker's memory
+    after a step does not count against the next one: the merge, one task for the volume, needs a worker's room."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
