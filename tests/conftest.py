@@ -19,7 +19,7 @@ def pytest_configure(config):
         if package.is_relative_to(REPOSITORY):
             raise pytest.UsageError(
                 f"PYTC_EXPECT_INSTALLED=1 but pytc was imported from the source tree ({package}), not from the "
-                f"installed package: run pytest from outside the repository with --import-mode=importlib"
+                f"installed package: run pytest from a folder outside the repository, as .ci/test_wheel does"
             )
 
 
