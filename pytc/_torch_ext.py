@@ -15,6 +15,7 @@ one warning. ``PYTC_TORCH_OPS=0`` asks for that fallback; ``PYTC_TORCH_OPS=1`` m
 
 import functools
 import hashlib
+import importlib
 import os
 import sys
 import time
@@ -174,7 +175,7 @@ def load_ops():
     try:
         if mismatch is not None:
             raise ImportError(mismatch[1])
-        from pytc import _C  # built ahead of time
+        _C = importlib.import_module("pytc._C")  # built ahead of time; honours sys.modules["pytc._C"] = None
 
         record = prebuilt()
         built_for = f" for torch {record[0]}" if record else ""
