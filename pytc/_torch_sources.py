@@ -28,9 +28,15 @@ MODULE = "module.cpp"  # the file whose presence marks a source checkout
 CUDA_ARCHS = ("7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
 
 
+PACKAGED = "_csrc/torch"  # where an installed pytc (wheel or `pip install .`) keeps a copy (setup.py, BuildPy)
+
+
 def source_root():
-    """csrc/torch of the checkout this file belongs to (it may not exist: a non-editable install)."""
-    return Path(__file__).resolve().parents[1] / "csrc" / "torch"
+    """csrc/torch of the checkout this file belongs to (a source checkout or an editable install), else the copy
+    inside an installed package (pytc/_csrc/torch). Neither may exist (then `sources()` is empty)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "csrc" / "torch"
+    return checkout if (checkout / MODULE).is_file() else package / PACKAGED
 
 
 def sources(root=None):

@@ -88,7 +88,11 @@ def report(build_ops=False):
         rows += [
             ("pytc._ext", f"loaded ({ext.__file__})"),
             ("  compiler", info["compiler"]),
-            ("  build flags", info["flags"]),
+            (
+                "  build flags",
+                info["flags"] + ("" if "-march=native" in info["flags"] else " (portable: no -march=native)"),
+            ),
+            ("  SIMD path", f"{ext.simd_path()} (kernels' row loops, chosen at load time for this CPU)"),
             ("  C++ standard", str(info["cplusplus"])),
             ("  pybind11", info["pybind11"]),
             ("  OpenMP", f"yes (version {info['openmp']})" if info["openmp"] else "no: kernels run on one thread"),

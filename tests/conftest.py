@@ -1,8 +1,26 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import pytc
 from pytc import testing
 from pytc.testing import unexpected_ci_skip
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """PYTC_EXPECT_INSTALLED=1 (CI's run against the wheel): the suite must test the installed pytc, not the
+    checkout it sits in; stop before any test if `import pytc` found the source tree."""
+    if os.environ.get("PYTC_EXPECT_INSTALLED") == "1":
+        package = Path(pytc.__file__).resolve().parent
+        if package.is_relative_to(REPOSITORY):
+            raise pytest.UsageError(
+                f"PYTC_EXPECT_INSTALLED=1 but pytc was imported from the source tree ({package}), not from the "
+                f"installed package: run pytest from a folder outside the repository, as .ci/test_wheel does"
+            )
 
 
 @pytest.fixture

@@ -71,6 +71,8 @@ def test_troubleshooting_has_the_sections_errors_point_to():
         "NumPy ABI mismatch after an upgrade",
         "Forcing a clean rebuild",
         "No OpenMP",
+        "The torch extension (pytc._C)",
+        "pytc._C was built for another torch",
     ):
         assert section in headings
 

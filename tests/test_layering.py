@@ -16,6 +16,8 @@ LAYERS = [
     {
         "_ext",
         "_C",
+        "_C_build",  # written by setup.py beside an ahead-of-time pytc._C
+        "_version",  # written by setuptools-scm at build time
         "_extension",
         "_torch_ext",
         "_torch_sources",

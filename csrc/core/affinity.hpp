@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/simd.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -31,11 +33,7 @@ struct Offset3 {
 
 // The row loop is compiled twice on x86-64 Linux with GCC or clang (AVX2 and baseline) and the
 // best version is picked when the library loads; 64-bit label compares need AVX2 to vectorize.
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define PYTC_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define PYTC_TARGET_CLONES
-#endif
+#define PYTC_TARGET_CLONES PYTC_SIMD_CLONES  // core/simd.hpp
 
 namespace detail {
 

@@ -8,17 +8,15 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/simd.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 // The block loop is compiled twice on x86-64 Linux with GCC or clang (AVX2 and baseline) and the
 // best version is picked when the library loads.
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define PYTC_RANGE_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define PYTC_RANGE_TARGET_CLONES
-#endif
+#define PYTC_RANGE_TARGET_CLONES PYTC_SIMD_CLONES  // core/simd.hpp
 
 namespace pytc {
 

@@ -86,6 +86,8 @@
 #include <string>
 #include <vector>
 
+#include "core/simd.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -160,11 +162,7 @@ inline uint8_t ascent_bits(float e0, float e1, float e2, float e3, float e4, flo
 // The row loops (stage 1, plateau marking, link masks, face masks) are compiled twice on x86-64
 // Linux with GCC or clang (AVX2 and baseline) and the best version is picked when the library
 // loads.
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define PYTC_WS_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define PYTC_WS_TARGET_CLONES
-#endif
+#define PYTC_WS_TARGET_CLONES PYTC_SIMD_CLONES  // core/simd.hpp
 
 // Stage 1 for one row without a mask: zm/ym/zp/yp are the -z/-y/+z/+y edges of each voxel (a row
 // of -1 at the volume border), ax the row's -x edges (ax[x + 1] is the +x edge of x).

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/simd.hpp"
 #include "numpy/registry.hpp"
 
 #if defined(_OPENMP)
@@ -51,5 +52,8 @@ PYBIND11_MODULE(_ext, m) {
 #endif
       },
       "Threads a kernel uses when `threads` is None (1 in a build without OpenMP).");
+  m.def(
+      "simd_path", []() { return std::string(pytc::simd_path()); },
+      "The SIMD version of the kernels' row loops that runs on this CPU: 'avx2' or 'baseline' (core/simd.hpp).");
   for (auto registration : pytc::binding::registrations()) registration(m);
 }

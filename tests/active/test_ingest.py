@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
+import pytc
 from pytc.active import ingest as ingest_module
 from pytc.active.ingest import IngestError, ingest, read_selection
 from pytc.active.ingest_command import main
@@ -240,7 +241,7 @@ def test_the_printed_command_fine_tunes_on_the_ingested_patches(tmp_path, capsys
         "--output",
         f"{run}_ft",
     ]
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    env = dict(os.environ, PYTHONPATH=str(Path(pytc.__file__).resolve().parents[1]))  # the pytc under test
     done = subprocess.run([sys.executable] + command[1:], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     finetuned = Path(f"{run}_ft")

@@ -80,3 +80,95 @@ def test_a_failed_build_is_an_error_when_the_ops_are_required(monkeypatch):
     finally:
         _torch_ext.load_ops.cache_clear()
         _torch_ext._status["state"] = "not loaded yet"
+
+
+@pytest.fixture
+def fresh_load(monkeypatch):
+    """load_ops() from scratch, with its cache and state restored afterwards."""
+    _torch_ext.load_ops.cache_clear()
+    yield
+    _torch_ext.load_ops.cache_clear()
+    _torch_ext._status["state"] = "not loaded yet"
+
+
+def test_an_ahead_of_time_build_loads_only_under_the_torch_it_was_built_for(monkeypatch):
+    release = torch.__version__.split("+")[0]
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: (f"{release}+cpu", None))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _torch_ext.prebuilt_mismatch() is None  # the same release: CPU and CUDA builds share the ABI
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: ("1.0.0+cpu", None))
+    kind, text = _torch_ext.prebuilt_mismatch()
+    assert (
+        kind == "version"
+        and text == f"pytc._C was built for torch 1.0.0+cpu, but torch {torch.__version__} is installed"
+    )
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: (torch.__version__, None))  # CPU kernels only...
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # ...under a torch with a GPU
+    assert _torch_ext.prebuilt_mismatch()[0] == "cuda"
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: (torch.__version__, "12.8"))
+    assert _torch_ext.prebuilt_mismatch() is None
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: None)  # no ahead-of-time build, or one without a record
+    assert _torch_ext.prebuilt_mismatch() is None
+
+
+def test_another_torch_builds_just_in_time_else_says_which_torch_to_install(monkeypatch, fresh_load):
+    monkeypatch.delenv("PYTC_TORCH_OPS", raising=False)
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: ("1.0.0+cpu", None))
+    built = type("Module", (), {"__file__": "/cache/pytc_C_x.so"})
+    monkeypatch.setattr(_torch_ext, "_build_just_in_time", lambda: built)
+    assert _torch_ext.load_ops() is torch.ops.pytc
+    assert _torch_ext.status() == (
+        f"loaded, built just in time (pytc._C was built for torch 1.0.0+cpu, but torch {torch.__version__} is "
+        "installed) (/cache/pytc_C_x.so)"
+    )
+
+    def no_compiler():
+        raise RuntimeError("Error building extension 'pytc_C': c++: not found")
+
+    _torch_ext.load_ops.cache_clear()
+    monkeypatch.setattr(_torch_ext, "_build_just_in_time", no_compiler)
+    with pytest.raises(_torch_ext.TorchVersionMismatch) as error:
+        _torch_ext.load_ops()  # an error, not the silent fallback: the install needs fixing
+    message = str(error.value)
+    assert f"pytc._C was built for torch 1.0.0+cpu, but torch {torch.__version__} is installed" in message
+    assert "c++: not found" in message and "pip install torch==1.0.0" in message and "PYTC_TORCH_OPS=0" in message
+    assert "'pytc._C was built for another torch' in TROUBLESHOOTING.md" in message
+    _torch_ext.load_ops.cache_clear()
+    monkeypatch.setenv("PYTC_TORCH_OPS", "0")  # the way out it names
+    assert _torch_ext.load_ops() is None
+
+
+def test_a_cpu_build_under_a_gpu_torch_falls_back_with_a_warning_when_no_cuda_build_works(monkeypatch, fresh_load):
+    monkeypatch.delenv("PYTC_TORCH_OPS", raising=False)
+    monkeypatch.setattr(_torch_ext, "prebuilt", lambda: (torch.__version__, None))
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+    def no_nvcc():
+        raise RuntimeError("CUDA_HOME is not set")
+
+    monkeypatch.setattr(_torch_ext, "_build_just_in_time", no_nvcc)
+    with pytest.warns(RuntimeWarning, match="without CUDA kernels, and torch sees a GPU"):
+        assert _torch_ext.load_ops() is None
+
+
+def test_an_installed_pytc_ships_the_sources_and_a_build_for_its_torch():
+    """In an installed pytc (a wheel: PYTC_EXPECT_INSTALLED=1 in CI), the torch ops need no compiler under the torch
+    the wheel was built for, and the sources for a just-in-time build under another one are inside the package."""
+    import os
+
+    import pytc
+
+    package = Path(pytc.__file__).resolve().parent
+    root = _torch_ext._torch_sources.source_root()
+    if os.environ.get("PYTC_EXPECT_INSTALLED") != "1":
+        assert root == package.parent / "csrc" / "torch"  # a checkout builds from its own sources
+        return
+    assert root == package / "_csrc" / "torch" and (root / "module.cpp").is_file()
+    cpu, _ = _torch_ext.sources()
+    assert {Path(path).relative_to(root).as_posix() for path in cpu} >= {"module.cpp", "sync_bn.cpp"}
+    record = _torch_ext.prebuilt()
+    assert record is not None and record[0].split("+")[0] == torch.__version__.split("+")[0]
+    assert _torch_ext.prebuilt_mismatch() is None
+    assert _torch_ext.status().startswith(("built ahead of time for torch", "loaded, built ahead of time for torch"))
