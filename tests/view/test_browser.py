@@ -257,7 +257,9 @@ def test_command_line_viewer_serves_until_interrupted(browser, volumes):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    command = [sys.executable, "-m", "pytc.view", f"{volumes}:image", f"{volumes}:seg", "--select", "5"]
+    # -X faulthandler: if it does not stop, SIGABRT makes it print every thread's stack for the failure message
+    command = [sys.executable, "-X", "faulthandler", "-m", "pytc.view", f"{volumes}:image", f"{volumes}:seg"]
+    command += ["--select", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = None
@@ -274,7 +276,12 @@ def test_command_line_viewer_serves_until_interrupted(browser, volumes):
 
         assert WebDriverWait(browser, 60).until(layer_names) == ["image", "seg"]
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            pytest.fail(f"the viewer did not stop within 60 s of Ctrl-C; its threads:\n{process.communicate()[1]}")
+        assert code == 0
     finally:
         if process.poll() is None:
             process.kill()
