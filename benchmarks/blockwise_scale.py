@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from blockwise_data import SyntheticVolume, write_affinities
 
+from pytc.blockwise.grid import DEFAULT_HALO
+
 THRESHOLDS = [0.3, 0.5, 0.7]
 STEPS = ("fragments", "graph", "merge", "relabel")
 
@@ -102,7 +104,7 @@ def _stop_sampler():
 
 
 def run_segmentation(
-    affinities: str, out: Path, workers: int, memory_limit: str, block: int, size_threshold: int
+    affinities: str, out: Path, workers: int, memory_limit: str, block: int, halo: int, size_threshold: int
 ) -> dict:
     from distributed import Client, LocalCluster
 
@@ -123,6 +125,7 @@ def run_segmentation(
                 out,
                 THRESHOLDS,
                 block_shape=(block,) * 3,
+                halo=(halo,) * 3,
                 size_threshold=size_threshold,
                 client=client,
                 progress=False,
@@ -221,7 +224,7 @@ def markdown(results: dict) -> str:
         f"Measured {results['date']} on this machine (2 cores shared with other jobs: load average "
         f"{results['load']}; figures are noisy, wall times pessimistic). Synthetic affinities "
         "(benchmarks/blockwise_data.py: jittered-grid Voronoi segments of ~48^3 voxels, boundary ramps, smooth "
-        f"noise), uint8, blocks {results['block']}^3, halo (8, 16, 16), watershed size_threshold "
+        f"noise), uint8, blocks {results['block']}^3, halo {tuple(results.get('halo', (8, 16, 16)))}, watershed size_threshold "
         f"{results['size_threshold']}, mean scoring, thresholds {THRESHOLDS}.",
         "",
         f"## Scale run: {size}^3 = {voxels / 1e9:.2f} Gvoxel, {affinity_gib:.2f} GiB of affinities",
@@ -360,6 +363,7 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=Path("/tmp/pytc_blockwise_scale"))
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--block", type=int, default=128)
+    parser.add_argument("--halo", type=int, default=DEFAULT_HALO[0], help="the blocks' halo, the same on every axis")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-limit", default="384MiB")
     parser.add_argument("--size-threshold", type=int, default=1000, help="the watershed's size_threshold")
@@ -380,11 +384,12 @@ def main(argv=None):
         "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "size": args.size,
         "block": args.block,
+        "halo": [args.halo] * 3,
         "size_threshold": args.size_threshold,
     }
     affinities = affinity_volume(args.data, args.size, args.processes)
     out = args.data / f"seg_{args.size}.zarr"
-    big = run_segmentation(affinities, out, args.workers, args.memory_limit, args.block, args.size_threshold)
+    big = run_segmentation(affinities, out, args.workers, args.memory_limit, args.block, args.halo, args.size_threshold)
     big["limit_mib"] = parse_bytes(args.memory_limit) / 2**20
     results["scale"] = big
     print(json.dumps({k: v for k, v in big.items() if k != "datasets"}, indent=1, default=str), flush=True)
@@ -401,6 +406,7 @@ def main(argv=None):
                 workers,
                 args.compare_memory_limit,
                 args.block,
+                args.halo,
                 args.size_threshold,
             )
             print(f"{args.compare_size}^3 with {workers} worker(s): {run['wall_seconds']:.1f} s", flush=True)

@@ -19,6 +19,7 @@ Examples:
 import json
 import sys
 
+from pytc.blockwise.grid import DEFAULT_HALO
 from pytc.cli import command_parser
 
 
@@ -54,8 +55,8 @@ def parse_args(argv=None):
         type=int,
         nargs=3,
         metavar=("Z", "Y", "X"),
-        default=(8, 16, 16),
-        help="context of each block's watershed (default 8 16 16)",
+        default=DEFAULT_HALO,
+        help=f"context of each block's watershed (default {' '.join(map(str, DEFAULT_HALO))})",
     )
     agg.add_argument("--scoring", default="mean", help="as pytc.kernels.agglomerate (default mean)")
     agg.add_argument("--low", type=float, default=0.0001, help="watershed low threshold")

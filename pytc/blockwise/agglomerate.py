@@ -14,11 +14,12 @@ Steps, each one Dask task per block (the merge: one task):
 
 Given whole-volume fragments (step 1 skipped), the segmentations equal `pytc.kernels.agglomerate`'s exactly (labels
 included, up to the last bits of the mean's double sums). With blockwise fragments they equal it where each block's
-watershed, with its halo, equals the whole volume's near the block's faces; a larger halo makes that likelier.
+watershed, with its halo, equals the whole volume's near the block's faces; `DEFAULT_HALO` says how wide it must be.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -31,9 +32,8 @@ import numpy as np
 from ..kernels import agglomerate_graph, block_region_graph, merge_region_graphs, watershed
 from ..kernels._region_graph import RegionGraph, _raw_kind
 from ..validation import fail
-from .cluster import run_blocks
-from .grid import BlockGrid, halo_region
-from .jobs import client_context, start_job, timing, triple, work_folder
+from .grid import DEFAULT_HALO, BlockGrid, halo_region
+from .jobs import client_context, run_step, start_job, triple, work_folder
 from .store import JobFolder
 from .volumes import output_path, read_block, volume_shape, write_block
 
@@ -236,7 +236,7 @@ def segment_blockwise(
     *,
     fragments: str | os.PathLike | None = None,
     block_shape: Sequence[int] = (128, 128, 128),
-    halo: Sequence[int] = (8, 16, 16),
+    halo: Sequence[int] = DEFAULT_HALO,
     scoring: str = "mean",
     init_with_max: bool = True,
     low: float = 0.0001,
@@ -267,7 +267,8 @@ def segment_blockwise(
     fragments : str, optional
         ``PATH[:DATASET]`` of existing fragments (e.g. a whole-volume watershed): step 1 is skipped.
     block_shape, halo : three ints
-        Blocks (also the output chunks) and the context each block's watershed sees beyond its faces.
+        Blocks (also the output chunks) and the context each block's watershed sees beyond its faces (see
+        `DEFAULT_HALO`: too small a halo makes fragments that differ from the whole volume's near the faces).
     scoring, init_with_max, low, high, size_threshold, dust
         As in `agglomerate` and `watershed` (no exact quantile without `init_with_max`: use its histogram form).
     client, scheduler, workers, threads_per_worker, memory_limit
@@ -328,6 +329,7 @@ def segment_blockwise(
     summary: dict[str, Any] = {"out": str(out), "datasets": names, "blocks": len(grid), "work": str(work)}
     indices = list(range(len(grid)))
     with client_context(client, scheduler, workers, threads_per_worker, memory_limit) as client:
+        step = functools.partial(run_step, summary, client, progress=progress)
         if fragments is None:
             watershed_args = {
                 "low": low,
@@ -336,12 +338,10 @@ def segment_blockwise(
                 "dust": dust,
                 "threads": threads_per_worker,
             }
-            results, seconds = run_blocks(
-                client,
+            results = step(
                 fragments_task,
                 indices,
                 "fragments",
-                progress,
                 affinities=affinities,
                 pieces=str(work / PIECES),
                 halo=halo,
@@ -349,46 +349,37 @@ def segment_blockwise(
                 **common,
             )
             summary["fragments"] = sum(count for _, count in results)
-            summary["fragments_step"] = timing(seconds, [s for s, _ in results])
-        results, seconds = run_blocks(
-            client,
+        stitch = fragments is None
+        step(
             graph_task,
             indices,
             "graph",
-            progress,
             affinities=affinities,
             fragments=fragment_spec,
             scoring=scoring,
             init_with_max=init_with_max,
-            stitch=fragments is None,
+            stitch=stitch,
             **common,
         )
-        summary["graph_step"] = timing(seconds, results)
-        results, seconds = run_blocks(
-            client,
+        step(
             merge_task,
             [len(grid)],
             "merge",
-            progress,
             thresholds=thresholds,
             scoring=scoring,
             init_with_max=init_with_max,
             work=str(work),
         )
-        summary["merge_step"] = timing(seconds, results)
         with np.load(job.record_path("merge", "table")) as record:  # the scalars only (read lazily)
             summary.update({key: int(record[key]) for key in ("nodes", "edges", "stitched")})
-        results, seconds = run_blocks(
-            client,
+        step(
             relabel_task,
             indices,
             "relabel",
-            progress,
             fragments=fragment_spec,
             out=str(out),
             names=names,
-            stitch=fragments is None,
+            stitch=stitch,
             **common,
         )
-        summary["relabel_step"] = timing(seconds, results)
     return summary

@@ -14,6 +14,7 @@ Steps, each one Dask task per block (the merge: one task):
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -24,9 +25,8 @@ import numpy as np
 
 from ..validation import fail
 from .agglomerate import stitch_table
-from .cluster import run_blocks
 from .grid import BlockGrid, neighbourhood
-from .jobs import client_context, start_job, timing, triple, work_folder
+from .jobs import client_context, run_step, start_job, triple, work_folder
 from .store import JobFolder
 from .volumes import output_path, read_block, volume_shape, write_block
 
@@ -242,29 +242,14 @@ def components_blockwise(
     summary: dict[str, Any] = {"out": str(out), "dataset": COMPONENTS, "blocks": len(grid), "work": str(work)}
     indices = list(range(len(grid)))
     with client_context(client, scheduler, workers, threads_per_worker, memory_limit) as client:
-        results, seconds = run_blocks(
-            client,
-            label_task,
-            indices,
-            "label",
-            progress,
-            volume=volume,
-            threshold=threshold,
-            connectivity=connectivity,
-            **common,
+        step = functools.partial(run_step, summary, client, progress=progress)
+        results = step(
+            label_task, indices, "label", volume=volume, threshold=threshold, connectivity=connectivity, **common
         )
-        summary["label_step"] = timing(seconds, [s for s, _ in results])
         labels = sum(count for _, count in results)
-        results, seconds = run_blocks(
-            client, pairs_task, indices, "pairs", progress, connectivity=connectivity, **common
-        )
-        summary["pairs_step"] = timing(seconds, [s for s, _ in results])
-        results, seconds = run_blocks(
-            client, merge_task, [len(grid)], "merge", progress, block_voxels=grid.block_voxels, work=str(work)
-        )
-        summary["merge_step"] = timing(seconds, results)
+        step(pairs_task, indices, "pairs", connectivity=connectivity, **common)
+        step(merge_task, [len(grid)], "merge", block_voxels=grid.block_voxels, work=str(work))
         record = job.load("merge", "table")
         summary.update(components=labels - len(record["merged"]), pairs=int(record["pairs"]))
-        results, seconds = run_blocks(client, relabel_task, indices, "relabel", progress, out=str(out), **common)
-        summary["relabel_step"] = timing(seconds, results)
+        step(relabel_task, indices, "relabel", out=str(out), **common)
     return summary

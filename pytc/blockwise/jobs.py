@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..validation import fail
-from .cluster import dask_client
+from .cluster import dask_client, run_blocks
 from .store import JobFolder
 from .volumes import create_output
 
@@ -57,6 +57,16 @@ def start_job(
 def timing(seconds: float, task_seconds: Sequence[float]) -> dict[str, Any]:
     """A step's wall `seconds`, its summed task seconds (0 for blocks an earlier run did) and its task count."""
     return {"seconds": seconds, "task_seconds": float(sum(task_seconds)), "tasks": len(task_seconds)}
+
+
+def run_step(summary: dict[str, Any], client: Any, task, items: Sequence[Any], step: str, progress: bool, **kwargs):
+    """`run_blocks`, with the step's `timing` recorded as ``summary[f"{step}_step"]``; returns the tasks' results.
+
+    A task returns its seconds, or a tuple whose first item is its seconds.
+    """
+    results, seconds = run_blocks(client, task, items, step, progress, **kwargs)
+    summary[f"{step}_step"] = timing(seconds, [r[0] if isinstance(r, tuple) else r for r in results])
+    return results
 
 
 def client_context(client, scheduler, workers, threads_per_worker, memory_limit):

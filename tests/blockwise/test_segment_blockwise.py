@@ -11,6 +11,7 @@ import pytest
 
 from pytc.blockwise import BlockGrid, segment_blockwise, segmentation_name
 from pytc.blockwise.agglomerate import PIECES, fragments_task, graph_task, merge_task, relabel_task
+from pytc.blockwise.quality import face_splits
 from pytc.blockwise.store import JobFolder
 from pytc.data import read_volume, write_volume
 from pytc.decode import boundary_to_affinity
@@ -77,13 +78,13 @@ def test_whole_volume_fragments_uint8_hdf5(gala, client, tmp_path):
 
 @pytest.mark.real_data
 def test_blockwise_fragments_within_001_adapted_rand(gala, client, tmp_path):
+    """The default halo: within 0.01 adapted Rand error of the whole volume's result, no segment cut at a face."""
     folder = gala["folder"]
     summary = segment_blockwise(
         f"{folder}/aff.zarr:aff",
         tmp_path / "out.zarr",
         THRESHOLDS,
         block_shape=(16, 32, 64),
-        halo=(8, 16, 16),
         client=client,
         progress=False,
     )
@@ -94,6 +95,7 @@ def test_blockwise_fragments_within_001_adapted_rand(gala, client, tmp_path):
     whole = agglomerate(gala["aff"], THRESHOLDS, fragments=gala["fragments"])
     for expected, got in zip(whole, _segmentations(tmp_path / "out.zarr")):
         assert adapted_rand(got, expected) <= 0.01
+        assert face_splits(got, expected, (16, 32, 64)) == 0
         assert set(np.unique(got)) <= set(np.unique(fragments))  # segments carry fragment ids
 
 
