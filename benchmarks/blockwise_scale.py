@@ -1,7 +1,9 @@
 """The scale run of segment_blockwise (not run by CI): a volume several times larger than the workers' memory.
 
-    PYTHONPATH=. python benchmarks/blockwise_scale.py --data /work/bwdata --size 1024 --workers 2 \\
-        --memory-limit 384MiB --compare-size 384 --markdown docs/blockwise_scale.md
+    PYTHONPATH=. python benchmarks/blockwise_scale.py --data /work/bwdata --size 1024 --workers 1 \\
+        --memory-limit 768MiB --compare-size 384 --markdown docs/blockwise_scale.md
+
+(2 workers x 384 MiB need ``--block 96``: a 128^3 block with the default halo takes ~290 MiB in its watershed.)
 
 1. Writes the synthetic uint8 affinities of a ``size``^3 volume (benchmarks/blockwise_data.py), unless present.
 2. Measures an idle worker's memory (Python, numpy, dask, pytc and its extension loaded): the baseline.
