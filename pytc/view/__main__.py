@@ -100,7 +100,10 @@ def main(argv=None):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
+        # Python runs signal handlers in the main thread, but the kernel may hand SIGINT to a server thread, which
+        # would leave a bare wait() asleep: wake up twice a second to let the handler run.
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     return 0
