@@ -98,13 +98,11 @@ def main(argv=None):
         print(f"  boxes: {len(boxes)} patches of the selection", flush=True)
     print(f"Neuroglancer: {url}\n(Ctrl-C to stop)", flush=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        # Python runs signal handlers in the main thread, but the kernel may hand SIGINT to a server thread, which
-        # would leave a bare wait() asleep: wake up twice a second to let the handler run.
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    # Ctrl-C and SIGTERM stop the viewer. SIGINT's handler is set here, since a shell starts background jobs with
+    # SIGINT ignored and Python then keeps it so; handlers run in the main thread, which wakes twice a second.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
         pass
     return 0
 
