@@ -19,7 +19,6 @@ Examples:
 import json
 import sys
 
-from pytc.blockwise.grid import DEFAULT_HALO
 from pytc.cli import command_parser
 
 
@@ -55,8 +54,7 @@ def parse_args(argv=None):
         type=int,
         nargs=3,
         metavar=("Z", "Y", "X"),
-        default=DEFAULT_HALO,
-        help=f"context of each block's watershed (default {' '.join(map(str, DEFAULT_HALO))})",
+        help="context of each block's watershed (default: pytc.blockwise.grid.DEFAULT_HALO, 48 48 48)",
     )
     agg.add_argument("--scoring", default="mean", help="as pytc.kernels.agglomerate (default mean)")
     agg.add_argument("--low", type=float, default=0.0001, help="watershed low threshold")
@@ -99,7 +97,7 @@ def run(args):
             args.out,
             args.thresholds,
             fragments=args.fragments,
-            halo=args.halo,
+            **({} if args.halo is None else {"halo": args.halo}),
             scoring=args.scoring,
             low=args.low,
             high=args.high,

@@ -311,3 +311,14 @@ def require_gt(folder):
     if not path.exists():
         write_volume(path, read_gala("test-gt"), "gt")
     return path
+
+
+def test_command_help_names_the_default_halo(capsys):
+    """The command leaves the halo to segment_blockwise; its help quotes DEFAULT_HALO's value."""
+    from pytc.blockwise.grid import DEFAULT_HALO
+    from pytc.segment import parse_args
+
+    assert parse_args(["agglomerate", "a.zarr", "b.zarr", "--thresholds", "0.5"]).halo is None
+    with pytest.raises(SystemExit):
+        parse_args(["agglomerate", "--help"])
+    assert " ".join(map(str, DEFAULT_HALO)) in " ".join(capsys.readouterr().out.split())
